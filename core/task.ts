@@ -34,6 +34,8 @@ export interface AttemptRecord {
   startedAt: string;
   endedAt?: string;
   error?: string;
+  /** False for attempts that do not count against the retry budget (slot lost, runner died). */
+  counted?: boolean;
   fencingToken?: number;
 }
 

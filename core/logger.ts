@@ -1,0 +1,28 @@
+// pino, configured once. Daemons log JSON to stdout; `taskerman dev` pretty-prints. Components take a
+// logger in their options and bind task_id, node, cluster and action in child loggers.
+import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface LoggerOptions {
+  level?: LevelWithSilent;
+  pretty?: boolean;
+  /** Tests inject a destination stream. */
+  destination?: DestinationStream;
+  name?: string;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const base = { level: opts.level ?? 'info', name: opts.name ?? 'taskerman', base: { pid: process.pid } };
+  if (opts.destination) return pino(base, opts.destination);
+  if (opts.pretty) {
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { colorize: process.stderr.isTTY, destination: 2, ignore: 'pid,hostname,name', translateTime: 'HH:MM:ss.l' } },
+    });
+  }
+  return pino(base);
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });

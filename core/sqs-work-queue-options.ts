@@ -1,0 +1,86 @@
+// Options of the SQS adapter of the WorkQueue port (`sqs-work-queue.ts`): defaults applied and validated
+// once, here, and compiled into a fully-required shape with durations in ms.
+import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
+import { OptionError } from './errors.js';
+
+export interface SqsWorkQueueOptions {
+  /**
+   * The SQS client to use. When given, `region`, `endpoint`, `credentials`, `maxAttempts` and the timeouts
+   * are not used to build one (`region`/`endpoint` only name the target in error messages), and `close()`
+   * leaves the client alone: its owner destroys it.
+   */
+  sqs?: SQSClient;
+  /** Default: env `AWS_REGION`, else `us-east-1`. */
+  region?: string;
+  /**
+   * A custom endpoint (LocalStack, fauxqs, a VPC endpoint). Default: env `AWS_ENDPOINT_URL_SQS`, else env
+   * `AWS_ENDPOINT_URL`, else none (the region's public endpoint).
+   */
+  endpoint?: string;
+  /** Default: none, the SDK's default provider chain (env, profile, instance role). */
+  credentials?: SQSClientConfig['credentials'];
+  /** SDK attempts per call, the first included (1 = no retry). Default: 3, the SDK's own default. */
+  maxAttempts?: number;
+  /** Give up connecting after this long. Default: 5000 ms. */
+  connectTimeoutMs?: number;
+  /**
+   * Give up on a socket that stays silent this long. Default: 30000 ms; it must stay above the longest long
+   * poll (20 s) or every empty receive would fail.
+   */
+  requestTimeoutMs?: number;
+  /** SendMessageBatch calls in flight at once during one `sendBatch`. Default: 4. */
+  batchConcurrency?: number;
+  /** Extra attempts for batch entries that failed through no fault of ours (`SenderFault: false`). Default: 2. */
+  batchRetries?: number;
+}
+
+export interface CompiledSqsWorkQueueOptions {
+  sqs: SQSClient | undefined;
+  region: string;
+  endpoint: string | undefined;
+  credentials: SQSClientConfig['credentials'] | undefined;
+  maxAttempts: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  batchConcurrency: number;
+  batchRetries: number;
+}
+
+function positiveInt(field: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) throw new OptionError(field, `must be an integer >= ${min}, got ${String(v)}`);
+  return v;
+}
+
+export function compileSqsWorkQueueOptions(
+  opts: SqsWorkQueueOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): CompiledSqsWorkQueueOptions {
+  const region = opts.region ?? env.AWS_REGION ?? 'us-east-1';
+  if (!/^[a-z0-9-]+$/.test(region)) throw new OptionError('region', `"${region}" is not an AWS region name`);
+
+  const endpoint = opts.endpoint ?? (env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined);
+  if (endpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new OptionError('endpoint', `"${endpoint}" must be an http(s) URL like http://127.0.0.1:4566`);
+    }
+  }
+
+  return {
+    sqs: opts.sqs,
+    region,
+    endpoint,
+    credentials: opts.credentials,
+    maxAttempts: positiveInt('maxAttempts', opts.maxAttempts, 3),
+    connectTimeoutMs: positiveInt('connectTimeoutMs', opts.connectTimeoutMs, 5000),
+    requestTimeoutMs: positiveInt('requestTimeoutMs', opts.requestTimeoutMs, 30_000),
+    batchConcurrency: positiveInt('batchConcurrency', opts.batchConcurrency, 4),
+    batchRetries: positiveInt('batchRetries', opts.batchRetries, 2, 0),
+  };
+}

@@ -1,0 +1,300 @@
+// Task and node records in the coordinator: created once per task in one transaction, then changed only by
+// compare-and-set, so concurrent routers and runners never overwrite each other's updates.
+import {
+  CoordinatorError,
+  decodeSegment,
+  fromJsonBuffer,
+  isBadVersion,
+  isNodeExists,
+  isNoNode,
+  toJsonBuffer,
+  type Coordinator,
+  type TxOp,
+} from './coordinator.js';
+import { systemClock, type Clock } from './clock.js';
+import {
+  FINAL_TASK_STATES,
+  TERMINAL_NODE_STATES,
+  type NodeRecord,
+  type NodeState,
+  type Task,
+  type TaskRecord,
+  type TaskState,
+} from './task.js';
+import { specToWire } from './task-spec.js';
+import { zkPaths, type ZkPaths } from './zk-paths.js';
+
+export interface Versioned<T> {
+  value: T;
+  version: number;
+}
+
+/** The result of a mutation: undefined means "leave the record as it is". */
+export type Mutator<T> = (current: T) => T | undefined;
+
+export interface NewTask {
+  task: Task;
+  targets: string[];
+  limit: number;
+  maxFailures: number;
+  /** Initial state: 'routing' while the router fans out, or 'failed' for a task refused before fan-out. */
+  state: 'routing' | 'failed';
+  reason?: string;
+}
+
+const CAS_ATTEMPTS = 50;
+
+export class TaskStore {
+  readonly paths: ZkPaths;
+
+  constructor(
+    readonly coordinator: Coordinator,
+    root = '/taskerman',
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.paths = zkPaths(root);
+  }
+
+  private iso(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+
+  async init(): Promise<void> {
+    await Promise.all([
+      this.coordinator.mkdirp(this.paths.tasks),
+      this.coordinator.mkdirp(this.paths.leases),
+      this.coordinator.mkdirp(this.paths.members),
+    ]);
+  }
+
+  /**
+   * Records a task and one QUEUED record per target, all or nothing. Returns false when the task already
+   * exists (a redelivered or duplicated message): the caller must not fan it out again.
+   */
+  async createTask(n: NewTask): Promise<boolean> {
+    const now = this.iso();
+    const record: TaskRecord = {
+      taskId: n.task.taskId,
+      spec: specToWire(n.task.spec),
+      emittedBy: n.task.emittedBy,
+      emittedAt: n.task.emittedAt,
+      state: n.state,
+      targets: n.targets,
+      limit: n.limit,
+      maxFailures: n.maxFailures,
+      updatedAt: now,
+      ...(n.reason ? { reason: n.reason } : {}),
+      ...(n.state === 'failed' ? { endedAt: now } : {}),
+    };
+    const id = n.task.taskId;
+    const ops: TxOp[] = [
+      { op: 'create', path: this.paths.task(id), data: toJsonBuffer(record) },
+      { op: 'create', path: this.paths.nodes(id), data: Buffer.alloc(0) },
+    ];
+    for (const node of n.targets) {
+      const nr: NodeRecord = { node, state: 'QUEUED', attempts: 0, updatedAt: now, history: [] };
+      ops.push({ op: 'create', path: this.paths.node(id, node), data: toJsonBuffer(nr) });
+    }
+    await this.coordinator.mkdirp(this.paths.tasks);
+    try {
+      await this.coordinator.transaction(ops);
+      return true;
+    } catch (err) {
+      if (isNodeExists(err)) return false;
+      throw err;
+    }
+  }
+
+  async getTask(taskId: string): Promise<Versioned<TaskRecord> | undefined> {
+    const d = await this.coordinator.get(this.paths.task(taskId));
+    return d ? { value: fromJsonBuffer<TaskRecord>(d.data), version: d.stat.version } : undefined;
+  }
+
+  async getNode(taskId: string, node: string): Promise<Versioned<NodeRecord> | undefined> {
+    const d = await this.coordinator.get(this.paths.node(taskId, node));
+    return d ? { value: fromJsonBuffer<NodeRecord>(d.data), version: d.stat.version } : undefined;
+  }
+
+  async listTaskIds(): Promise<string[]> {
+    const kids = (await this.coordinator.children(this.paths.tasks)) ?? [];
+    return kids.map(decodeSegment).sort();
+  }
+
+  async listNodes(taskId: string): Promise<NodeRecord[]> {
+    const kids = (await this.coordinator.children(this.paths.nodes(taskId))) ?? [];
+    const recs = await Promise.all(kids.map((k) => this.getNode(taskId, decodeSegment(k))));
+    return recs
+      .filter((r): r is Versioned<NodeRecord> => r !== undefined)
+      .map((r) => r.value)
+      .sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true }));
+  }
+
+  /** Compare-and-set loop on one JSON record; returns the record as stored after the call. */
+  private async mutate<T extends { updatedAt: string }>(path: string, fn: Mutator<T>): Promise<T | undefined> {
+    for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      const d = await this.coordinator.get(path);
+      if (!d) return undefined;
+      const cur = fromJsonBuffer<T>(d.data);
+      const next = fn(cur);
+      if (next === undefined) return cur;
+      next.updatedAt = this.iso();
+      try {
+        await this.coordinator.set(path, toJsonBuffer(next), d.stat.version);
+        return next;
+      } catch (err) {
+        if (isBadVersion(err)) continue;
+        if (isNoNode(err)) return undefined;
+        throw err;
+      }
+    }
+    throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
+  }
+
+  updateTask(taskId: string, fn: Mutator<TaskRecord>): Promise<TaskRecord | undefined> {
+    return this.mutate(this.paths.task(taskId), fn);
+  }
+
+  updateNode(taskId: string, node: string, fn: Mutator<NodeRecord>): Promise<NodeRecord | undefined> {
+    return this.mutate(this.paths.node(taskId, node), fn);
+  }
+
+  /** Moves a task to a new state unless it is already final (a final state is never overwritten). */
+  setTaskState(taskId: string, state: TaskState, reason?: string): Promise<TaskRecord | undefined> {
+    return this.updateTask(taskId, (t) => {
+      if (t.state === state || FINAL_TASK_STATES.includes(t.state)) return undefined;
+      const next: TaskRecord = { ...t, state };
+      if (reason) next.reason = reason;
+      if (state === 'routed') next.routedAt = this.iso();
+      if (FINAL_TASK_STATES.includes(state)) next.endedAt = this.iso();
+      return next;
+    });
+  }
+
+  /** Ephemeral marker: this session is fanning the task out. False when another live session is. */
+  claimFanout(taskId: string): Promise<boolean> {
+    return this.claim(this.paths.fanout(taskId));
+  }
+  releaseFanout(taskId: string): Promise<void> {
+    return this.unclaim(this.paths.fanout(taskId));
+  }
+
+  /** Ephemeral marker: this session works on the node. False when another live session does. */
+  claimNode(taskId: string, node: string): Promise<boolean> {
+    return this.claim(this.paths.owner(taskId, node));
+  }
+  releaseNode(taskId: string, node: string): Promise<void> {
+    return this.unclaim(this.paths.owner(taskId, node));
+  }
+
+  private async claim(path: string): Promise<boolean> {
+    try {
+      await this.coordinator.create(path, toJsonBuffer({ session: this.coordinator.sessionId, at: this.iso() }), 'ephemeral');
+      return true;
+    } catch (err) {
+      if (isNodeExists(err)) return false;
+      throw err;
+    }
+  }
+
+  private async unclaim(path: string): Promise<void> {
+    try {
+      await this.coordinator.remove(path);
+    } catch (err) {
+      if (!isNoNode(err)) throw err;
+    }
+  }
+
+  /**
+   * Once every node is terminal, settles the task: succeeded when all succeeded, otherwise failed.
+   * A halted or cancelled task keeps its state. Safe to call from any number of runners.
+   */
+  async settleIfDone(taskId: string): Promise<TaskRecord | undefined> {
+    const nodes = await this.listNodes(taskId);
+    if (nodes.length === 0 || nodes.some((n) => !TERMINAL_NODE_STATES.includes(n.state))) return undefined;
+    const ok = nodes.every((n) => n.state === 'SUCCEEDED');
+    const dead = nodes.filter((n) => n.state === 'DEAD').length;
+    return this.setTaskState(taskId, ok ? 'succeeded' : 'failed', ok ? undefined : `${dead} of ${nodes.length} nodes failed`);
+  }
+
+  /** Number of nodes that have failed for good; the circuit breaker compares it with max_failures. */
+  async countDead(taskId: string): Promise<number> {
+    return (await this.listNodes(taskId)).filter((n) => n.state === 'DEAD').length;
+  }
+
+}
+
+export const isTerminalNode = (s: NodeState): boolean => TERMINAL_NODE_STATES.includes(s);
+
+/**
+ * Watches one task's records with one ZooKeeper watch per record, re-armed as each fires, so that a
+ * waiter (`run --wait`, `status --watch`, the demo's progress) wakes on changes instead of polling.
+ */
+export class TaskWatch {
+  private readonly armed = new Set<string>();
+  private waiters: Array<() => void> = [];
+  private dirty = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly taskId: string,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.arm(this.store.paths.task(this.taskId), 'data');
+    await this.arm(this.store.paths.nodes(this.taskId), 'children');
+  }
+
+  private async arm(path: string, kind: 'data' | 'children'): Promise<void> {
+    if (this.stopped || this.armed.has(path)) return;
+    this.armed.add(path);
+    const fire = () => {
+      this.armed.delete(path);
+      this.notify();
+      void this.arm(path, kind).catch(() => this.notify());
+    };
+    const c = this.store.coordinator;
+    try {
+      if (kind === 'data') {
+        await c.get(path, fire);
+      } else {
+        const kids = (await c.children(path, fire)) ?? [];
+        await Promise.all(kids.map((k) => this.arm(`${path}/${k}`, 'data')));
+      }
+    } catch {
+      this.armed.delete(path);
+      this.notify();
+    }
+  }
+
+  private notify(): void {
+    this.dirty = true;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves at the next change (or at once if one happened since the last call), or after timeoutMs. */
+  async next(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.dirty || this.stopped) {
+      this.dirty = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      this.waiters.push(done);
+    });
+    this.dirty = false;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.notify();
+  }
+}

@@ -1,0 +1,60 @@
+// The ZooKeeper layout, in one place (DESIGN.md "ZooKeeper layout"):
+//   <root>/tasks/<task_id>                       task record (JSON)
+//   <root>/tasks/<task_id>/fanout                ephemeral: a router is fanning this task out
+//   <root>/tasks/<task_id>/nodes/<node>          node record (JSON)
+//   <root>/tasks/<task_id>/nodes/<node>/owner    ephemeral: a runner is working on this node
+//   <root>/leases/<cluster>/<task_id>/slot-NNNN  ephemeral sequential: the m-of-n slots, FIFO
+//   <root>/members/<cluster>/<node>              ephemeral: a live runner
+// Names we do not choose (clusters, nodes) are URI-encoded, so "/" can never escape a level.
+import { encodeSegment, joinPath } from './coordinator.js';
+import { OptionError } from './errors.js';
+
+export interface ZkPaths {
+  root: string;
+  tasks: string;
+  task(taskId: string): string;
+  fanout(taskId: string): string;
+  nodes(taskId: string): string;
+  node(taskId: string, node: string): string;
+  owner(taskId: string, node: string): string;
+  leases: string;
+  clusterLeases(cluster: string): string;
+  taskLeases(cluster: string, taskId: string): string;
+  members: string;
+  clusterMembers(cluster: string): string;
+  member(cluster: string, node: string): string;
+}
+
+export function validateZkRoot(root: string): string {
+  if (!/^\/[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(root)) {
+    throw new OptionError('zk-root', `"${root}" must be an absolute ZooKeeper path like "/taskerman"`);
+  }
+  return root;
+}
+
+export function zkPaths(root = '/taskerman'): ZkPaths {
+  validateZkRoot(root);
+  const tasks = joinPath(root, 'tasks');
+  const leases = joinPath(root, 'leases');
+  const members = joinPath(root, 'members');
+  const task = (id: string) => joinPath(tasks, encodeSegment(id));
+  const nodes = (id: string) => joinPath(task(id), 'nodes');
+  const node = (id: string, n: string) => joinPath(nodes(id), encodeSegment(n));
+  const clusterLeases = (c: string) => joinPath(leases, encodeSegment(c));
+  const clusterMembers = (c: string) => joinPath(members, encodeSegment(c));
+  return {
+    root,
+    tasks,
+    task,
+    fanout: (id) => joinPath(task(id), 'fanout'),
+    nodes,
+    node,
+    owner: (id, n) => joinPath(node(id, n), 'owner'),
+    leases,
+    clusterLeases,
+    taskLeases: (c, id) => joinPath(clusterLeases(c), encodeSegment(id)),
+    members,
+    clusterMembers,
+    member: (c, n) => joinPath(clusterMembers(c), encodeSegment(n)),
+  };
+}

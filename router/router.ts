@@ -1,0 +1,192 @@
+// The router: consumes the global queue, validates each task, resolves its targets, records it in
+// ZooKeeper, and fans out one work item per node. Stateless: any number may run.
+//
+// Fan-out happens once per task (invariant 4) however many routers see the message and however often it
+// is redelivered: the task record is created in one transaction (create-if-absent), an ephemeral `fanout`
+// marker says a live router is sending, and the state moves to `routed` only when every work item is out.
+// A redelivery finds the task `routed` and is just deleted; one that finds it `routing` with no live
+// marker (the router died mid-way) resends only to nodes still QUEUED, and the runners drop duplicates.
+// The global message is deleted last, so a crash at any point leaves it to be redelivered.
+import { EventEmitter } from 'node:events';
+import { sendToDeadLetter } from '../core/dead-letter.js';
+import { delay } from '../core/delay.js';
+import { resolveTargets } from '../core/discovery.js';
+import { describeError, errorCode, MessageError, TaskermanError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { mapLimit } from '../core/pool.js';
+import { parseTaskMessage, encodeWorkMessage, type Task } from '../core/task.js';
+import { resolveLimit } from '../core/task-spec.js';
+import type { QueueMessage } from '../core/work-queue.js';
+import { compileRouterOptions, type CompiledRouterOptions, type RouterOptions } from './router-options.js';
+
+export interface RouterEvents {
+  routed: [{ taskId: string; nodes: number }];
+  duplicate: [{ taskId: string; state: string }];
+  rejected: [{ taskId?: string; reason: string }];
+  error: [Error];
+}
+
+export class Router extends EventEmitter<RouterEvents> {
+  private readonly o: CompiledRouterOptions;
+  private readonly log: Logger;
+  private readonly ac = new AbortController();
+  private loop: Promise<void> | undefined;
+  private readonly ensured = new Set<string>();
+
+  constructor(opts: RouterOptions) {
+    super();
+    this.o = compileRouterOptions(opts);
+    this.log = opts.logger.child({ component: 'router' });
+  }
+
+  async start(): Promise<void> {
+    const { queue, names, store } = this.o;
+    await store.init();
+    await queue.ensureQueue({ name: names.global, deadLetter: names.globalDlq, maxReceiveCount: this.o.maxReceiveCount, visibilityTimeoutSec: this.o.visibilitySec });
+    this.loop = this.run();
+    this.log.info({ queue: names.global }, 'router started');
+  }
+
+  /** Stops receiving, finishes the messages in hand, returns. */
+  async stop(): Promise<void> {
+    this.ac.abort();
+    await this.loop;
+    this.log.info('router stopped');
+  }
+
+  private async run(): Promise<void> {
+    const { queue, names } = this.o;
+    const signal = this.ac.signal;
+    let idleBackoff = 100;
+    while (!signal.aborted) {
+      let msgs: QueueMessage[];
+      try {
+        msgs = await queue.receive(names.global, { max: Math.min(10, this.o.concurrency), waitSec: this.o.waitSec, visibilitySec: this.o.visibilitySec, signal });
+        idleBackoff = 100;
+      } catch (err) {
+        this.log.error({ err: describeError(err) }, 'cannot receive from the global queue');
+        this.emit('error', err as Error);
+        await delay(idleBackoff, signal);
+        idleBackoff = Math.min(idleBackoff * 2, 10_000);
+        continue;
+      }
+      await Promise.all(msgs.map((m) => this.handle(m)));
+    }
+  }
+
+  /** Routes one message; never throws (a failure leaves the message to be redelivered). */
+  async handle(msg: QueueMessage): Promise<void> {
+    try {
+      await this.route(msg);
+    } catch (err) {
+      this.log.error({ err: describeError(err), message_id: msg.id }, 'routing failed; the message will be redelivered');
+      this.emit('error', err as Error);
+    }
+  }
+
+  private async route(msg: QueueMessage): Promise<void> {
+    const { queue, names, store, registry } = this.o;
+    let task: Task;
+    try {
+      task = parseTaskMessage(msg.body);
+    } catch (err) {
+      if (!(err instanceof MessageError)) throw err;
+      await this.reject(msg, err);
+      return;
+    }
+    const log = this.log.child({ task_id: task.taskId, cluster: task.spec.cluster, action: task.spec.action });
+
+    const existing = await store.getTask(task.taskId);
+    if (existing && existing.value.state !== 'routing') {
+      log.info({ state: existing.value.state }, 'duplicate task message: already routed');
+      this.emit('duplicate', { taskId: task.taskId, state: existing.value.state });
+      await queue.delete(names.global, msg.receiptHandle);
+      return;
+    }
+
+    let targets: string[] = existing?.value.targets ?? [];
+    let limit = existing?.value.limit ?? 1;
+    if (!existing) {
+      try {
+        const action = registry.get(task.spec.action, task.spec.version);
+        registry.parseArgs(action, task.spec.args);
+        targets = await resolveTargets(task.spec, this.o.discovery);
+      } catch (err) {
+        if (!(err instanceof TaskermanError) || err.retryable) throw err;
+        await store.createTask({ task, targets: [], limit: 0, maxFailures: 0, state: 'failed', reason: describeError(err) });
+        await this.reject(msg, err, task.taskId);
+        return;
+      }
+      limit = resolveLimit(task.spec.limit, targets.length);
+      const maxFailures = resolveLimit(task.spec.maxFailures, targets.length);
+      const created = await store.createTask({ task, targets, limit, maxFailures, state: 'routing' });
+      if (created) log.info({ targets: targets.length, limit, max_failures: maxFailures, emitted_by: task.emittedBy }, 'task recorded');
+    }
+
+    if (!(await store.claimFanout(task.taskId))) {
+      // Another live router is sending this task's work items right now; look again later.
+      log.info('another router is fanning this task out');
+      await queue.changeVisibility(names.global, msg.receiptHandle, this.o.busyRetrySec);
+      return;
+    }
+    try {
+      const now = await store.getTask(task.taskId);
+      if (!now) throw new TaskermanError('NOT_FOUND', `task ${task.taskId} vanished while routing`);
+      if (now.value.state === 'routing') {
+        targets = now.value.targets;
+        limit = now.value.limit;
+        const sent = await this.fanOut(task, targets);
+        await store.setTaskState(task.taskId, 'routed');
+        log.info({ sent, targets: targets.length, limit }, 'task fanned out');
+        this.emit('routed', { taskId: task.taskId, nodes: sent });
+      }
+      await queue.delete(names.global, msg.receiptHandle);
+    } finally {
+      await store.releaseFanout(task.taskId).catch(() => undefined);
+    }
+  }
+
+  /** Sends a work item to each target that is still QUEUED (all of them, unless a router died mid-way). */
+  private async fanOut(task: Task, targets: string[]): Promise<number> {
+    const { queue, names, store } = this.o;
+    const cluster = task.spec.cluster;
+    const dlq = names.clusterDlq(cluster);
+    const base = { deadLetter: dlq, maxReceiveCount: this.o.maxReceiveCount, visibilityTimeoutSec: this.o.workVisibilitySec };
+    await this.ensure({ name: names.cluster(cluster), ...base });
+    const pending = await mapLimit(targets, this.o.fanoutConcurrency, async (node) => {
+      const rec = await store.getNode(task.taskId, node);
+      return rec?.value.state === 'QUEUED' ? node : undefined;
+    });
+    const todo = pending.filter((n): n is string => n !== undefined);
+    await mapLimit(todo, this.o.fanoutConcurrency, async (node) => {
+      const q = names.node(cluster, node);
+      await this.ensure({ name: q, ...base });
+      // One message per node queue, so a batch holds one entry; SendMessageBatch keeps the call uniform
+      // with cluster-queue fan-out of many items.
+      await queue.sendBatch(q, [
+        {
+          body: encodeWorkMessage({ taskId: task.taskId, cluster, node, action: task.spec.action }),
+          attributes: { 'taskerman.task_id': task.taskId, 'taskerman.node': node },
+        },
+      ]);
+    });
+    return todo.length;
+  }
+
+  private async ensure(spec: Parameters<CompiledRouterOptions['queue']['ensureQueue']>[0]): Promise<void> {
+    if (this.ensured.has(spec.name)) return;
+    await this.o.queue.ensureQueue(spec);
+    this.ensured.add(spec.name);
+  }
+
+  /** Dead-letters a message that can never be routed, with the reason; the router carries on. */
+  private async reject(msg: QueueMessage, err: unknown, taskId?: string): Promise<void> {
+    const { queue, names } = this.o;
+    const reason = describeError(err);
+    this.log.warn({ task_id: taskId, message_id: msg.id, reason }, 'task rejected: sent to the dead-letter queue');
+    await sendToDeadLetter(queue, names.globalDlq, msg.body, { reason, code: errorCode(err), source: names.global, taskId });
+    await queue.delete(names.global, msg.receiptHandle);
+    this.emit('rejected', { taskId, reason });
+  }
+}
+
