@@ -1,0 +1,115 @@
+// `taskerman run <action>`: build a task from flags, validate it, put it on the global queue, and with
+// --wait follow it to the end (exit 1 if it did not succeed).
+import { Command, Option } from 'commander';
+import { builtinRegistry } from '../../actions/builtin.js';
+import { currentUser, emitTask } from '../../core/emit.js';
+import { OptionError } from '../../core/errors.js';
+import { queueNames } from '../../core/queue-names.js';
+import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../core/task-spec.js';
+import { commandContext, openQueue, withBackends, type CommandContext } from '../command-context.js';
+import { withCommonOptions } from '../config.js';
+import { EXIT, ExitError } from '../handle-error.js';
+import { statusJson, statusText } from '../status-view.js';
+import { waitForTask } from '../wait.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** `--arg k=v`: values that read as JSON (numbers, true/false, lists) are typed; anything else is a string. */
+export function parseArgFlags(pairs: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq <= 0) throw new OptionError('arg', `"${p}" must look like key=value`);
+    const key = p.slice(0, eq);
+    const raw = p.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Checks the action and its arguments here, so a bad task is refused before anything is enqueued. */
+export function checkAction(spec: TaskSpec): void {
+  const registry = builtinRegistry();
+  registry.parseArgs(registry.get(spec.action, spec.version), spec.args);
+}
+
+/** Enqueues a validated spec; with --wait follows it and maps its end state to the exit code. */
+export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean }): Promise<void> {
+  checkAction(spec);
+  const emitter = { kind: 'cli' as const, user: currentUser() };
+  if (!opts.wait) {
+    const queue = openQueue(ctx.cfg);
+    try {
+      const task = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
+      ctx.out(opts.json ? JSON.stringify({ task_id: task.taskId }) : task.taskId);
+    } finally {
+      await queue.close();
+    }
+    return;
+  }
+  await withBackends(ctx, async (b) => {
+    const task = await emitTask(b.queue, b.names, spec, emitter);
+    if (!opts.json) ctx.out(task.taskId);
+    const ac = new AbortController();
+    const onSignal = () => ac.abort();
+    process.once('SIGINT', onSignal);
+    try {
+      const r = await waitForTask(b.store, task.taskId, { out: opts.json ? undefined : ctx.err, signal: ac.signal });
+      if (!r) throw new ExitError(130, `taskerman: stopped waiting; the task goes on: taskerman status ${task.taskId}`);
+      ctx.out(opts.json ? JSON.stringify(statusJson(r.task, r.nodes), null, 2) : `\n${statusText(r.task, r.nodes)}`);
+      if (r.task.state !== 'succeeded') throw new ExitError(EXIT.failed, `taskerman: task ${task.taskId} ended ${r.task.state}${r.task.reason ? `: ${r.task.reason}` : ''}`);
+    } finally {
+      process.off('SIGINT', onSignal);
+    }
+  });
+}
+
+export function runCommand(): Command {
+  return withCommonOptions(
+    new Command('run')
+      .description('run an action on a cluster now (an ad-hoc task)')
+      .argument('<action>', 'a registered action, e.g. sleep, noop, exec')
+      .requiredOption('--cluster <name>', 'the cluster, e.g. cassandra:geo_counter')
+      .option('--nodes <a,b,...>', 'explicit target nodes (skips discovery)')
+      .option('--destnode <node>', 'exactly one target node')
+      .addOption(new Option('--discovery <kind>', 'how to find the targets when no nodes are given').choices(['aws_tags', 'static', 'members']))
+      .option('--inventory <file>', 'inventory file for --discovery static')
+      .option('--limit <n|pct>', 'at most this many nodes at a time, or a percentage like 10%', '1')
+      .option('--max-failures <n|pct>', 'halt the rollout after this many failed nodes', '1')
+      .option('--arg <key=value>', 'an action argument (repeatable); JSON values are typed', collect, [])
+      .option('--retry <count>', 'retries per node after the first attempt', '0')
+      .option('--backoff <duration>', 'base of the exponential backoff between attempts', '30s')
+      .option('--timeout <duration>', 'time limit per node', '30m')
+      .option('--name <name>', 'task name (default: <action>-adhoc)')
+      .option('--owner <team>', 'owning team, recorded with the task')
+      .option('--wait', 'follow the task and exit 0 only if every node succeeded')
+      .option('--json', 'print JSON'),
+  ).action(async (action: string, o: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
+    const ctx = commandContext(cmd);
+    const retry = Number(o.retry);
+    if (!Number.isInteger(retry) || retry < 0) throw new OptionError('retry', `"${String(o.retry)}" must be a whole number of retries (0 or more)`);
+    const input: TaskSpecInput = {
+      name: (o.name as string | undefined) ?? `${action.replace(/[^A-Za-z0-9._-]/g, '-')}-adhoc`,
+      action,
+      cluster: o.cluster as string,
+      limit: o.limit as string,
+      max_failures: o.maxFailures as string,
+      args: parseArgFlags(o.arg as string[]),
+      retry: { count: retry, backoff: o.backoff as string },
+      timeout: o.timeout as string,
+    };
+    if (o.nodes) input.nodes = String(o.nodes).split(',').map((s) => s.trim()).filter(Boolean);
+    if (o.destnode) input.destnode = o.destnode as string;
+    if (o.discovery) input.discovery = o.discovery as TaskSpecInput['discovery'];
+    if (o.inventory) input.inventory = o.inventory as string;
+    if (o.owner) input.owner = o.owner as string;
+    const spec = parseTaskSpec(input, '(command line)');
+    await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json) });
+  });
+}

@@ -1,0 +1,47 @@
+// `taskerman runner`: the per-node daemon (run it under systemd on every node).
+import { hostname } from 'node:os';
+import { Command } from 'commander';
+import { builtinRegistry } from '../../actions/builtin.js';
+import { OptionError } from '../../core/errors.js';
+import { Runner } from '../../runner/runner.js';
+import { openBackends } from '../backends.js';
+import { commandContext } from '../command-context.js';
+import { withCommonOptions } from '../config.js';
+import { runUntilSignalled } from '../daemon.js';
+
+export function runnerCommand(): Command {
+  return withCommonOptions(
+    new Command('runner')
+      .description('pull and run this node\'s work: lease a slot, pre_check, execute, post_check')
+      .option('--cluster <name>', 'the cluster this node belongs to (or `cluster` in --config)')
+      .option('--node <name>', 'this node\'s name, as discovery returns it (default: the host name)')
+      .option('--visibility <seconds>', 'visibility timeout of a message in hand (extended while working)', '60')
+      .option('--drain-timeout <seconds>', 'on SIGTERM, abort the action in flight after this long', '600'),
+  ).action(async (o: { cluster?: string; node?: string; visibility: string; drainTimeout: string }, cmd: Command) => {
+    const ctx = commandContext(cmd, { logLevel: 'info' });
+    const cluster = o.cluster ?? (typeof ctx.cfg.file.cluster === 'string' ? ctx.cfg.file.cluster : undefined);
+    if (!cluster) throw new OptionError('cluster', 'is required: --cluster <name> or `cluster:` in --config');
+    const node = o.node ?? (typeof ctx.cfg.file.node === 'string' ? ctx.cfg.file.node : hostname());
+    const visibilitySec = Number(o.visibility);
+    if (!Number.isInteger(visibilitySec) || visibilitySec < 3) throw new OptionError('visibility', 'must be a whole number of seconds, 3 or more');
+    const drain = Number(o.drainTimeout);
+    if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
+    const b = await openBackends(ctx.cfg, ctx.logger);
+    try {
+      const runner = new Runner({
+        cluster,
+        node,
+        queue: b.queue,
+        store: b.store,
+        names: b.names,
+        registry: builtinRegistry({ execAllowlist: ctx.cfg.exec }),
+        logger: ctx.logger,
+        visibilitySec,
+        drainTimeoutMs: drain * 1000,
+      });
+      await runUntilSignalled([runner]);
+    } finally {
+      await b.close();
+    }
+  });
+}

@@ -1,0 +1,83 @@
+// Common options, in one place: flags > environment > --config file > defaults. The config file (YAML) has
+// the same keys as the long options in snake_case (zk, zk_root, region, sqs_endpoint, queue_prefix,
+// log_level), plus sections for a runner's exec allowlist.
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
+import { OptionError, SpecError } from '../core/errors.js';
+import { LOG_LEVELS } from '../core/logger.js';
+import { validatePrefix } from '../core/queue-names.js';
+import { validateZkRoot } from '../core/zk-paths.js';
+
+export interface CommonConfig {
+  zk: string;
+  zkRoot: string;
+  region: string;
+  sqsEndpoint: string | undefined;
+  queuePrefix: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  exec: ExecAllowlist;
+  /** The whole config file, for command-specific keys. */
+  file: Record<string, unknown>;
+}
+
+const configFileSchema = z
+  .looseObject({
+    zk: z.string().optional(),
+    zk_root: z.string().optional(),
+    region: z.string().optional(),
+    sqs_endpoint: z.string().optional(),
+    queue_prefix: z.string().optional(),
+    log_level: z.enum(LOG_LEVELS).optional(),
+    exec: z.strictObject({ commands: execAllowlistSchema.default({}) }).optional(),
+  });
+
+/** Adds the common options to a command (each command lists them in its own --help). */
+export function withCommonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--zk <hosts>', 'ZooKeeper connection string, e.g. zk1:2181,zk2:2181 (default 127.0.0.1:2181)').env('TASKERMAN_ZK'))
+    .addOption(new Option('--zk-root <path>', 'ZooKeeper root of this Taskerman (default /taskerman)').env('TASKERMAN_ZK_ROOT'))
+    .addOption(new Option('--region <region>', 'AWS region (default AWS_REGION, else us-east-1)').env('AWS_REGION'))
+    .addOption(new Option('--sqs-endpoint <url>', 'SQS endpoint, for LocalStack or a test server').env('AWS_ENDPOINT_URL_SQS'))
+    .addOption(new Option('--queue-prefix <prefix>', 'prefix of every queue name (default taskerman)').env('TASKERMAN_QUEUE_PREFIX'))
+    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS as unknown as string[]).env('TASKERMAN_LOG_LEVEL'))
+    .addOption(new Option('--config <file.yaml>', 'config file with the same keys in snake_case (zk, zk_root, ...)').env('TASKERMAN_CONFIG'));
+}
+
+export function readConfigFile(path: string): z.infer<typeof configFileSchema> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8')) ?? {};
+  } catch (err) {
+    throw new OptionError('config', `${path} cannot be read as YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  const r = configFileSchema.safeParse(raw);
+  if (!r.success) {
+    throw new SpecError(r.error.issues.map((i) => ({ file: path, field: i.path.join('.') || '(file)', message: i.message })));
+  }
+  return r.data;
+}
+
+/** Compiles the common options of a parsed command (its own and its parents') into one required shape. */
+export function resolveCommon(opts: Record<string, unknown>, defaults: { logLevel?: CommonConfig['logLevel'] } = {}): CommonConfig {
+  const file = typeof opts.config === 'string' ? readConfigFile(opts.config) : {};
+  const pick = (flag: unknown, fromFile: unknown): string | undefined => (typeof flag === 'string' && flag !== '' ? flag : typeof fromFile === 'string' ? fromFile : undefined);
+  const logLevel = (pick(opts.logLevel, file.log_level) ?? defaults.logLevel ?? 'info') as CommonConfig['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) throw new OptionError('log-level', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const sqsEndpoint = pick(opts.sqsEndpoint, file.sqs_endpoint);
+  if (sqsEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(sqsEndpoint)) {
+    throw new OptionError('sqs-endpoint', `"${sqsEndpoint}" must be a URL like http://127.0.0.1:4566`);
+  }
+  return {
+    zk: pick(opts.zk, file.zk) ?? '127.0.0.1:2181',
+    zkRoot: validateZkRoot(pick(opts.zkRoot, file.zk_root) ?? '/taskerman'),
+    region: pick(opts.region, file.region) ?? 'us-east-1',
+    sqsEndpoint,
+    queuePrefix: validatePrefix(pick(opts.queuePrefix, file.queue_prefix) ?? 'taskerman'),
+    logLevel,
+    exec: file.exec?.commands ?? {},
+    file: file as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,105 @@
+// The embedded mode: every component in one process with in-memory backends (a queue store and a
+// ZooKeeper-alike) and simulated nodes, each runner with its own coordinator session, exactly as separate
+// processes would be. `taskerman dev` runs on it; nothing needs to be installed.
+import type { AnyAction } from '../actions/action.js';
+import { builtinRegistry } from '../actions/builtin.js';
+import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../core/discovery.js';
+import type { Logger } from '../core/logger.js';
+import { Membership } from '../core/membership.js';
+import { MemoryCoordinatorStore } from '../core/memory-coordinator.js';
+import { MemoryQueueStore, MemoryWorkQueue } from '../core/memory-work-queue.js';
+import { queueNames, type QueueNames } from '../core/queue-names.js';
+import { TaskStore } from '../core/task-store.js';
+import { Router } from '../router/router.js';
+import { Runner } from '../runner/runner.js';
+
+export interface EmbeddedOptions {
+  logger: Logger;
+  /** Simulated nodes per cluster. */
+  clusters: Record<string, string[]>;
+  queuePrefix?: string;
+  zkRoot?: string;
+  inventoryRoot?: string;
+  /** Extra actions (tests register probes). */
+  actions?: AnyAction[];
+  /** Runner message visibility, seconds. */
+  visibilitySec?: number;
+}
+
+export interface Embedded {
+  queue: MemoryWorkQueue;
+  store: TaskStore;
+  names: QueueNames;
+  coordinatorStore: MemoryCoordinatorStore;
+  router: Router;
+  runners: Runner[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createEmbedded(o: EmbeddedOptions): Embedded {
+  const zkRoot = o.zkRoot ?? '/taskerman';
+  const names = queueNames(o.queuePrefix ?? 'taskerman');
+  const queueStore = new MemoryQueueStore();
+  const coordinatorStore = new MemoryCoordinatorStore();
+  const clients: MemoryWorkQueue[] = [];
+  const client = () => {
+    const c = new MemoryWorkQueue({ store: queueStore });
+    clients.push(c);
+    return c;
+  };
+  const registry = builtinRegistry({ extra: o.actions ?? [] });
+
+  const routerStore = new TaskStore(coordinatorStore.session(), zkRoot);
+  const router = new Router({
+    queue: client(),
+    store: routerStore,
+    names,
+    registry,
+    discovery: {
+      explicit: new ExplicitDiscovery(),
+      static: new StaticDiscovery(o.inventoryRoot ?? process.cwd()),
+      members: new MembersDiscovery(new Membership(routerStore.coordinator, routerStore.paths)),
+    },
+    logger: o.logger,
+  });
+  const runners: Runner[] = [];
+  for (const [cluster, nodes] of Object.entries(o.clusters)) {
+    for (const node of nodes) {
+      runners.push(
+        new Runner({
+          cluster,
+          node,
+          queue: client(),
+          store: new TaskStore(coordinatorStore.session(), zkRoot),
+          names,
+          registry,
+          logger: o.logger,
+          visibilitySec: o.visibilitySec ?? 30,
+          retryPauseMs: 200,
+        }),
+      );
+    }
+  }
+  const store = new TaskStore(coordinatorStore.session(), zkRoot);
+  const queue = client();
+  return {
+    queue,
+    store,
+    names,
+    coordinatorStore,
+    router,
+    runners,
+    async start() {
+      await store.init();
+      await router.start();
+      await Promise.all(runners.map((r) => r.start()));
+    },
+    async stop() {
+      await Promise.allSettled(runners.map((r) => r.stop()));
+      await router.stop();
+      await Promise.allSettled(clients.map((c) => c.close()));
+      await coordinatorStore.stop();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+// Following a task until it ends: woken by ZooKeeper watches (TaskWatch), printing a progress line on every
+// change. Shared by `run --wait`, `submit --wait`, `status --watch` and `dev`.
+import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../core/task.js';
+import { TaskWatch, type TaskStore } from '../core/task-store.js';
+import { progressLine } from './status-view.js';
+
+export interface WaitResult {
+  task: TaskRecord;
+  nodes: NodeRecord[];
+}
+
+export async function waitForTask(store: TaskStore, taskId: string, opts: { out?: (line: string) => void; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<WaitResult | undefined> {
+  const started = Date.now();
+  const watch = new TaskWatch(store, taskId);
+  let lastLine = '';
+  try {
+    for (;;) {
+      if (opts.signal?.aborted) return undefined;
+      if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) return undefined;
+      const rec = await store.getTask(taskId);
+      if (rec) {
+        await watch.start();
+        const nodes = await store.listNodes(taskId);
+        const line = progressLine(rec.value, nodes, Date.now() - started);
+        const key = line.replace(/^\s*[\d.]+s /, '');
+        if (opts.out && key !== lastLine) {
+          lastLine = key;
+          opts.out(line);
+        }
+        if (FINAL_TASK_STATES.includes(rec.value.state)) return { task: rec.value, nodes };
+      }
+      // The watch wakes us on change; the timeout covers the task record not existing yet.
+      await watch.next(rec ? 5000 : 250, opts.signal);
+    }
+  } finally {
+    watch.stop();
+  }
+}
