@@ -283,89 +283,108 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
 
     const semaphore = new Semaphore(store.coordinator, store.paths.taskLeases(this.cluster, item.taskId));
-    for (;;) {
-      if (this.stopping.signal.aborted) {
-        await this.setNode(item, (r) => ({ ...r, state: 'QUEUED', reason: 'runner stopped before the node started; it resumes when the runner is back' }));
-        await this.giveBack(queue, m);
-        return;
-      }
-      await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'waiting for a slot' }));
-      let lease: Lease;
-      try {
-        lease = await semaphore.acquire({
-          limit: task.limit,
-          holder: { taskId: item.taskId, node: this.node, cluster: this.cluster },
-          signal: this.stopping.signal,
-          onWaiting: (ahead) => log.debug({ ahead }, 'waiting for a slot'),
+    // The slot is held across retries: a node whose attempt failed may be the one that is down, so the
+    // rollout does not move on to another node until this one succeeded or was given up.
+    let lease: Lease | undefined;
+    try {
+      for (;;) {
+        if (this.stopping.signal.aborted) {
+          await lease?.release();
+          lease = undefined;
+          await this.setNode(item, (r) => ({ ...r, state: 'QUEUED', reason: 'runner stopped before the node finished; it resumes when the runner is back' }));
+          await this.giveBack(queue, m);
+          return;
+        }
+        if (!lease || lease.lost) {
+          await lease?.release().catch(() => undefined);
+          lease = undefined;
+          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'waiting for a slot' }));
+          try {
+            lease = await semaphore.acquire({
+              limit: task.limit,
+              holder: { taskId: item.taskId, node: this.node, cluster: this.cluster },
+              signal: this.stopping.signal,
+              onWaiting: (ahead) => log.debug({ ahead }, 'waiting for a slot'),
+            });
+          } catch (err) {
+            if (this.stopping.signal.aborted) continue;
+            if (err instanceof SessionLostError || err instanceof CoordinatorError) {
+              log.warn({ err: describeError(err) }, 'lost ZooKeeper while waiting for a slot; asking again');
+              await delay(this.o.retryPauseMs, this.stopping.signal);
+              continue;
+            }
+            throw err;
+          }
+        }
+
+        // The task may have been halted or cancelled while we waited (or backed off).
+        const now = (await store.getTask(item.taskId))?.value ?? task;
+        if (now.state === 'halted' || now.state === 'cancelled') {
+          await lease.release();
+          lease = undefined;
+          return this.skip(queue, m, item, now);
+        }
+        if (now.state === 'routed') await store.setTaskState(item.taskId, 'running');
+
+        const token = lease.fencingToken;
+        const started = await this.setNode(item, (r) => {
+          const history = closeInterrupted(r.history, this.now());
+          const attempt = r.attempts + 1;
+          return {
+            ...r,
+            state: 'STARTED',
+            attempts: attempt,
+            startedAt: this.now(),
+            reason: undefined,
+            history: [...history, { attempt, startedAt: this.now(), fencingToken: token }],
+          };
         });
-      } catch (err) {
-        if (this.stopping.signal.aborted) continue;
-        if (err instanceof SessionLostError || err instanceof CoordinatorError) {
-          log.warn({ err: describeError(err) }, 'lost ZooKeeper while waiting for a slot; asking again');
+        const attempt = started?.attempts ?? 1;
+        log.info({ attempt, fencing_token: token }, 'node started');
+
+        const outcome = await this.runSteps(action, args, item, attempt, lease, spec.timeoutMs, log);
+        this.guard();
+
+        if (outcome.ok) {
+          await lease.release();
+          lease = undefined;
+          await this.setNode(item, (r) => ({ ...r, state: 'SUCCEEDED', endedAt: this.now(), error: undefined, history: endAttempt(r.history, attempt, this.now()) }));
+          log.info({ attempt }, 'node succeeded');
+          await this.ack(queue, m);
+          await store.settleIfDone(item.taskId);
+          return;
+        }
+
+        const error = describeError(outcome.error);
+        if (outcome.slotLost) {
+          // Not the node's fault: ask for a slot again without spending an attempt.
+          log.warn({ attempt, err: error }, 'slot lost during the attempt; it does not count against the retry budget');
+          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'slot lost; waiting for a slot again', history: endAttempt(r.history, attempt, this.now(), error, false) }));
           await delay(this.o.retryPauseMs, this.stopping.signal);
           continue;
         }
-        throw err;
-      }
-
-      // The task may have been halted or cancelled while we waited.
-      const now = (await store.getTask(item.taskId))?.value ?? task;
-      if (now.state === 'halted' || now.state === 'cancelled') {
+        const retryable = !(outcome.error instanceof TaskermanError) || outcome.error.retryable;
+        const rec = await this.setNode(item, (r) => ({ ...r, state: 'FAILED', error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, true) }));
+        const failures = (rec?.history ?? []).filter((h) => h.error && h.counted !== false).length;
+        if (retryable && failures <= spec.retry.count) {
+          const wait = backoffDelay(failures, { baseMs: spec.retry.backoffMs, maxMs: this.o.maxBackoffMs, random: this.o.random });
+          log.warn({ attempt, err: error, retry_in_ms: wait }, 'attempt failed; retrying after backoff, keeping the slot');
+          await this.setNode(item, (r) => ({ ...r, reason: `attempt ${attempt} failed; retry ${failures} of ${spec.retry.count} in ${Math.round(wait / 1000)}s` }));
+          await delay(wait, AbortSignal.any([this.stopping.signal, lease.signal]));
+          continue;
+        }
+        log.error({ attempt, err: error }, 'node failed for good: dead-lettered');
+        await this.setNode(item, (r) => ({ ...r, state: 'DEAD', reason: retryable ? `retries exhausted (${failures} failed attempts)` : 'not retryable' }));
+        await this.deadLetter(queue, m, outcome.error, item, attempt);
+        // The breaker decides before the slot is given up, so no node starts on it after a failure that
+        // halts the task.
+        await this.breaker(item, task, log);
         await lease.release();
-        return this.skip(queue, m, item, now);
-      }
-      if (now.state === 'routed') await store.setTaskState(item.taskId, 'running');
-
-      const started = await this.setNode(item, (r) => {
-        const history = closeInterrupted(r.history, this.now());
-        const attempt = r.attempts + 1;
-        return {
-          ...r,
-          state: 'STARTED',
-          attempts: attempt,
-          startedAt: this.now(),
-          reason: undefined,
-          history: [...history, { attempt, startedAt: this.now(), fencingToken: lease.fencingToken }],
-        };
-      });
-      const attempt = started?.attempts ?? 1;
-      log.info({ attempt, fencing_token: lease.fencingToken }, 'node started');
-
-      const outcome = await this.runSteps(action, args, item, attempt, lease, spec.timeoutMs, log);
-      await lease.release().catch((err: unknown) => log.warn({ err: describeError(err) }, 'releasing the slot failed'));
-      this.guard();
-
-      if (outcome.ok) {
-        await this.setNode(item, (r) => ({ ...r, state: 'SUCCEEDED', endedAt: this.now(), error: undefined, history: endAttempt(r.history, attempt, this.now()) }));
-        log.info({ attempt }, 'node succeeded');
-        await this.ack(queue, m);
-        await store.settleIfDone(item.taskId);
+        lease = undefined;
         return;
       }
-
-      const error = describeError(outcome.error);
-      if (outcome.slotLost) {
-        // Not the node's fault: ask for a slot again without spending an attempt.
-        log.warn({ attempt, err: error }, 'slot lost during the attempt; it does not count against the retry budget');
-        await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'slot lost; waiting for a slot again', history: endAttempt(r.history, attempt, this.now(), error, false) }));
-        await delay(this.o.retryPauseMs, this.stopping.signal);
-        continue;
-      }
-      const retryable = !(outcome.error instanceof TaskermanError) || outcome.error.retryable;
-      const rec = await this.setNode(item, (r) => ({ ...r, state: 'FAILED', error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, true) }));
-      const failures = (rec?.history ?? []).filter((h) => h.error && h.counted !== false).length;
-      if (retryable && failures <= spec.retry.count) {
-        const wait = backoffDelay(failures, { baseMs: spec.retry.backoffMs, maxMs: this.o.maxBackoffMs, random: this.o.random });
-        log.warn({ attempt, err: error, retry_in_ms: wait }, 'attempt failed; retrying after backoff');
-        await this.setNode(item, (r) => ({ ...r, reason: `attempt ${attempt} failed; retry ${failures} of ${spec.retry.count} in ${Math.round(wait / 1000)}s` }));
-        await delay(wait, this.stopping.signal);
-        continue;
-      }
-      log.error({ attempt, err: error }, 'node failed for good: dead-lettered');
-      await this.setNode(item, (r) => ({ ...r, state: 'DEAD', reason: retryable ? `retries exhausted (${failures} failed attempts)` : 'not retryable' }));
-      await this.deadLetter(queue, m, outcome.error, item, attempt);
-      await this.breaker(item, task, log);
-      return;
+    } finally {
+      if (lease && !this.dead) await lease.release().catch(() => undefined);
     }
   }
 

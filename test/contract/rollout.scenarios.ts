@@ -1,0 +1,204 @@
+// End-to-end scenarios that every backend pair must pass: the in-memory one (test/unit) and real
+// ZooKeeper + an SQS-protocol server (test/integration). They try to break the invariants of DESIGN.md
+// (limit, no loss, fan-out once) rather than read the code.
+import assert from 'node:assert/strict';
+import { DLQ_ATTR } from '../../core/dead-letter.js';
+import { encodeTaskMessage, newTaskId } from '../../core/task.js';
+import type { QueueMessage } from '../../core/work-queue.js';
+import { Harness, type Backend } from '../support/harness.js';
+import { Probe } from '../support/probe.js';
+
+export interface ScenarioSetup {
+  backend: () => Promise<Backend>;
+  zkRoot: () => string;
+  queuePrefix: () => string;
+  nodes: number;
+  limit: number;
+}
+
+const nodeNames = (n: number) => Array.from({ length: n }, (_, i) => `n${String(i + 1).padStart(2, '0')}`);
+
+/** Drains a queue (bounded), returning what was in it. */
+async function drain(h: Harness, queue: string, expected: number, timeoutMs = 15_000): Promise<QueueMessage[]> {
+  const got: QueueMessage[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < expected && Date.now() < deadline) {
+    const msgs = await h.queue.receive(queue, { max: 10, waitSec: 1, visibilitySec: 30 });
+    got.push(...msgs);
+  }
+  return got;
+}
+
+/** Waits (bounded, re-checking on an interval) until every queue of the test is empty. */
+async function queuesEmpty(h: Harness, timeoutMs = 10_000): Promise<Record<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await h.leftInQueues();
+    if (Object.keys(left).length === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
+  describe(`rollout scenarios: ${name}`, function () {
+    this.timeout(120_000);
+    let h: Harness | undefined;
+    let probe: Probe;
+
+    async function start(opts: { routers?: number; nodes?: string[] } = {}): Promise<Harness> {
+      probe = new Probe();
+      h = new Harness({
+        backend: await setup.backend(),
+        cluster: 'cassandra:geo_counter',
+        nodes: opts.nodes ?? nodeNames(setup.nodes),
+        routers: opts.routers ?? 1,
+        zkRoot: setup.zkRoot(),
+        queuePrefix: setup.queuePrefix(),
+        actions: [probe.action()],
+        visibilitySec: 4,
+      });
+      await h.start();
+      return h;
+    }
+
+    afterEach(async () => {
+      await h?.stop();
+      h = undefined;
+    });
+
+    it(`rolls out to ${setup.nodes} nodes with limit ${setup.limit}: all succeed, the limit is reached and never exceeded, the queues end empty`, async () => {
+      const h = await start();
+      const taskId = await h.submit({ limit: setup.limit, args: { ms: 150 } });
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      assert.equal(nodes.length, setup.nodes);
+      for (const n of nodes) {
+        assert.equal(n.state, 'SUCCEEDED', n.node);
+        assert.equal(n.attempts, 1, n.node);
+        assert.ok(n.startedAt && n.endedAt && n.startedAt <= n.endedAt, `${n.node} has start and end times`);
+      }
+      assert.equal(probe.maxConcurrency(taskId), setup.limit, 'concurrency reached the limit and never exceeded it');
+      assert.deepEqual([...probe.executions(taskId).values()], new Array(setup.nodes).fill(1));
+      assert.deepEqual(await queuesEmpty(h), {});
+    });
+
+    it('fans a task out once when two routers see it twice: each node executes once', async () => {
+      const h = await start({ routers: 2, nodes: nodeNames(6) });
+      let sent = 0;
+      for (const r of h.routers) r.on('routed', (e) => (sent += e.nodes));
+      const taskId = newTaskId();
+      const body = encodeTaskMessage({ taskId, spec: h.spec({ limit: 2, args: { ms: 100 } }), emittedBy: { kind: 'cli', user: 'test' }, emittedAt: new Date().toISOString() });
+      await h.queue.send(h.names.global, { body });
+      await h.queue.send(h.names.global, { body });
+      const { task } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      assert.equal(sent, 6, 'work items sent in all');
+      for (const [node, count] of probe.executions(taskId)) assert.equal(count, 1, node);
+      assert.equal(probe.executions(taskId).size, 6);
+      assert.deepEqual(await queuesEmpty(h), {});
+    });
+
+    it('frees the slot of a killed runner: the others go on, and the node finishes when its runner is back', async () => {
+      const h = await start({ nodes: nodeNames(6) });
+      let killed!: () => void;
+      const wasKilled = new Promise<void>((r) => (killed = r));
+      let first = true;
+      probe.onExecute = (node) => {
+        if (node === 'n01' && first) {
+          first = false;
+          // Crash the runner while its action runs and it holds a slot.
+          setImmediate(() => void h.runners.get('n01')?.kill().then(killed));
+        }
+      };
+      const taskId = await h.submit({ limit: 1, args: { ms: 200 } });
+      await wasKilled;
+      // With limit 1, the others can only run if the dead runner's slot was freed.
+      await h.waitFor(taskId, 'the other nodes to succeed', (nodes) => nodes.filter((n) => n.node !== 'n01').every((n) => n.state === 'SUCCEEDED'));
+      const n01 = (await h.store.getNode(taskId, 'n01'))?.value;
+      assert.equal(n01?.state, 'STARTED', 'the killed node is visibly in flight, not lost');
+      await (await h.newRunner('n01')).start();
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      const again = nodes.find((n) => n.node === 'n01');
+      assert.equal(again?.state, 'SUCCEEDED');
+      assert.equal(again?.attempts, 2);
+      assert.match(again?.history[0]?.error ?? '', /interrupted/);
+      assert.equal(probe.maxConcurrency(taskId), 1);
+      assert.deepEqual(await queuesEmpty(h), {});
+    });
+
+    it('dead-letters bad input with a reason and keeps routing and running', async () => {
+      const h = await start({ nodes: nodeNames(3) });
+      const good = h.spec({ limit: 1, args: { ms: 20 } });
+      const env = (spec: unknown) => JSON.stringify({ type: 'task', v: 1, task_id: newTaskId(), emitted_by: { kind: 'cli', user: 't' }, emitted_at: new Date().toISOString(), spec });
+      const unknownActionId = newTaskId();
+      const bad = [
+        '{not json',
+        JSON.stringify({ type: 'task' }),
+        env({ name: 'x', action: 'sleep', cluster: 'c', nodes: ['a'], limit: 0 }),
+        encodeTaskMessage({ taskId: unknownActionId, spec: { ...good, action: 'cassandra:explode' }, emittedBy: { kind: 'cli', user: 't' }, emittedAt: new Date().toISOString() }),
+      ];
+      for (const body of bad) await h.queue.send(h.names.global, { body });
+      const taskId = await h.submit({ limit: 1, args: { ms: 20 } });
+      await h.queue.ensureQueue({ name: h.names.node(h.o.cluster, 'n02'), deadLetter: h.names.clusterDlq(h.o.cluster), maxReceiveCount: 10, visibilityTimeoutSec: 5 });
+      await h.queue.send(h.names.node(h.o.cluster, 'n02'), { body: '{"type":"work","v":1}' });
+      const { task } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+
+      const dead = await drain(h, h.names.globalDlq, bad.length);
+      assert.equal(dead.length, bad.length, 'every bad task message is in the dead-letter queue');
+      for (const m of dead) assert.ok((m.attributes[DLQ_ATTR.reason] ?? '').length > 0, `reason for ${m.body.slice(0, 40)}`);
+      const reasons = dead.map((m) => m.attributes[DLQ_ATTR.reason]).join('\n');
+      assert.match(reasons, /not JSON/);
+      assert.match(reasons, /limit: must be a positive integer/);
+      assert.match(reasons, /unknown action "cassandra:explode"/);
+      const refused = await h.store.getTask(unknownActionId);
+      assert.equal(refused?.value.state, 'failed', 'a refused task is recorded as failed, with its reason');
+      assert.match(refused?.value.reason ?? '', /unknown action/);
+
+      const deadWork = await drain(h, h.names.clusterDlq(h.o.cluster), 1);
+      assert.equal(deadWork.length, 1);
+      assert.match(deadWork[0]?.attributes[DLQ_ATTR.reason] ?? '', /not a valid work message/);
+      assert.equal(deadWork[0]?.attributes[DLQ_ATTR.source], h.names.node(h.o.cluster, 'n02'));
+    });
+
+    it('retries a failing node with backoff and records each attempt with its error', async () => {
+      const h = await start({ nodes: nodeNames(2) });
+      probe.failUntil.set('n01', 2);
+      const taskId = await h.submit({ limit: 1, retry: { count: 2, backoff: '50ms' }, args: { ms: 10 } });
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      const n01 = nodes.find((n) => n.node === 'n01');
+      assert.equal(n01?.state, 'SUCCEEDED');
+      assert.equal(n01?.attempts, 3);
+      assert.deepEqual(n01?.history.map((a) => Boolean(a.error)), [true, true, false]);
+      assert.match(n01?.history[0]?.error ?? '', /probe told to fail attempt 1/);
+      assert.deepEqual(await queuesEmpty(h), {});
+    });
+
+    it('dead-letters a node whose retries are exhausted and halts the task: no other node starts', async () => {
+      const h = await start({ nodes: nodeNames(5) });
+      for (const n of nodeNames(5)) probe.failUntil.set(n, 99);
+      const taskId = await h.submit({ limit: 1, max_failures: 1, retry: { count: 1, backoff: '20ms' }, args: { ms: 10 } });
+      const nodes = await h.waitFor(taskId, 'every node to settle after the halt', (ns, t) => t?.state === 'halted' && ns.every((n) => ['SUCCEEDED', 'DEAD', 'SKIPPED'].includes(n.state)));
+      const task = (await h.store.getTask(taskId))?.value;
+      assert.match(task?.reason ?? '', /circuit breaker: 1 failed node/);
+      const dead = nodes.filter((n) => n.state === 'DEAD');
+      assert.equal(dead.length, 1, 'exactly one node failed before the breaker opened');
+      assert.equal(dead[0]?.attempts, 2);
+      assert.equal(dead[0]?.history.filter((a) => a.error).length, 2, 'each attempt is recorded with its error');
+      const skipped = nodes.filter((n) => n.state === 'SKIPPED');
+      assert.equal(skipped.length, 4);
+      for (const n of skipped) {
+        assert.match(n.reason ?? '', /halted/);
+        assert.equal(probe.executions(taskId).get(n.node), undefined, `${n.node} never ran after the halt`);
+      }
+      const letters = await drain(h, h.names.clusterDlq(h.o.cluster), 1);
+      assert.equal(letters.length, 1);
+      assert.equal(letters[0]?.attributes[DLQ_ATTR.node], dead[0]?.node);
+      assert.equal(letters[0]?.attributes[DLQ_ATTR.taskId], taskId);
+      assert.equal(letters[0]?.attributes[DLQ_ATTR.attempts], '2');
+      assert.match(letters[0]?.attributes[DLQ_ATTR.reason] ?? '', /probe told to fail/);
+    });
+  });
+}

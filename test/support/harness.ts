@@ -1,0 +1,181 @@
+// A whole Taskerman in one test process: routers and runners, each with its own queue client and its own
+// coordinator session (as separate processes would have), on whichever backends the test gives.
+import { builtinRegistry } from '../../actions/builtin.js';
+import type { AnyAction } from '../../actions/action.js';
+import type { Coordinator } from '../../core/coordinator.js';
+import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery.js';
+import { emitTask } from '../../core/emit.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { Membership } from '../../core/membership.js';
+import { queueNames, type QueueNames } from '../../core/queue-names.js';
+import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../../core/task.js';
+import { parseTaskSpec, type TaskSpecInput } from '../../core/task-spec.js';
+import { TaskStore, TaskWatch } from '../../core/task-store.js';
+import type { WorkQueue } from '../../core/work-queue.js';
+import { Router } from '../../router/router.js';
+import { Runner } from '../../runner/runner.js';
+
+export interface Backend {
+  /** A new queue client (one per simulated process). */
+  queue(): WorkQueue;
+  /** A new coordinator session (one per simulated process). */
+  session(): Promise<Coordinator>;
+  /** Removes the test's namespace and closes what the backend opened. */
+  cleanup(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  backend: Backend;
+  cluster: string;
+  nodes: string[];
+  routers?: number;
+  zkRoot: string;
+  queuePrefix: string;
+  actions?: AnyAction[];
+  logger?: Logger;
+  /** Runner message visibility (s): short, so that a killed runner's message comes back quickly. */
+  visibilitySec?: number;
+  waitSec?: number;
+}
+
+export class Harness {
+  readonly names: QueueNames;
+  routers: Router[] = [];
+  runners = new Map<string, Runner>();
+  store!: TaskStore;
+  queue!: WorkQueue;
+  private readonly clients: WorkQueue[] = [];
+  private readonly sessions: Coordinator[] = [];
+
+  constructor(readonly o: HarnessOptions) {
+    this.names = queueNames(o.queuePrefix);
+  }
+
+  private client(): WorkQueue {
+    const q = this.o.backend.queue();
+    this.clients.push(q);
+    return q;
+  }
+
+  private async session(): Promise<Coordinator> {
+    const c = await this.o.backend.session();
+    this.sessions.push(c);
+    return c;
+  }
+
+  registry() {
+    return builtinRegistry({ extra: this.o.actions ?? [] });
+  }
+
+  async newRouter(): Promise<Router> {
+    const store = new TaskStore(await this.session(), this.o.zkRoot);
+    const router = new Router({
+      queue: this.client(),
+      store,
+      names: this.names,
+      registry: this.registry(),
+      discovery: {
+        explicit: new ExplicitDiscovery(),
+        static: new StaticDiscovery(process.cwd()),
+        members: new MembersDiscovery(new Membership(store.coordinator, store.paths)),
+      },
+      logger: this.o.logger ?? silentLogger,
+      waitSec: this.o.waitSec ?? 1,
+      busyRetrySec: 1,
+      workVisibilitySec: this.o.visibilitySec ?? 5,
+    });
+    this.routers.push(router);
+    return router;
+  }
+
+  async newRunner(node: string): Promise<Runner> {
+    const runner = new Runner({
+      cluster: this.o.cluster,
+      node,
+      queue: this.client(),
+      store: new TaskStore(await this.session(), this.o.zkRoot),
+      names: this.names,
+      registry: this.registry(),
+      logger: this.o.logger ?? silentLogger,
+      visibilitySec: this.o.visibilitySec ?? 5,
+      waitSec: this.o.waitSec ?? 1,
+      retryPauseMs: 100,
+    });
+    this.runners.set(node, runner);
+    return runner;
+  }
+
+  async start(): Promise<void> {
+    this.store = new TaskStore(await this.session(), this.o.zkRoot);
+    this.queue = this.client();
+    await this.store.init();
+    for (let i = 0; i < (this.o.routers ?? 1); i++) await (await this.newRouter()).start();
+    await Promise.all(this.o.nodes.map(async (n) => (await this.newRunner(n)).start()));
+  }
+
+  spec(overrides: Partial<TaskSpecInput> = {}) {
+    return parseTaskSpec({ name: 'test-rollout', action: 'probe', cluster: this.o.cluster, nodes: this.o.nodes, limit: 2, args: {}, ...overrides });
+  }
+
+  async submit(overrides: Partial<TaskSpecInput> = {}): Promise<string> {
+    const t = await emitTask(this.queue, this.names, this.spec(overrides), { kind: 'cli', user: 'test' });
+    return t.taskId;
+  }
+
+  /** Waits (on watches, bounded) until the task reaches a final state; fails the test past the bound. */
+  async waitFinal(taskId: string, timeoutMs = 60_000): Promise<{ task: TaskRecord; nodes: NodeRecord[] }> {
+    const deadline = Date.now() + timeoutMs;
+    const watch = new TaskWatch(this.store, taskId);
+    try {
+      for (;;) {
+        const t = await this.store.getTask(taskId);
+        if (t) await watch.start();
+        if (t && FINAL_TASK_STATES.includes(t.value.state)) return { task: t.value, nodes: await this.store.listNodes(taskId) };
+        if (Date.now() > deadline) {
+          const nodes = t ? await this.store.listNodes(taskId) : [];
+          throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms: ${t?.value.state ?? 'no record'}; ${nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
+        }
+        await watch.next(Math.min(1000, Math.max(1, deadline - Date.now())));
+      }
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /** Waits for a condition on the task's records, woken by watches, bounded. */
+  async waitFor(taskId: string, what: string, pred: (nodes: NodeRecord[], task: TaskRecord | undefined) => boolean, timeoutMs = 30_000): Promise<NodeRecord[]> {
+    const deadline = Date.now() + timeoutMs;
+    const watch = new TaskWatch(this.store, taskId);
+    try {
+      for (;;) {
+        const t = await this.store.getTask(taskId);
+        if (t) await watch.start();
+        const nodes = t ? await this.store.listNodes(taskId) : [];
+        if (pred(nodes, t?.value)) return nodes;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
+        await watch.next(Math.min(500, Math.max(1, deadline - Date.now())));
+      }
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /** Total messages left in every queue of this test (visible, in flight or delayed). */
+  async leftInQueues(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const name of await this.queue.list(this.o.queuePrefix)) {
+      const s = await this.queue.stats(name);
+      const n = s.visible + s.inFlight + s.delayed;
+      if (n > 0) out[name] = n;
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.runners.values()].map((r) => r.stop()));
+    await Promise.allSettled(this.routers.map((r) => r.stop()));
+    await Promise.allSettled(this.clients.map((c) => c.close()));
+    await Promise.allSettled(this.sessions.map((s) => s.close()));
+    await this.o.backend.cleanup();
+  }
+}

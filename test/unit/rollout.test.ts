@@ -1,0 +1,24 @@
+// The end-to-end scenarios on the in-memory backends (fast; the same scenarios run on real ZooKeeper and
+// SQS in test/integration/rollout.test.ts).
+import { MemoryCoordinatorStore } from '../../core/memory-coordinator.js';
+import { MemoryQueueStore, MemoryWorkQueue } from '../../core/memory-work-queue.js';
+import { rolloutScenarios } from '../contract/rollout.scenarios.js';
+import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
+
+rolloutScenarios('in-memory queue and coordinator', {
+  backend: async () => {
+    const queues = new MemoryQueueStore();
+    const zk = new MemoryCoordinatorStore();
+    return {
+      queue: () => new MemoryWorkQueue({ store: queues }),
+      session: async () => zk.session(),
+      cleanup: async () => {
+        await zk.stop();
+      },
+    };
+  },
+  zkRoot: freshZkRoot,
+  queuePrefix: freshQueuePrefix,
+  nodes: 12,
+  limit: 3,
+});
