@@ -202,6 +202,8 @@ export class SqsWorkQueue implements WorkQueue {
 
   async exists(name: string): Promise<boolean> {
     this.assertOpen();
+    // Always asks SQS: a cached URL would still answer true after the queue was deleted elsewhere.
+    this.urls.delete(name);
     try {
       await this.url(name);
       return true;
@@ -410,7 +412,7 @@ export class SqsWorkQueue implements WorkQueue {
     return out.QueueUrl;
   }
 
-  /** Resolves the URL, calls, and forgets the URL when the queue turns out to be gone (deleted since). */
+  /** Resolves the queue URL and calls; `translate` forgets the URL when the queue turns out to be gone. */
   private async withUrl<T>(
     operation: string,
     queue: string,
@@ -419,12 +421,7 @@ export class SqsWorkQueue implements WorkQueue {
   ): Promise<T> {
     this.assertOpen();
     const url = await this.url(queue);
-    try {
-      return await this.call(operation, queue, () => fn(url, signal));
-    } catch (err) {
-      if (err instanceof QueueDoesNotExistError) this.forget(queue);
-      throw err;
-    }
+    return this.call(operation, queue, () => fn(url, signal));
   }
 
   private async call<T>(operation: string, queue: string, fn: () => Promise<T>): Promise<T> {
@@ -438,6 +435,7 @@ export class SqsWorkQueue implements WorkQueue {
   private async translate(operation: string, queue: string, err: unknown): Promise<Error> {
     if (isAbort(err)) return err as Error;
     if (isQueueMissing(err)) {
+      // Deleted since we resolved it: a later ensureQueue must create it again.
       this.forget(queue);
       return new QueueDoesNotExistError(queue);
     }
