@@ -160,6 +160,8 @@ export class SqsWorkQueue implements WorkQueue {
   private readonly ensured = new Map<string, string>();
   private closed = false;
 
+  private readonly dlqArns = new Map<string, Promise<string>>();
+
   constructor(options: SqsWorkQueueOptions = {}) {
     this.opts = compileSqsWorkQueueOptions(options);
     if (this.opts.sqs) {
@@ -185,19 +187,34 @@ export class SqsWorkQueue implements WorkQueue {
     const key = JSON.stringify([spec.deadLetter, spec.maxReceiveCount, spec.visibilityTimeoutSec]);
     if (this.ensured.get(spec.name) === key) return;
 
-    const dlqUrl = await this.createQueue(spec.deadLetter, undefined);
-    const attrs = await this.call('GetQueueAttributes', spec.deadLetter, () =>
-      this.client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })),
-    );
-    const arn = attrs.Attributes?.QueueArn;
-    if (!arn) {
-      throw new SqsError('GetQueueAttributes', spec.deadLetter, new Error('the response carries no QueueArn'));
-    }
+    const arn = await this.deadLetterArn(spec.deadLetter);
     await this.createQueue(spec.name, {
       VisibilityTimeout: String(spec.visibilityTimeoutSec),
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: spec.maxReceiveCount }),
     });
     this.ensured.set(spec.name, key);
+  }
+
+  /**
+   * Creates a dead-letter queue once per client and remembers its ARN: a cluster's node queues all share
+   * one dead-letter queue, and a fan-out to hundreds of nodes must not create it hundreds of times.
+   */
+  private deadLetterArn(name: string): Promise<string> {
+    let p = this.dlqArns.get(name);
+    if (!p) {
+      p = (async () => {
+        const dlqUrl = await this.createQueue(name, undefined);
+        const attrs = await this.call('GetQueueAttributes', name, () =>
+          this.client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })),
+        );
+        const arn = attrs.Attributes?.QueueArn;
+        if (!arn) throw new SqsError('GetQueueAttributes', name, new Error('the response carries no QueueArn'));
+        return arn;
+      })();
+      this.dlqArns.set(name, p);
+      p.catch(() => this.dlqArns.delete(name));
+    }
+    return p;
   }
 
   async exists(name: string): Promise<boolean> {
@@ -383,6 +400,7 @@ export class SqsWorkQueue implements WorkQueue {
   }
 
   private forget(queue: string): void {
+    this.dlqArns.delete(queue);
     this.urls.delete(queue);
     this.ensured.delete(queue);
   }

@@ -1,0 +1,166 @@
+// Rollout benchmark: N runner instances (each with its own ZooKeeper session and SQS client, as separate
+// processes would have) and one router, against a real ZooKeeper server and the SQS-protocol server on
+// loopback; one rollout of a sleep action. Prints makespan against the ideal ceil(N/limit)·seconds, the
+// largest concurrency observed, slot handoff latency (a slot's release → the next node's pre_check
+// start) and SQS requests per node.
+//
+//   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { defineAction } from '../actions/action.js';
+import { builtinRegistry } from '../actions/builtin.js';
+import { abortableSleep } from '../actions/sleep.js';
+import { ExplicitDiscovery } from '../core/discovery.js';
+import { emitTask } from '../core/emit.js';
+import { silentLogger } from '../core/logger.js';
+import { queueNames } from '../core/queue-names.js';
+import { SqsWorkQueue } from '../core/sqs-work-queue.js';
+import { parseTaskSpec } from '../core/task-spec.js';
+import { TaskStore, TaskWatch } from '../core/task-store.js';
+import { FINAL_TASK_STATES } from '../core/task.js';
+import { ZkCoordinator } from '../core/zk-coordinator.js';
+import { Router } from '../router/router.js';
+import { Runner } from '../runner/runner.js';
+import { startSqsServer } from '../test/support/sqs-server.js';
+import { startZkServer } from '../test/support/zk-server.js';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '100' },
+    limit: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '1' },
+  },
+});
+const N = Number(values.nodes);
+const LIMIT = Number(values.limit);
+const SECONDS = Number(values.seconds);
+if (!(N >= 1 && LIMIT >= 1 && SECONDS >= 0)) throw new Error('usage: --nodes N --limit L --seconds S');
+
+interface Ev {
+  node: string;
+  kind: 'start' | 'end';
+  t: number;
+}
+const events: Ev[] = [];
+const benchSleep = defineAction({
+  name: 'bench-sleep',
+  version: 1,
+  description: 'sleep, recording pre_check start and post_check end',
+  args: z.strictObject({ seconds: z.number() }),
+  preCheck: async (ctx) => void events.push({ node: ctx.node, kind: 'start', t: performance.now() }),
+  execute: (ctx) => abortableSleep(ctx.args.seconds * 1000, ctx.signal),
+  postCheck: async (ctx) => void events.push({ node: ctx.node, kind: 'end', t: performance.now() }),
+});
+
+const requests = new Map<string, number>();
+function countingClient(endpoint: string): SQSClient {
+  const c = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, useQueueUrlAsEndpoint: false });
+  c.middlewareStack.add(
+    (next, context) => async (args) => {
+      const op = String(context.commandName ?? 'unknown');
+      requests.set(op, (requests.get(op) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countRequests' },
+  );
+  return c;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+const zk = await startZkServer();
+const sqs = await startSqsServer();
+const root = '/bench';
+const names = queueNames('bench');
+const cluster = 'bench:cluster';
+const nodes = Array.from({ length: N }, (_, i) => `node-${String(i + 1).padStart(3, '0')}`);
+const registry = builtinRegistry({ extra: [benchSleep] });
+const sessions: ZkCoordinator[] = [];
+const clients: SQSClient[] = [];
+const session = async () => {
+  const s = await ZkCoordinator.connect({ connectionString: zk.connectionString, sessionTimeoutMs: 10_000 });
+  sessions.push(s);
+  return s;
+};
+const queue = () => {
+  const c = countingClient(sqs.endpoint);
+  clients.push(c);
+  return new SqsWorkQueue({ sqs: c, endpoint: sqs.endpoint });
+};
+
+try {
+  const admin = queue();
+  // Production queues exist before a rollout (terraform, or the first fan-out); create them up front so
+  // the runners' first polls find them.
+  const spec = { deadLetter: names.clusterDlq(cluster), maxReceiveCount: 10, visibilityTimeoutSec: 60 };
+  await admin.ensureQueue({ name: names.cluster(cluster), ...spec });
+  for (const n of nodes) await admin.ensureQueue({ name: names.node(cluster, n), ...spec });
+  const store = new TaskStore(await session(), root);
+  await store.init();
+  const router = new Router({ queue: queue(), store: new TaskStore(await session(), root), names, registry, discovery: { explicit: new ExplicitDiscovery() }, logger: silentLogger });
+  await router.start();
+  const runners = await Promise.all(
+    nodes.map(async (node) => new Runner({ cluster, node, queue: queue(), store: new TaskStore(await session(), root), names, registry, logger: silentLogger })),
+  );
+  await Promise.all(runners.map((r) => r.start()));
+  requests.clear();
+
+  const t0 = performance.now();
+  const task = await emitTask(admin, names, parseTaskSpec({ name: 'bench', action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } }), { kind: 'cli', user: 'bench' });
+  const watch = new TaskWatch(store, task.taskId);
+  let state = '';
+  for (let i = 0; i < 100_000; i++) {
+    const rec = await store.getTask(task.taskId);
+    if (rec) await watch.start();
+    state = rec?.value.state ?? '';
+    if (FINAL_TASK_STATES.includes(rec?.value.state ?? 'routing')) break;
+    await watch.next(1000);
+    if (performance.now() - t0 > (Math.ceil(N / LIMIT) * SECONDS + 120) * 1000) throw new Error('rollout did not finish in time');
+  }
+  const tEnd = performance.now();
+  const makespan = (tEnd - t0) / 1000;
+  const sqsDuring = [...requests.entries()];
+
+  // Concurrency and handoff from the probe events.
+  events.sort((a, b) => a.t - b.t);
+  let cur = 0;
+  let max = 0;
+  const handoffs: number[] = [];
+  const releases: number[] = [];
+  for (const e of events) {
+    if (e.kind === 'start') {
+      cur++;
+      max = Math.max(max, cur);
+      const r = releases.shift();
+      if (r !== undefined) handoffs.push(e.t - r);
+    } else {
+      cur--;
+      releases.push(e.t);
+    }
+  }
+  handoffs.sort((a, b) => a - b);
+  const ideal = Math.ceil(N / LIMIT) * SECONDS;
+  const total = sqsDuring.reduce((s, [, c]) => s + c, 0);
+  await Promise.all(runners.map((r) => r.stop()));
+  await router.stop();
+  console.log(`rollout: ${N} nodes, limit ${LIMIT}, sleep ${SECONDS}s -> task ${state}`);
+  console.log(`makespan            ${makespan.toFixed(2)} s`);
+  console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(N/limit)*seconds)`);
+  console.log(`ratio               ${(makespan / ideal).toFixed(3)}`);
+  console.log(`max concurrency     ${max} (limit ${LIMIT})`);
+  console.log(`submit -> 1st start ${((events[0]?.t ?? t0) - t0).toFixed(0)} ms`);
+  console.log(`last end -> final   ${(tEnd - (events.at(-1)?.t ?? tEnd)).toFixed(0)} ms`);
+  console.log(`handoff p50         ${pct(handoffs, 50).toFixed(1)} ms`);
+  console.log(`handoff p99         ${pct(handoffs, 99).toFixed(1)} ms  (${handoffs.length} handoffs)`);
+  console.log(`sqs requests/node   ${(total / N).toFixed(2)}  (${total} during the rollout: ${sqsDuring.map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ')})`);
+} finally {
+  await Promise.allSettled(sessions.map((s) => s.close()));
+  for (const c of clients) c.destroy();
+  await sqs.stop();
+  await zk.stop();
+}
