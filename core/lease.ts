@@ -1,7 +1,7 @@
 // The m-of-n slots of a task, as a ZooKeeper semaphore: every node that wants a slot creates an ephemeral
 // sequential znode under <root>/leases/<cluster>/<task_id>; the `limit` lowest sequence numbers hold the
 // slots. That gives FIFO fairness (invariant 6), frees a slot when its holder's session dies, and wakes
-// waiters through a children watch rather than polling.
+// waiters through watches rather than polling.
 //
 // Losing the connection is losing the slot (Apache Curator tech note 14): when the session is suspended
 // or lost, every lease taken through it is marked lost and its `signal` aborts, so the runner starts no
@@ -129,8 +129,7 @@ export class Semaphore {
         if (opts.signal?.aborted) throw new AbortedError('gave up waiting for a slot', { cause: opts.signal.reason });
         if (lease.lost) throw lease.signal.reason as Error;
         const changed = new Promise<void>((resolve) => (wake = resolve));
-        const kids = await coordinator.children(this.dir, poke);
-        const order = sortBySeq(kids ?? []);
+        const order = sortBySeq((await coordinator.children(this.dir)) ?? []);
         const idx = order.indexOf(name);
         if (idx < 0) throw new SessionLostError(`slot request ${path} vanished (session expired while waiting)`);
         if (idx < opts.limit) return lease;
@@ -139,6 +138,13 @@ export class Semaphore {
           lastAhead = ahead;
           opts.onWaiting?.(ahead);
         }
+        // Watch only the `limit` requests right before ours, not the whole directory: we can only get a slot
+        // after more than `idx - limit` requests ahead of us are gone, and only `idx - limit` are outside this
+        // window, so at least one of the watched ones must go first. A release thus wakes at most `limit`
+        // waiters (the next in line among them) instead of every waiter: no herd on large rollouts.
+        const window = order.slice(idx - opts.limit, idx);
+        const stats = await Promise.all(window.map((n) => coordinator.exists(joinPath(this.dir, n), poke)));
+        if (stats.some((st) => st === undefined)) continue;
         const onLost = () => poke();
         lease.signal.addEventListener('abort', onLost, { once: true });
         await changed;

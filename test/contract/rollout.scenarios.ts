@@ -9,7 +9,8 @@ import { Harness, type Backend } from '../support/harness.js';
 import { Probe } from '../support/probe.js';
 
 export interface ScenarioSetup {
-  backend: () => Promise<Backend>;
+  /** Backends for one test; `root` is its fresh ZooKeeper root, to remove at cleanup. */
+  backend: (root: string) => Promise<Backend>;
   zkRoot: () => string;
   queuePrefix: () => string;
   nodes: number;
@@ -47,12 +48,13 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
 
     async function start(opts: { routers?: number; nodes?: string[] } = {}): Promise<Harness> {
       probe = new Probe();
+      const zkRoot = setup.zkRoot();
       h = new Harness({
-        backend: await setup.backend(),
+        backend: await setup.backend(zkRoot),
         cluster: 'cassandra:geo_counter',
         nodes: opts.nodes ?? nodeNames(setup.nodes),
         routers: opts.routers ?? 1,
-        zkRoot: setup.zkRoot(),
+        zkRoot,
         queuePrefix: setup.queuePrefix(),
         actions: [probe.action()],
         visibilitySec: 4,

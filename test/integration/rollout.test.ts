@@ -3,22 +3,22 @@
 import { ZkCoordinator } from '../../core/zk-coordinator.js';
 import { SqsWorkQueue } from '../../core/sqs-work-queue.js';
 import { rolloutScenarios } from '../contract/rollout.scenarios.js';
-import { freshQueuePrefix, freshZkRoot, testSqsEndpoint, testZk } from '../support/env.js';
+import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint, testZk } from '../support/env.js';
 
-const describeZk = testZk() || process.env.CI ? describe : describe.skip;
-
-describeZk('integration: real ZooKeeper + SQS server', () => {
+describe('integration: real ZooKeeper + SQS server', function () {
+  before(function () {
+    requireZk(this);
+  });
   rolloutScenarios('ZooKeeper + fauxqs', {
-    backend: async () => {
+    backend: async (root) => {
       const zk = testZk() as string;
       const endpoint = testSqsEndpoint();
       const admin = await ZkCoordinator.connect({ connectionString: zk });
-      const roots: string[] = [];
       return {
         queue: () => new SqsWorkQueue({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
         session: () => ZkCoordinator.connect({ connectionString: zk, sessionTimeoutMs: 4000 }),
         cleanup: async () => {
-          for (const r of roots) await admin.removeRecursive(r);
+          await admin.removeRecursive(root);
           await admin.close();
         },
       };
