@@ -107,7 +107,8 @@ try {
   const runners = await Promise.all(
     nodes.map(async (node) => new Runner({ cluster, node, queue: queue(), store: new TaskStore(await session(), root), names, registry, logger: silentLogger })),
   );
-  await Promise.all(runners.map((r) => r.start()));
+  // Start in small groups, as a fleet's runners come up over time rather than in one burst of connections.
+  for (let i = 0; i < runners.length; i += 10) await Promise.all(runners.slice(i, i + 10).map((r) => r.start()));
   requests.clear();
 
   const t0 = performance.now();

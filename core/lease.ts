@@ -124,6 +124,7 @@ export class Semaphore {
     const onAbort = () => poke();
     opts.signal?.addEventListener('abort', onAbort);
     let lastAhead = -1;
+    const armed = new Set<string>();
     try {
       for (;;) {
         if (opts.signal?.aborted) throw new AbortedError('gave up waiting for a slot', { cause: opts.signal.reason });
@@ -142,8 +143,18 @@ export class Semaphore {
         // after more than `idx - limit` requests ahead of us are gone, and only `idx - limit` are outside this
         // window, so at least one of the watched ones must go first. A release thus wakes at most `limit`
         // waiters (the next in line among them) instead of every waiter: no herd on large rollouts.
-        const window = order.slice(idx - opts.limit, idx);
-        const stats = await Promise.all(window.map((n) => coordinator.exists(joinPath(this.dir, n), poke)));
+        // A one-shot watch stays armed until its node changes, so only the nodes new to the window need one.
+        const window = order.slice(idx - opts.limit, idx).filter((n) => !armed.has(n));
+        const stats = await Promise.all(
+          window.map((n) => {
+            armed.add(n);
+            return coordinator.exists(joinPath(this.dir, n), (ev) => {
+              armed.delete(n);
+              poke();
+              if (ev.type === 'session') armed.clear();
+            });
+          }),
+        );
         if (stats.some((st) => st === undefined)) continue;
         const onLost = () => poke();
         lease.signal.addEventListener('abort', onLost, { once: true });

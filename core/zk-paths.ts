@@ -1,6 +1,7 @@
 // The ZooKeeper layout, in one place (DESIGN.md "ZooKeeper layout"):
 //   <root>/tasks/<task_id>                       task record (JSON)
 //   <root>/tasks/<task_id>/fanout                ephemeral: a router is fanning this task out
+//   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records
 //   <root>/tasks/<task_id>/nodes/<node>          node record (JSON)
 //   <root>/tasks/<task_id>/nodes/<node>/owner    ephemeral: a runner is working on this node
 //   <root>/leases/<cluster>/<task_id>/slot-NNNN  ephemeral sequential: the m-of-n slots, FIFO
@@ -14,6 +15,7 @@ export interface ZkPaths {
   tasks: string;
   task(taskId: string): string;
   fanout(taskId: string): string;
+  progress(taskId: string): string;
   nodes(taskId: string): string;
   node(taskId: string, node: string): string;
   owner(taskId: string, node: string): string;
@@ -47,6 +49,7 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     tasks,
     task,
     fanout: (id) => joinPath(task(id), 'fanout'),
+    progress: (id) => joinPath(task(id), 'progress'),
     nodes,
     node,
     owner: (id, n) => joinPath(node(id, n), 'owner'),

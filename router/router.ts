@@ -23,7 +23,8 @@ export interface RouterEvents {
   routed: [{ taskId: string; nodes: number }];
   duplicate: [{ taskId: string; state: string }];
   rejected: [{ taskId?: string; reason: string }];
-  error: [Error];
+  /** A failure the daemon survived (logged too); not 'error', which would crash a process with no listener. */
+  problem: [Error];
 }
 
 export class Router extends EventEmitter<RouterEvents> {
@@ -65,7 +66,7 @@ export class Router extends EventEmitter<RouterEvents> {
         idleBackoff = 100;
       } catch (err) {
         this.log.error({ err: describeError(err) }, 'cannot receive from the global queue');
-        this.emit('error', err as Error);
+        this.emit('problem', err as Error);
         await delay(idleBackoff, signal);
         idleBackoff = Math.min(idleBackoff * 2, 10_000);
         continue;
@@ -80,7 +81,7 @@ export class Router extends EventEmitter<RouterEvents> {
       await this.route(msg);
     } catch (err) {
       this.log.error({ err: describeError(err), message_id: msg.id }, 'routing failed; the message will be redelivered');
-      this.emit('error', err as Error);
+      this.emit('problem', err as Error);
     }
   }
 

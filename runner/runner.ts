@@ -30,7 +30,8 @@ export interface RunnerEvents {
   node: [{ taskId: string; node: string; state: NodeRecord['state']; attempt: number; error?: string }];
   duplicate: [{ taskId: string; node: string; reason: string }];
   deadLetter: [{ taskId?: string; node?: string; reason: string }];
-  error: [Error];
+  /** A failure the daemon survived (logged too); not 'error', which would crash a process with no listener. */
+  problem: [Error];
 }
 
 /** Attempt outcome. */
@@ -132,7 +133,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
           this.log.debug({ queue }, 'queue does not exist yet (created by the router on first fan-out)');
         } else {
           this.log.warn({ queue, err: describeError(err) }, 'receive failed');
-          this.emit('error', err as Error);
+          this.emit('problem', err as Error);
         }
         await delay(this.o.retryPauseMs, signal);
         continue;
@@ -147,7 +148,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
           } catch (err) {
             if (err !== STOPPED && !this.dead) {
               this.log.error({ err: describeError(err), message_id: m.id }, 'work item failed unexpectedly; it will be redelivered');
-              this.emit('error', err as Error);
+              this.emit('problem', err as Error);
             }
           } finally {
             stopHeartbeat();

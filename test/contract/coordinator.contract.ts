@@ -288,9 +288,8 @@ export function coordinatorContract(name: string, factory: () => Promise<Coordin
         await env.expire(victim);
         await within(states.until('lost'), "'lost'");
         await within(states.until('connected'), "'connected' after 'lost'");
-        const lostAt = states.states.indexOf('lost');
-        assert.ok(states.states.indexOf('connected', lostAt) > lostAt, `states: ${states.states.join(',')}`);
-        assert.ok(!states.states.includes('reconnected'), `states: ${states.states.join(',')}`);
+        // A real server may show `suspended` first (the connection drops before the expiry is known).
+        assert.deepEqual(states.states.slice(states.states.indexOf('lost')), ['lost', 'connected'], `states: ${states.states.join(',')}`);
 
         assert.deepEqual(await within(own.next, "the victim's watch"), { type: 'session', path: p('never') });
         assert.deepEqual(await within(seen.next, 'the deletion of the ephemeral'), { type: 'deleted', path });

@@ -15,10 +15,10 @@ const CLOSE_SESSION_OP = -11;
 
 /**
  * Expires a session the way ZooKeeper's own tests do: attach a second connection to it with its id and
- * password, and close it from there. The ConnectRequest and the CloseSession go out in one write, so the
- * session is closing before the original client (disconnected by the takeover) can reattach, and that
- * client then hears "expired". Raw jute rather than node-zookeeper-client: the library throws from its socket
- * handler on server error codes it does not know (e.g. SESSION_MOVED), which would crash the test process.
+ * password, and close it from there (the caller keeps the original client from reattaching meanwhile, or
+ * it can win the session back before the CloseSession is processed, which then fails as SESSION_MOVED).
+ * Raw jute rather than node-zookeeper-client: the library throws from its socket handler on server error
+ * codes it does not know (SESSION_MOVED is one), which would crash the test process.
  */
 function forceExpire(connectionString: string, sessionId: Buffer, password: Buffer): Promise<void> {
   const [host = '127.0.0.1', port = '2181'] = (connectionString.split(',')[0] ?? '').split('/')[0]?.split(':') ?? [];
@@ -47,6 +47,23 @@ function forceExpire(connectionString: string, sessionId: Buffer, password: Buff
   );
 }
 
+/**
+ * Holds the reconnection attempts of a node-zookeeper-client 1.1.3 client (through its connection manager,
+ * as the adapter's own `createLibraryClient` does) until the returned function is called.
+ */
+function holdReconnects(client: ZkClient): () => void {
+  const cm = (client as unknown as { connectionManager: { connect: () => void } }).connectionManager;
+  const connect = cm.connect;
+  let wanted = false;
+  cm.connect = () => {
+    wanted = true;
+  };
+  return () => {
+    cm.connect = connect;
+    if (wanted) connect.call(cm);
+  };
+}
+
 function zkContract(connectionString: () => string): void {
   coordinatorContract('ZkCoordinator', async () => {
     const opened: ZkCoordinator[] = [];
@@ -70,7 +87,12 @@ function zkContract(connectionString: () => string): void {
       expire: async (c) => {
         const client = clientOf.get(c)?.();
         if (!client) throw new Error('not a coordinator of this test');
-        await forceExpire(connectionString(), client.getSessionId(), client.getSessionPassword());
+        const release = holdReconnects(client);
+        try {
+          await forceExpire(connectionString(), client.getSessionId(), client.getSessionPassword());
+        } finally {
+          release();
+        }
       },
     };
   });

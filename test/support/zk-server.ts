@@ -132,6 +132,10 @@ class LocalZkServer implements ZkServer {
       '4lw.commands.whitelist=ruok,srvr',
       'minSessionTimeout=1000',
       'maxSessionTimeout=60000',
+      // Every simulated runner is its own session from 127.0.0.1; the default cap is 60 per address.
+      'maxClientCnxns=0',
+      // A throw-away data dir: skip the fsync per write, whose latency here is the VM's disk, not ZooKeeper's.
+      'forceSync=no',
       '',
     ].join('\n');
     await writeFile(this.configFile, cfg);
