@@ -16,6 +16,7 @@ import {
   type WatchEvent,
   type Watcher,
 } from './coordinator.js';
+import { systemClock, type Clock } from './clock.js';
 
 interface ZNode {
   data: Buffer;
@@ -79,8 +80,13 @@ export class MemoryCoordinatorStore {
   private nextSession = 1;
   private stopped = false;
 
-  constructor(private readonly now: () => number = Date.now) {
-    const t = now();
+  private readonly now: () => number;
+
+  /** `clock` stamps ctime/mtime (default: the system clock). */
+  constructor(opts: { clock?: Pick<Clock, 'now'> } = {}) {
+    const clock = opts.clock ?? systemClock;
+    this.now = () => clock.now();
+    const t = this.now();
     this.nodes.set('/', { data: Buffer.alloc(0), version: 0, cversion: 0, ctime: t, mtime: t, ephemeralOwner: undefined, children: new Set() });
   }
 
@@ -98,9 +104,10 @@ export class MemoryCoordinatorStore {
   }
 
   /**
-   * What a ZooKeeper expiry does to a session: it emits `lost`, its ephemerals go (firing other sessions'
-   * watches), its outstanding watches fire `session`, then it gets a new session id and emits `connected`.
-   * Resolves once `connected` was emitted.
+   * What a ZooKeeper expiry does to a session: it emits `lost` and its outstanding watches fire `session`,
+   * its ephemerals go (firing other sessions' watches), then it gets a new session id and emits `connected`.
+   * Calls made meanwhile reject (CONNECTION_LOSS; SESSION_EXPIRED if already in flight). Resolves once
+   * `connected` was emitted.
    */
   async expire(session: MemoryCoordinator): Promise<void> {
     await session.expireNow();

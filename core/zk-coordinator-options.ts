@@ -98,7 +98,11 @@ export interface ZkCoordinatorOptions {
   sessionTimeoutMs?: number;
   /** `connect()` gives up after this long. Default: 5000 ms. */
   connectTimeoutMs?: number;
-  /** Library-level retries of a call that failed with CONNECTION_LOSS while connected. Default: 0. */
+  /**
+   * node-zookeeper-client's own re-sends of a call that failed with CONNECTION_LOSS (after 1 s, 2 s, ...).
+   * The adapter still rejects such a call at once when the connection drops, so a retried write can land
+   * after its caller saw CONNECTION_LOSS (which that error allows anyway). Default: 0.
+   */
   retries?: number;
   /** Longest random pause between rounds of reconnection attempts. Default: 1000 ms (the library's). */
   reconnectDelayMs?: number;

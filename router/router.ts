@@ -107,6 +107,8 @@ export class Router extends EventEmitter<RouterEvents> {
 
     let targets: string[] = existing?.value.targets ?? [];
     let limit = existing?.value.limit ?? 1;
+    // Created by this call: no work item of it was ever sent, so every node is QUEUED.
+    let fresh = false;
     if (!existing) {
       try {
         const action = registry.get(task.spec.action, task.spec.version);
@@ -121,6 +123,7 @@ export class Router extends EventEmitter<RouterEvents> {
       limit = resolveLimit(task.spec.limit, targets.length);
       const maxFailures = resolveLimit(task.spec.maxFailures, targets.length);
       const created = await store.createTask({ task, targets, limit, maxFailures, state: 'routing' });
+      fresh = created;
       if (created) log.info({ targets: targets.length, limit, max_failures: maxFailures, emitted_by: task.emittedBy }, 'task recorded');
     }
 
@@ -136,7 +139,7 @@ export class Router extends EventEmitter<RouterEvents> {
       if (now.value.state === 'routing') {
         targets = now.value.targets;
         limit = now.value.limit;
-        const sent = await this.fanOut(task, targets);
+        const sent = await this.fanOut(task, targets, fresh);
         await store.setTaskState(task.taskId, 'routed');
         log.info({ sent, targets: targets.length, limit }, 'task fanned out');
         this.emit('routed', { taskId: task.taskId, nodes: sent });
@@ -148,17 +151,20 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 
   /** Sends a work item to each target that is still QUEUED (all of them, unless a router died mid-way). */
-  private async fanOut(task: Task, targets: string[]): Promise<number> {
+  private async fanOut(task: Task, targets: string[], fresh: boolean): Promise<number> {
     const { queue, names, store } = this.o;
     const cluster = task.spec.cluster;
     const dlq = names.clusterDlq(cluster);
     const base = { deadLetter: dlq, maxReceiveCount: this.o.maxReceiveCount, visibilityTimeoutSec: this.o.workVisibilitySec };
     await this.ensure({ name: names.cluster(cluster), ...base });
-    const pending = await mapLimit(targets, this.o.fanoutConcurrency, async (node) => {
-      const rec = await store.getNode(task.taskId, node);
-      return rec?.value.state === 'QUEUED' ? node : undefined;
-    });
-    const todo = pending.filter((n): n is string => n !== undefined);
+    let todo = targets;
+    if (!fresh) {
+      const pending = await mapLimit(targets, this.o.fanoutConcurrency, async (node) => {
+        const rec = await store.getNode(task.taskId, node);
+        return rec?.value.state === 'QUEUED' ? node : undefined;
+      });
+      todo = pending.filter((n): n is string => n !== undefined);
+    }
     await mapLimit(todo, this.o.fanoutConcurrency, async (node) => {
       const q = names.node(cluster, node);
       await this.ensure({ name: q, ...base });

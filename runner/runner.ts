@@ -18,6 +18,7 @@ import { sendToDeadLetter } from '../core/dead-letter.js';
 import { delay } from '../core/delay.js';
 import { AbortedError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
 import { Semaphore, type Lease } from '../core/lease.js';
+import type { Versioned } from '../core/task-store.js';
 import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/membership.js';
 import { parseTaskSpec, type TaskSpec } from '../core/task-spec.js';
@@ -53,6 +54,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private loops: Promise<void>[] = [];
   private chain: Promise<void> = Promise.resolve();
   private busy = 0;
+  /** The node record as this runner last wrote it (one item at a time), to skip a read before the next write. */
+  private known: { taskId: string; rec: Versioned<NodeRecord> } | undefined;
 
   constructor(opts: RunnerOptions) {
     super();
@@ -221,6 +224,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return;
     }
     const rec = await store.getNode(item.taskId, this.node);
+    this.known = rec ? { taskId: item.taskId, rec } : undefined;
     if (!rec) {
       await this.deadLetter(queue, m, new TaskermanError('NOT_FOUND', `node ${this.node} is not a target of task ${item.taskId}`, { retryable: false }), item);
       return;
@@ -247,7 +251,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   private async setNode(item: WorkItem, fn: (r: NodeRecord) => NodeRecord | undefined): Promise<NodeRecord | undefined> {
     this.guard();
-    const r = await this.o.store.updateNode(item.taskId, this.node, fn);
+    const known = this.known?.taskId === item.taskId ? this.known.rec : undefined;
+    const v = await this.o.store.updateNodeVersioned(item.taskId, this.node, fn, known);
+    this.known = v ? { taskId: item.taskId, rec: v } : undefined;
+    const r = v?.value;
     if (r) this.emit('node', { taskId: item.taskId, node: this.node, state: r.state, attempt: r.attempts, ...(r.error ? { error: r.error } : {}) });
     return r;
   }

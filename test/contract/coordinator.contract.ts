@@ -372,6 +372,14 @@ export function coordinatorContract(name: string, factory: () => Promise<Coordin
         assert.deepEqual(await within(w.next, 'the deletion watch'), { type: 'deleted', path: p('d') });
       });
 
+      it('a children watch on a missing node fires when it is created', async function () {
+        const observer = await env.open();
+        const w = recordingWatcher();
+        assert.equal(await observer.children(p('later'), w.watcher), undefined);
+        await c.create(p('later'));
+        assert.deepEqual(await within(w.next, 'the creation watch'), { type: 'created', path: p('later') });
+      });
+
       it('outstanding watches fire with "session" when their session closes', async function () {
         const s = await env.open();
         const w = recordingWatcher();

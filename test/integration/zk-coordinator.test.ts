@@ -1,12 +1,14 @@
 // The ZooKeeper Coordinator against a real server: the shared contract (with real session expiry), plus
 // what only a real server shows: a server restart (suspended, then reconnected, ephemerals and watches
 // intact), a crashed client (ephemerals outlive it until the session timeout), and an unreachable server.
+// Last, the session state machine driven by a scripted client, for what no server does on cue.
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { CoordinatorError, type Coordinator } from '../../core/coordinator.js';
 import { BackendError } from '../../core/errors.js';
 import { createLibraryClient, ZkCoordinator } from '../../core/zk-coordinator.js';
-import type { ZkClient, ZkCoordinatorOptions } from '../../core/zk-coordinator-options.js';
+import type { ZkClient, ZkClientFactory, ZkCoordinatorOptions, ZkStat, ZkTransaction } from '../../core/zk-coordinator-options.js';
 import { coordinatorContract, recordingWatcher, stateRecorder, within } from '../contract/coordinator.contract.js';
 import { freshZkRoot, requireZk } from '../support/env.js';
 import { freePort, startZkServer, zookeeperAvailable, type ZkServer } from '../support/zk-server.js';
@@ -134,10 +136,17 @@ describe('ZkCoordinator (integration)', function () {
       await assert.rejects(victim.get(path), (e: unknown) => e instanceof CoordinatorError && e.code === 'CLOSED');
     });
 
-    it('connect() to a port with nothing listening rejects with BackendError within the connect timeout', async function () {
+    it('connect() to a port with nothing listening rejects with BackendError within the connect timeout, and stops trying', async function () {
       const port = await freePort();
       const started = Date.now();
-      await assert.rejects(ZkCoordinator.connect({ connectionString: `127.0.0.1:${port}`, connectTimeoutMs: 1_000 }), (err: unknown) => {
+      let destroyed = 0;
+      const clientFactory: ZkClientFactory = (conn, opts) => {
+        const client = createLibraryClient(conn, opts);
+        const destroy = client.destroy.bind(client);
+        return Object.assign(client, { destroy: () => (destroyed++, destroy()) });
+      };
+      const connecting = ZkCoordinator.connect({ connectionString: `127.0.0.1:${port}`, connectTimeoutMs: 1_000, clientFactory });
+      await assert.rejects(connecting, (err: unknown) => {
         assert.ok(err instanceof BackendError, String(err));
         assert.equal(err.backend, 'zookeeper');
         assert.equal(err.code, 'BACKEND_UNAVAILABLE');
@@ -146,6 +155,7 @@ describe('ZkCoordinator (integration)', function () {
         return true;
       });
       assert.ok(Date.now() - started < 3_000, `took ${Date.now() - started} ms`);
+      assert.equal(destroyed, 1);
     });
   });
 });
@@ -184,5 +194,198 @@ describe('ZkCoordinator across a ZooKeeper restart', function () {
     // The watch set before the restart was re-registered on the new connection.
     await other.create('/later');
     assert.deepEqual(await within(w.next, 'the watch set before the restart'), { type: 'created', path: '/later' });
+  });
+});
+
+/**
+ * The session state machine and the library workarounds, driven through a scripted client (no server):
+ * what a real server cannot be made to do on cue (a long outage, a lost connect).
+ */
+class ScriptedClient extends EventEmitter implements ZkClient {
+  destroyed = false;
+  closed = false;
+  /** Callbacks of the calls the "server" has not answered yet. */
+  readonly pending: ((err: unknown) => void)[] = [];
+  /** The versions the last committed transaction carried, as the library would send them. */
+  committed: (number | undefined)[] = [];
+
+  constructor(
+    readonly id: string,
+    private readonly timeoutMs: number,
+  ) {
+    super();
+  }
+  state(name: string): void {
+    this.emit('state', { name, code: 0 });
+  }
+  connect(): void {}
+  close(): void {
+    this.closed = true;
+    queueMicrotask(() => this.state('DISCONNECTED'));
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  create(path: string, _data: Buffer, _mode: number, cb: (e: unknown, p: string) => void): void {
+    this.pending.push((e) => cb(e, path));
+  }
+  remove(_path: string, _version: number, cb: (e: unknown) => void): void {
+    this.pending.push(cb);
+  }
+  setData(_path: string, _data: Buffer, _version: number, cb: (e: unknown, st: ZkStat) => void): void {
+    this.pending.push((e) => cb(e, SCRIPTED_STAT));
+  }
+  getData(_path: string, a: unknown, b?: unknown): void {
+    this.pending.push((e) => ((b ?? a) as (e: unknown, d: Buffer | null, st: ZkStat) => void)(e, null, SCRIPTED_STAT));
+  }
+  /** Answers at once: "absent", watch registered. */
+  exists(_path: string, a: unknown, b?: unknown): void {
+    ((b ?? a) as (e: unknown, st: ZkStat | null) => void)(null, null);
+  }
+  getChildren(_path: string, a: unknown, b?: unknown): void {
+    this.pending.push((e) => ((b ?? a) as (e: unknown, k: string[], st: ZkStat) => void)(e, [], SCRIPTED_STAT));
+  }
+  transaction(): ZkTransaction {
+    const ops: { version?: number }[] = [];
+    // Mimics node-zookeeper-client 1.1.3: `version || -1`.
+    const tx: ZkTransaction = {
+      ops,
+      create: () => tx,
+      setData: (_p, _d, version) => (ops.push({ version: version || -1 }), tx),
+      remove: (_p, version) => (ops.push({ version: version || -1 }), tx),
+      commit: (cb) => {
+        this.committed = ops.map((o) => o.version);
+        cb(null, []);
+      },
+    };
+    return tx;
+  }
+  getSessionId(): Buffer {
+    return Buffer.from(this.id, 'hex');
+  }
+  getSessionPassword(): Buffer {
+    return Buffer.alloc(16);
+  }
+  getSessionTimeout(): number {
+    return this.timeoutMs;
+  }
+}
+
+const SCRIPTED_STAT: ZkStat = { version: 0, numChildren: 0, ctime: Buffer.alloc(8), mtime: Buffer.alloc(8), ephemeralOwner: Buffer.alloc(8) };
+
+describe('ZkCoordinator session states (scripted client, no server)', function () {
+  function scripted(timeoutMs = 10_000) {
+    const clients: ScriptedClient[] = [];
+    const clientFactory: ZkClientFactory = () => {
+      const c = new ScriptedClient((clients.length + 1).toString(16).padStart(16, '0'), timeoutMs);
+      clients.push(c);
+      return c;
+    };
+    const last = (): ScriptedClient => {
+      const c = clients[clients.length - 1];
+      if (!c) throw new Error('no client yet');
+      return c;
+    };
+    const connect = async (opts: Partial<ZkCoordinatorOptions> = {}): Promise<ZkCoordinator> => {
+      const p = ZkCoordinator.connect({ connectionString: 'zk.test:2181', clientFactory, sessionTimeoutMs: timeoutMs, ...opts });
+      last().state('SYNC_CONNECTED');
+      return p;
+    };
+    return { clients, last, connect, clientFactory };
+  }
+  const code = (c: CoordinatorError['code']) => (e: unknown) => e instanceof CoordinatorError && e.code === c;
+
+  it('disconnection: suspended, calls in flight and new calls fail with CONNECTION_LOSS; same session back: reconnected', async function () {
+    const s = scripted();
+    const c = await s.connect();
+    const rec = stateRecorder(c);
+    const inflight = c.create('/x');
+    s.last().state('DISCONNECTED');
+    await assert.rejects(inflight, code('CONNECTION_LOSS'));
+    await assert.rejects(c.get('/y'), code('CONNECTION_LOSS'));
+    s.last().state('SYNC_CONNECTED');
+    assert.deepEqual(rec.states, ['suspended', 'reconnected']);
+    assert.equal(c.sessionId, s.clients[0]?.id);
+    assert.equal(s.clients.length, 1);
+  });
+
+  it('expiry: lost, watches fire "session", a new client and session, connected', async function () {
+    const s = scripted();
+    const c = await s.connect();
+    const rec = stateRecorder(c);
+    const w = recordingWatcher();
+    await c.exists('/w', w.watcher);
+    const inflight = c.remove('/z');
+    s.last().state('EXPIRED');
+    await assert.rejects(inflight, code('SESSION_EXPIRED'));
+    assert.deepEqual(rec.states, ['lost']);
+    assert.deepEqual(await within(w.next, 'the session watch'), { type: 'session', path: '/w' });
+    assert.equal(s.clients.length, 2);
+    assert.ok(s.clients[0]?.destroyed);
+    await assert.rejects(c.get('/y'), code('CONNECTION_LOSS'));
+    s.last().state('SYNC_CONNECTED');
+    assert.deepEqual(rec.states, ['lost', 'connected']);
+    assert.equal(c.sessionId, s.clients[1]?.id);
+    // The old client is not listened to any more.
+    s.clients[0]?.state('DISCONNECTED');
+    assert.deepEqual(rec.states, ['lost', 'connected']);
+  });
+
+  it('suspended for longer than the session timeout: lost without hearing from a server (Curator rule)', async function () {
+    const s = scripted(50);
+    const c = await s.connect();
+    const rec = stateRecorder(c);
+    s.last().state('DISCONNECTED');
+    await within(rec.until('lost'), "'lost'", 2_000);
+    assert.deepEqual(rec.states, ['suspended', 'lost']);
+    assert.equal(s.clients.length, 2);
+    assert.ok(s.clients[0]?.destroyed);
+  });
+
+  it('no connection within connectTimeoutMs: BackendError, the client destroyed', async function () {
+    const s = scripted();
+    await assert.rejects(ZkCoordinator.connect({ connectionString: 'zk.test:2181', clientFactory: s.clientFactory, connectTimeoutMs: 50 }), (e: unknown) => {
+      assert.ok(e instanceof BackendError);
+      assert.equal(e.message, 'cannot reach ZooKeeper at zk.test:2181 within 0.05s');
+      return true;
+    });
+    assert.ok(s.clients[0]?.destroyed);
+  });
+
+  it('sends version 0 as 0 in a transaction despite the library', async function () {
+    const s = scripted();
+    const c = await s.connect();
+    await c.transaction([
+      { op: 'set', path: '/a', data: Buffer.from('x'), version: 0 },
+      { op: 'remove', path: '/b', version: 0 },
+      { op: 'set', path: '/c', data: Buffer.from('x'), version: 3 },
+      { op: 'remove', path: '/d', version: -1 },
+    ]);
+    assert.deepEqual(s.last().committed, [0, 0, 3, -1]);
+  });
+
+  it('maps library error codes', async function () {
+    const s = scripted();
+    const c = await s.connect();
+    const exists = c.create('/e');
+    const odd = c.create('/o');
+    s.last().pending.shift()?.({ code: -110, name: 'NODE_EXISTS' });
+    s.last().pending.shift()?.({ code: -108, name: 'NO_CHILDREN_FOR_EPHEMERALS' });
+    await assert.rejects(exists, (e: unknown) => code('NODE_EXISTS')(e) && (e as CoordinatorError).path === '/e');
+    await assert.rejects(odd, (e: unknown) => code('OTHER')(e) && /NO_CHILDREN_FOR_EPHEMERALS\[-108\]/.test((e as Error).message));
+  });
+
+  it('close(): CloseSession when connected, then CLOSED for every call and no more states', async function () {
+    const s = scripted();
+    const c = await s.connect();
+    const rec = stateRecorder(c);
+    await c.close();
+    assert.ok(s.last().closed);
+    assert.ok(s.last().destroyed);
+    await assert.rejects(c.get('/x'), code('CLOSED'));
+    s.last().state('EXPIRED');
+    assert.deepEqual(rec.states, []);
+    assert.equal(s.clients.length, 1);
+    await c.close();
   });
 });
