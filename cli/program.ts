@@ -1,7 +1,10 @@
 // The `taskerman` program: one file per subcommand under cli/commands, composed here; errors become exit
 // codes in one place (handle-error.ts).
 import { Command, CommanderError } from 'commander';
+import { cancelCommand, pauseCommand, resumeCommand } from './commands/control.js';
 import { devCommand } from './commands/dev.js';
+import { dlqCommand } from './commands/dlq.js';
+import { gcCommand } from './commands/gc.js';
 import { routerCommand } from './commands/router.js';
 import { runCommand } from './commands/run.js';
 import { runnerCommand } from './commands/runner.js';
@@ -18,7 +21,22 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride()
     .addHelpText('after', '\nExit codes: 0 success, 1 the task failed, 2 bad usage or invalid spec, 3 ZooKeeper/SQS unreachable.');
-  for (const c of [runCommand(), submitCommand(), statusCommand(), tasksCommand(), validateCommand(), routerCommand(), runnerCommand(), devCommand()]) {
+  for (const c of [
+    runCommand(),
+    submitCommand(),
+    statusCommand(),
+    tasksCommand(),
+    cancelCommand(),
+    pauseCommand(),
+    resumeCommand(),
+    dlqCommand(),
+    validateCommand(),
+    gcCommand(),
+    routerCommand(),
+    runnerCommand(),
+    devCommand(),
+  ]) {
+    for (const sub of c.commands) sub.exitOverride();
     program.addCommand(c.exitOverride());
   }
   return program;

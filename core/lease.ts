@@ -7,6 +7,7 @@
 // or lost, every lease taken through it is marked lost and its `signal` aborts, so the runner starts no
 // further step on a slot it is not sure it holds. The lease's sequence number is a fencing token.
 import {
+  CoordinatorError,
   fromJsonBuffer,
   isNoNode,
   joinPath,
@@ -86,6 +87,11 @@ class HeldLease implements Lease {
     return this.ac.signal.aborted;
   }
 
+  /**
+   * Gives the slot up. If the znode cannot be removed now (connection suspended), it is removed as soon as
+   * the same session is back: a reconnected session keeps its ephemerals, so a slot left behind would be
+   * held for as long as this process lives. After a lost session the znode is already gone.
+   */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
@@ -93,10 +99,26 @@ class HeldLease implements Lease {
     try {
       await this.coordinator.remove(this.path);
     } catch (err) {
-      // Already gone with the session, or the session is gone: either way the slot is free.
-      if (!isNoNode(err) && !this.lost) throw err;
+      // Gone already, or gone with its session (expired, or closed by us).
+      if (isNoNode(err) || isSessionGone(err)) return;
+      if (!(err instanceof CoordinatorError && err.code === 'CONNECTION_LOSS')) throw err;
+      this.removeWhenBack();
     }
   }
+
+  private removeWhenBack(): void {
+    const off = this.coordinator.onSessionState((s) => {
+      if (s === 'lost') return off();
+      if (s !== 'reconnected' && s !== 'connected') return;
+      this.coordinator.remove(this.path).then(off, (err: unknown) => {
+        if (isNoNode(err)) off();
+      });
+    });
+  }
+}
+
+function isSessionGone(err: unknown): boolean {
+  return err instanceof CoordinatorError && (err.code === 'SESSION_EXPIRED' || err.code === 'CLOSED');
 }
 
 export class Semaphore {

@@ -33,6 +33,8 @@ export interface TaskSpec {
   description: string | undefined;
   schedule: string | undefined;
   timezone: string | undefined;
+  /** Missed fires while no scheduler ran: skipped ('none'), or the latest one fired at start ('once'). */
+  catchup: 'none' | 'once';
   args: Record<string, unknown>;
   retry: RetryPolicy;
   timeoutMs: number;
@@ -94,6 +96,7 @@ export const taskSpecSchema = z
     description: z.string().optional(),
     schedule: z.string().min(1, 'must be a cron expression like "0 3 * * 2"').optional(),
     timezone: z.string().optional(),
+    catchup: z.enum(['none', 'once'], { error: 'must be "none" (skip fires missed while no scheduler ran) or "once" (fire the latest missed one at start)' }).default('none'),
     args: argsSchema.default({}),
     retry: retrySchema.default({ count: 0, backoff: 30_000 }),
     timeout: durationField('30m').default(30 * 60_000),
@@ -164,6 +167,7 @@ export function parseTaskSpec(input: unknown, file?: string): TaskSpec {
     description: s.description,
     schedule: s.schedule,
     timezone: s.timezone,
+    catchup: s.catchup,
     args: s.args,
     retry: { count: s.retry.count, backoffMs: s.retry.backoff },
     timeoutMs: s.timeout,
@@ -197,6 +201,7 @@ export function specToWire(s: TaskSpec): TaskSpecInput {
   if (s.description !== undefined) out.description = s.description;
   if (s.schedule !== undefined) out.schedule = s.schedule;
   if (s.timezone !== undefined) out.timezone = s.timezone;
+  if (s.catchup !== 'none') out.catchup = s.catchup;
   if (s.inventory !== undefined) out.inventory = s.inventory;
   return out;
 }

@@ -64,6 +64,13 @@ export interface TaskRecord {
   routedAt?: string;
   endedAt?: string;
   updatedAt: string;
+  /** Set by `taskerman pause`: no node of the task starts until `resume`. */
+  paused?: { by: string; at: string };
+  /** Set by `taskerman cancel`: the tombstone of a cancelled task. */
+  cancelled?: { by: string; at: string };
+  /** DEAD nodes already counted when the task was last resumed after a halt; the breaker counts from here. */
+  breakerBase?: number;
+  resumedAt?: string;
 }
 
 /** Time-sortable, unique enough across routers and users: 20261120T225500123Z-3f9a1c2e. */

@@ -81,6 +81,8 @@ export interface ZkClientOptions {
   /** Longest random pause before another round of connection attempts once every server failed. */
   spinDelay: number;
   retries: number;
+  /** Not a library option: where `createLibraryClient` reports what it had to recover from. */
+  logger?: ZkLogger;
   /** Re-attach to an existing session (tests use this to force an expiry). */
   sessionId?: Buffer;
   sessionPassword?: Buffer;

@@ -14,6 +14,9 @@
 //   only closes a connected client and otherwise tears the connection down (`destroy`).
 // - there is no handshake timeout and no read timeout: a server that never answers, or a half-open
 //   connection, would hang the client forever (`installWatchdog`).
+// - a reply with an error code the library does not know (SESSION_MOVED, THROTTLED, QUOTA_EXCEEDED, ...
+//   from newer servers) throws from its socket handler, an uncaught exception that would kill the process:
+//   the watchdog turns it into a dropped connection (`suspended`, calls in flight fail, then reconnect).
 import zookeeper from 'node-zookeeper-client';
 import {
   CoordinatorError,
@@ -32,11 +35,13 @@ import {
 import { BackendError } from './errors.js';
 import {
   compileZkCoordinatorOptions,
+  silentZkLogger,
   type CompiledZkCoordinatorOptions,
   type ZkClient,
   type ZkClientOptions,
   type ZkCoordinatorOptions,
   type ZkEvent,
+  type ZkLogger,
   type ZkStat,
   type ZkState,
   type ZkTransaction,
@@ -111,7 +116,7 @@ const WATCHDOG_TICK_MS = 250;
  * client's rules: drop the connection (the library then reconnects) when nothing was heard for 2/3 of the
  * session timeout while connected (the library pings after 1/3 idle), or for 1/3 of it during the handshake.
  */
-function installWatchdog(cm: ConnectionManagerInternals): () => void {
+function installWatchdog(cm: ConnectionManagerInternals, logger: ZkLogger): () => void {
   let lastHeard = Date.now();
   let handshaking = false;
   const { onSocketConnected, onSocketData, onSocketClosed } = cm;
@@ -123,7 +128,14 @@ function installWatchdog(cm: ConnectionManagerInternals): () => void {
   };
   cm.onSocketData = function (this: ConnectionManagerInternals, data: Buffer) {
     lastHeard = Date.now();
-    onSocketData.call(this, data);
+    try {
+      onSocketData.call(this, data);
+    } catch (err) {
+      // The reply being parsed is lost and the stream position unknown: only a new connection is safe.
+      logger.warn({ err }, 'node-zookeeper-client failed on a server reply; dropping the connection');
+      this.socket?.destroy();
+      return;
+    }
     if (this.state === CM_CONNECTED) handshaking = false;
   };
   cm.onSocketClosed = function (this: ConnectionManagerInternals, hadError: boolean) {
@@ -166,7 +178,7 @@ export function createLibraryClient(connectionString: string, options: ZkClientO
   const client = zookeeper.createClient(connectionString, options);
   const cm: unknown = (client as unknown as { connectionManager?: unknown }).connectionManager;
   if (!isConnectionManager(cm)) return Object.assign(client, { destroy: () => client.close() });
-  const stopWatchdog = installWatchdog(cm);
+  const stopWatchdog = installWatchdog(cm, options.logger ?? silentZkLogger);
   const destroy = (): void => {
     stopWatchdog();
     cm.connect = () => undefined;
@@ -310,7 +322,7 @@ export class ZkCoordinator implements Coordinator {
 
   private newClient(): ZkClient {
     const { connectionString, sessionTimeoutMs, reconnectDelayMs, retries, clientFactory } = this.opts;
-    const options: ZkClientOptions = { sessionTimeout: sessionTimeoutMs, spinDelay: reconnectDelayMs, retries };
+    const options: ZkClientOptions = { sessionTimeout: sessionTimeoutMs, spinDelay: reconnectDelayMs, retries, logger: this.opts.logger };
     return (clientFactory ?? createLibraryClient)(connectionString, options);
   }
 

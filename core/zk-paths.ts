@@ -6,6 +6,8 @@
 //   <root>/tasks/<task_id>/nodes/<node>/owner    ephemeral: a runner is working on this node
 //   <root>/leases/<cluster>/<task_id>/slot-NNNN  ephemeral sequential: the m-of-n slots, FIFO
 //   <root>/members/<cluster>/<node>              ephemeral: a live runner
+//   <root>/tombstones/<task_id>                  a finished task marked for deletion by the cleaner
+//   <root>/cleaner                               ephemeral: the cleaner running now
 // Names we do not choose (clusters, nodes) are URI-encoded, so "/" can never escape a level.
 import { encodeSegment, joinPath } from './coordinator.js';
 import { OptionError } from './errors.js';
@@ -23,6 +25,9 @@ export interface ZkPaths {
   clusterLeases(cluster: string): string;
   taskLeases(cluster: string, taskId: string): string;
   members: string;
+  tombstones: string;
+  tombstone(taskId: string): string;
+  cleaner: string;
   clusterMembers(cluster: string): string;
   member(cluster: string, node: string): string;
 }
@@ -57,6 +62,9 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     clusterLeases,
     taskLeases: (c, id) => joinPath(clusterLeases(c), encodeSegment(id)),
     members,
+    tombstones: joinPath(root, 'tombstones'),
+    tombstone: (id) => joinPath(root, 'tombstones', encodeSegment(id)),
+    cleaner: joinPath(root, 'cleaner'),
     clusterMembers,
     member: (c, n) => joinPath(clusterMembers(c), encodeSegment(n)),
   };

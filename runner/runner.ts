@@ -18,6 +18,7 @@ import { sendToDeadLetter } from '../core/dead-letter.js';
 import { delay } from '../core/delay.js';
 import { AbortedError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
 import { Semaphore, type Lease } from '../core/lease.js';
+import { TaskFollower } from '../core/task-follower.js';
 import type { Versioned } from '../core/task-store.js';
 import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/membership.js';
@@ -36,7 +37,7 @@ export interface RunnerEvents {
 }
 
 /** Attempt outcome. */
-type Outcome = { ok: true } | { ok: false; error: unknown; slotLost: boolean };
+type Outcome = { ok: true } | { ok: false; error: unknown; slotLost: boolean; cancelled: boolean };
 
 const STOPPED = Symbol('stopped');
 
@@ -265,7 +266,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   /** Ends the node SKIPPED (task halted or cancelled) and acks. */
   private async skip(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord): Promise<void> {
-    const reason = `task ${task.state}${task.reason ? `: ${task.reason}` : ''}`;
+    const reason = task.state === 'cancelled' ? `task cancelled by ${task.cancelled?.by ?? 'someone'}` : `task ${task.state}${task.reason ? `: ${task.reason}` : ''}`;
     await this.setNode(item, (r) => ({ ...r, state: 'SKIPPED', reason, endedAt: this.now() }));
     await this.ack(queue, m);
     await this.o.store.settleIfDone(item.taskId);
@@ -291,6 +292,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
 
     const semaphore = new Semaphore(store.coordinator, store.paths.taskLeases(this.cluster, item.taskId));
+    const follower = new TaskFollower(store, item.taskId);
+    await follower.start();
     // The slot is held across retries: a node whose attempt failed may be the one that is down, so the
     // rollout does not move on to another node until this one succeeded or was given up.
     let lease: Lease | undefined;
@@ -303,6 +306,23 @@ export class Runner extends EventEmitter<RunnerEvents> {
           await this.giveBack(queue, m);
           return;
         }
+        const current = follower.current;
+        if (!current) {
+          log.warn('task record removed while the node was pending; dropping the work item');
+          await this.ack(queue, m);
+          return;
+        }
+        if (current.state === 'halted' || current.state === 'cancelled') {
+          await lease?.release();
+          lease = undefined;
+          return this.skip(queue, m, item, current);
+        }
+        if (current.paused && !lease) {
+          // Admission is stopped; a node already holding its slot (retrying) goes on.
+          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: `task paused by ${current.paused?.by ?? 'someone'}` }));
+          await follower.changed(this.stopping.signal);
+          continue;
+        }
         if (!lease || lease.lost) {
           await lease?.release().catch(() => undefined);
           lease = undefined;
@@ -311,11 +331,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
             lease = await semaphore.acquire({
               limit: task.limit,
               holder: { taskId: item.taskId, node: this.node, cluster: this.cluster },
-              signal: this.stopping.signal,
+              signal: AbortSignal.any([this.stopping.signal, follower.ended]),
               onWaiting: (ahead) => log.debug({ ahead }, 'waiting for a slot'),
             });
           } catch (err) {
-            if (this.stopping.signal.aborted) continue;
+            if (this.stopping.signal.aborted || follower.ended.aborted) continue;
             if (err instanceof SessionLostError || err instanceof CoordinatorError) {
               log.warn({ err: describeError(err) }, 'lost ZooKeeper while waiting for a slot; asking again');
               await delay(this.o.retryPauseMs, this.stopping.signal);
@@ -323,16 +343,14 @@ export class Runner extends EventEmitter<RunnerEvents> {
             }
             throw err;
           }
+          // Paused, halted or cancelled while we waited: give the slot back and look again.
+          if (follower.ended.aborted || follower.current?.paused) {
+            await lease.release();
+            lease = undefined;
+            continue;
+          }
         }
-
-        // The task may have been halted or cancelled while we waited (or backed off).
-        const now = (await store.getTask(item.taskId))?.value ?? task;
-        if (now.state === 'halted' || now.state === 'cancelled') {
-          await lease.release();
-          lease = undefined;
-          return this.skip(queue, m, item, now);
-        }
-        if (now.state === 'routed') await store.setTaskState(item.taskId, 'running');
+        if (current.state === 'routed') await store.setTaskState(item.taskId, 'running');
 
         const token = lease.fencingToken;
         const started = await this.setNode(item, (r) => {
@@ -350,7 +368,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         const attempt = started?.attempts ?? 1;
         log.info({ attempt, fencing_token: token }, 'node started');
 
-        const outcome = await this.runSteps(action, args, item, attempt, lease, spec.timeoutMs, log);
+        const outcome = await this.runSteps(action, args, item, attempt, lease, spec.timeoutMs, follower.cancelled, log);
         this.guard();
 
         if (outcome.ok) {
@@ -364,6 +382,15 @@ export class Runner extends EventEmitter<RunnerEvents> {
         }
 
         const error = describeError(outcome.error);
+        if (outcome.cancelled) {
+          await lease.release();
+          lease = undefined;
+          log.warn({ attempt, err: error }, 'task cancelled during the attempt');
+          await this.setNode(item, (r) => ({ ...r, state: 'SKIPPED', reason: `task cancelled during attempt ${attempt}`, error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, false) }));
+          await this.ack(queue, m);
+          await store.settleIfDone(item.taskId);
+          return;
+        }
         if (outcome.slotLost) {
           // Not the node's fault: ask for a slot again without spending an attempt.
           log.warn({ attempt, err: error }, 'slot lost during the attempt; it does not count against the retry budget');
@@ -373,12 +400,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
         }
         const retryable = !(outcome.error instanceof TaskermanError) || outcome.error.retryable;
         const rec = await this.setNode(item, (r) => ({ ...r, state: 'FAILED', error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, true) }));
-        const failures = (rec?.history ?? []).filter((h) => h.error && h.counted !== false).length;
+        const failures = countedFailures(rec?.history ?? []);
         if (retryable && failures <= spec.retry.count) {
           const wait = backoffDelay(failures, { baseMs: spec.retry.backoffMs, maxMs: this.o.maxBackoffMs, random: this.o.random });
           log.warn({ attempt, err: error, retry_in_ms: wait }, 'attempt failed; retrying after backoff, keeping the slot');
           await this.setNode(item, (r) => ({ ...r, reason: `attempt ${attempt} failed; retry ${failures} of ${spec.retry.count} in ${Math.round(wait / 1000)}s` }));
-          await delay(wait, AbortSignal.any([this.stopping.signal, lease.signal]));
+          await delay(wait, AbortSignal.any([this.stopping.signal, lease.signal, follower.ended]));
           continue;
         }
         log.error({ attempt, err: error }, 'node failed for good: dead-lettered');
@@ -386,30 +413,31 @@ export class Runner extends EventEmitter<RunnerEvents> {
         await this.deadLetter(queue, m, outcome.error, item, attempt);
         // The breaker decides before the slot is given up, so no node starts on it after a failure that
         // halts the task.
-        await this.breaker(item, task, log);
+        await this.breaker(item, follower.current ?? task, log);
         await lease.release();
         lease = undefined;
         return;
       }
     } finally {
+      follower.stop();
       if (lease && !this.dead) await lease.release().catch(() => undefined);
     }
   }
 
   /** Halts the task once `max_failures` nodes are DEAD; no further node of it starts. */
   private async breaker(item: WorkItem, task: TaskRecord, log: Logger): Promise<void> {
-    const dead = await this.o.store.countDead(item.taskId);
+    const dead = (await this.o.store.countDead(item.taskId)) - (task.breakerBase ?? 0);
     if (dead >= task.maxFailures) {
-      const r = await this.o.store.setTaskState(item.taskId, 'halted', `circuit breaker: ${dead} failed node(s), max_failures is ${task.maxFailures}`);
+      const r = await this.o.store.setTaskState(item.taskId, 'halted', `circuit breaker: ${dead} failed node(s)${task.breakerBase ? ' since the last resume' : ''}, max_failures is ${task.maxFailures}`);
       if (r?.state === 'halted') log.error({ dead, max_failures: task.maxFailures }, 'task halted by the circuit breaker');
     }
     await this.o.store.settleIfDone(item.taskId);
   }
 
-  private async runSteps(action: AnyAction, args: unknown, item: WorkItem, attempt: number, lease: Lease, timeoutMs: number, log: Logger): Promise<Outcome> {
+  private async runSteps(action: AnyAction, args: unknown, item: WorkItem, attempt: number, lease: Lease, timeoutMs: number, cancelled: AbortSignal, log: Logger): Promise<Outcome> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new TimeoutError(`timed out after ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
-    const signal = AbortSignal.any([timeout.signal, lease.signal, this.hard.signal]);
+    const signal = AbortSignal.any([timeout.signal, lease.signal, this.hard.signal, cancelled]);
     const ctx: ActionContext<unknown> = {
       taskId: item.taskId,
       cluster: this.cluster,
@@ -440,7 +468,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       if (signal.aborted) throw signal.reason;
       return { ok: true };
     } catch (error) {
-      return { ok: false, error, slotLost: lease.lost && !timeout.signal.aborted && !this.hard.signal.aborted };
+      const isCancel = cancelled.aborted && !timeout.signal.aborted && !this.hard.signal.aborted;
+      return { ok: false, error, cancelled: isCancel, slotLost: !isCancel && lease.lost && !timeout.signal.aborted && !this.hard.signal.aborted };
     } finally {
       clearTimeout(timer);
     }
@@ -450,6 +479,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
 /** An attempt left open by a runner that died is closed as interrupted (it does not count as a failure). */
 function closeInterrupted(history: AttemptRecord[], at: string): AttemptRecord[] {
   return history.map((h) => (h.endedAt ? h : { ...h, endedAt: at, error: 'interrupted: the runner stopped during this attempt', counted: false }));
+}
+
+/** Failed attempts that count against the retry budget: since the last redrive, not lost slots or deaths of the runner. */
+export function countedFailures(history: AttemptRecord[]): number {
+  return history.filter((h) => h.error && h.counted !== false).length;
 }
 
 function endAttempt(history: AttemptRecord[], attempt: number, at: string, error?: string, counted?: boolean): AttemptRecord[] {

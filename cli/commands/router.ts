@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { builtinRegistry } from '../../actions/builtin.js';
 import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery.js';
+import { Cleaner } from '../../core/cleaner.js';
+import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
 import { Membership } from '../../core/membership.js';
 import { Router } from '../../router/router.js';
@@ -23,9 +25,15 @@ export function routerCommand(): Command {
       .option('--inventory-root <dir>', 'directory that static inventory paths are relative to', process.cwd())
       .option('--concurrency <n>', 'tasks routed at once', '4')
       .option('--visibility <seconds>', 'visibility timeout of the cluster and node queues it creates', '60')
-      .option('--max-receives <n>', 'redrive backstop: receives before SQS dead-letters a message', '10'),
-  ).action(async (o: { inventoryRoot: string; concurrency: string; visibility: string; maxReceives: string }, cmd: Command) => {
+      .option('--max-receives <n>', 'redrive backstop: receives before SQS dead-letters a message', '10')
+      .option('--retention <duration>', 'remove finished tasks from ZooKeeper after this long', '7d')
+      .option('--gc-interval <duration>', 'how often the cleaner runs (one router at a time)', '1h'),
+  ).action(async (o: { inventoryRoot: string; concurrency: string; visibility: string; maxReceives: string; retention: string; gcInterval: string }, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info' });
+    const retentionMs = parseDuration(o.retention);
+    if (retentionMs === undefined) throw new OptionError('retention', `"${o.retention}" must be a duration like 7d`);
+    const intervalMs = parseDuration(o.gcInterval);
+    if (!intervalMs) throw new OptionError('gc-interval', `"${o.gcInterval}" must be a duration like 1h`);
     const b = await openBackends(ctx.cfg, ctx.logger);
     try {
       const router = new Router({
@@ -43,7 +51,8 @@ export function routerCommand(): Command {
         workVisibilitySec: int('visibility', o.visibility, 3, 43_200),
         maxReceiveCount: int('max-receives', o.maxReceives, 1, 1000),
       });
-      await runUntilSignalled([router]);
+      const cleaner = new Cleaner(b.store, { retentionMs, intervalMs, logger: ctx.logger });
+      await runUntilSignalled([router, cleaner]);
     } finally {
       await b.close();
     }

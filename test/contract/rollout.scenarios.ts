@@ -2,7 +2,10 @@
 // ZooKeeper + an SQS-protocol server (test/integration). They try to break the invariants of DESIGN.md
 // (limit, no loss, fan-out once) rather than read the code.
 import assert from 'node:assert/strict';
+import { collectGarbage } from '../../core/cleaner.js';
 import { DLQ_ATTR } from '../../core/dead-letter.js';
+import { deadLetterQueues, listDeadLetters, redriveDeadLetters } from '../../core/dead-letters.js';
+import { cancelTask, pauseTask, resumeTask } from '../../core/task-control.js';
 import { encodeTaskMessage, newTaskId } from '../../core/task.js';
 import type { QueueMessage } from '../../core/work-queue.js';
 import { Harness, type Backend } from '../support/harness.js';
@@ -201,6 +204,131 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(letters[0]?.attributes[DLQ_ATTR.taskId], taskId);
       assert.equal(letters[0]?.attributes[DLQ_ATTR.attempts], '2');
       assert.match(letters[0]?.attributes[DLQ_ATTR.reason] ?? '', /probe told to fail/);
+    });
+  });
+}
+
+/** Operator controls and failure handling, on every backend pair. */
+export function controlScenarios(name: string, setup: ScenarioSetup): void {
+  describe(`control scenarios: ${name}`, function () {
+    this.timeout(120_000);
+    let h: Harness | undefined;
+    let probe: Probe;
+
+    async function start(nodes: string[]): Promise<Harness> {
+      probe = new Probe();
+      const zkRoot = setup.zkRoot();
+      h = new Harness({ backend: await setup.backend(zkRoot), cluster: 'kafka:events', nodes, zkRoot, queuePrefix: setup.queuePrefix(), actions: [probe.action()], visibilitySec: 4 });
+      await h.start();
+      return h;
+    }
+
+    afterEach(async () => {
+      await h?.stop();
+      h = undefined;
+    });
+
+    it('cancel: the action in flight gets its abort signal, no further node starts, the task ends cancelled', async () => {
+      const h = await start(nodeNames(5));
+      let running!: () => void;
+      const isRunning = new Promise<void>((r) => (running = r));
+      probe.onExecute = () => running();
+      const taskId = await h.submit({ limit: 1, args: { ms: 60_000 } });
+      await isRunning;
+      await cancelTask(h.store, taskId, 'oncall');
+      const nodes = await h.waitFor(taskId, 'every node to end after the cancel', (ns) => ns.every((n) => n.state === 'SKIPPED'));
+      const task = (await h.store.getTask(taskId))?.value;
+      assert.equal(task?.state, 'cancelled');
+      assert.equal(task?.cancelled?.by, 'oncall');
+      const ran = [...probe.executions(taskId).keys()];
+      assert.equal(ran.length, 1, 'only the node in flight had started');
+      const inFlight = nodes.find((n) => n.node === ran[0]);
+      assert.match(inFlight?.reason ?? '', /cancelled during attempt 1/);
+      assert.match(inFlight?.error ?? '', /abort|cancel/i);
+      for (const n of nodes.filter((x) => x.node !== ran[0])) assert.match(n.reason ?? '', /cancelled by oncall/);
+      assert.deepEqual(await queuesEmpty(h), {});
+    });
+
+    it('pause stops admission without losing place; resume goes on', async () => {
+      const h = await start(nodeNames(4));
+      let first!: () => void;
+      const started = new Promise<void>((r) => (first = r));
+      probe.onExecute = () => first();
+      const taskId = await h.submit({ limit: 1, args: { ms: 300 } });
+      await started;
+      await pauseTask(h.store, taskId, 'oncall');
+      // The node in flight finishes; nothing else starts while paused.
+      const paused = await h.waitFor(taskId, 'the others to wait, paused', (ns) => ns.filter((n) => n.state === 'SUCCEEDED').length === 1 && ns.filter((n) => n.state === 'WAITING' && /paused by oncall/.test(n.reason ?? '')).length === 3);
+      assert.equal(paused.filter((n) => n.state === 'STARTED').length, 0);
+      assert.equal(probe.executions(taskId).size, 1);
+      await resumeTask(h.store, h.queue, h.names, taskId);
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      assert.ok(nodes.every((n) => n.state === 'SUCCEEDED' && n.attempts === 1));
+      assert.equal(probe.maxConcurrency(taskId), 1);
+    });
+
+    it('resume after a halt queues the skipped nodes again with a fresh failure budget', async () => {
+      const h = await start(nodeNames(4));
+      let firstNode: string | undefined;
+      probe.onExecute = (node) => {
+        firstNode ??= node;
+      };
+      // Whichever node goes first fails once, for good (no retries): the breaker halts the task.
+      probe.failWhere = (node, attempt) => node === firstNode && attempt === 1;
+      const taskId = await h.submit({ limit: 1, max_failures: 1, args: { ms: 10 } });
+      await h.waitFor(taskId, 'the halt to settle', (ns, t) => t?.state === 'halted' && ns.every((n) => ['DEAD', 'SKIPPED'].includes(n.state)));
+      const r = await resumeTask(h.store, h.queue, h.names, taskId);
+      assert.equal(r.requeued.length, 3);
+      const { task, nodes } = await h.waitFor(taskId, 'the resumed task to end', (_ns, t) => t?.state === 'failed' || t?.state === 'succeeded').then(async (ns) => ({ task: (await h.store.getTask(taskId))?.value, nodes: ns }));
+      // The dead node stays dead (redrive it to retry), so the task fails, but every other node ran.
+      assert.equal(task?.state, 'failed');
+      assert.deepEqual(nodes.map((n) => n.state).sort(), ['DEAD', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+      assert.equal(task?.breakerBase, 1);
+    });
+
+    it('times an attempt out: the action is aborted and the attempt fails with a timeout', async () => {
+      const h = await start(nodeNames(1));
+      const taskId = await h.submit({ limit: 1, timeout: '300ms', args: { ms: 60_000 } });
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'halted');
+      assert.equal(nodes[0]?.state, 'DEAD');
+      assert.match(nodes[0]?.error ?? '', /TIMEOUT: timed out after/);
+    });
+
+    it('redrives a dead node from the dead-letter queue with a fresh attempt budget', async () => {
+      const h = await start(nodeNames(2));
+      probe.failWhere = (node, attempt) => node === 'n01' && attempt <= 2;
+      const taskId = await h.submit({ limit: 2, max_failures: 2, retry: { count: 1, backoff: '10ms' }, args: { ms: 10 } });
+      const first = await h.waitFinal(taskId);
+      assert.equal(first.task.state, 'failed');
+      const queues = await deadLetterQueues(h.queue, h.names, h.o.cluster);
+      const letters = await listDeadLetters(h.queue, queues, { taskId });
+      assert.equal(letters.length, 1);
+      assert.equal(letters[0]?.node, 'n01');
+      assert.equal(letters[0]?.attempts, 2);
+      assert.equal((await listDeadLetters(h.queue, queues, { taskId })).length, 1, 'listing does not consume');
+      const done = await redriveDeadLetters(h.queue, h.store, queues, { taskId, node: 'n01' }, 'oncall');
+      assert.equal(done.length, 1);
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      const n01 = nodes.find((n) => n.node === 'n01');
+      assert.equal(n01?.state, 'SUCCEEDED');
+      assert.equal(n01?.attempts, 3);
+      assert.equal((await listDeadLetters(h.queue, queues)).length, 0);
+    });
+
+    it('gc removes finished tasks older than the retention and keeps the rest', async () => {
+      const h = await start(nodeNames(2));
+      const taskId = await h.submit({ limit: 2, args: { ms: 10 } });
+      await h.waitFinal(taskId);
+      const kept = await collectGarbage(h.store, 60_000);
+      assert.deepEqual(kept.removed, []);
+      const r = await collectGarbage(h.store, 0, Date.now() + 1000);
+      assert.deepEqual(r.removed, [taskId]);
+      assert.equal(await h.store.getTask(taskId), undefined);
+      assert.deepEqual((await h.store.coordinator.children(h.store.paths.tombstones)) ?? [], []);
+      assert.equal(await h.store.coordinator.exists(h.store.paths.taskLeases(h.o.cluster, taskId)), undefined);
     });
   });
 }

@@ -2,14 +2,14 @@
 // on loopback ports started by the global setup: 20 runner instances, limit 3.
 import { ZkCoordinator } from '../../core/zk-coordinator.js';
 import { SqsWorkQueue } from '../../core/sqs-work-queue.js';
-import { rolloutScenarios } from '../contract/rollout.scenarios.js';
+import { controlScenarios, rolloutScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint, testZk } from '../support/env.js';
 
 describe('integration: real ZooKeeper + SQS server', function () {
   before(function () {
     requireZk(this);
   });
-  rolloutScenarios('ZooKeeper + fauxqs', {
+  const setup: ScenarioSetup = {
     backend: async (root) => {
       const zk = testZk() as string;
       const endpoint = testSqsEndpoint();
@@ -27,5 +27,7 @@ describe('integration: real ZooKeeper + SQS server', function () {
     queuePrefix: freshQueuePrefix,
     nodes: 20,
     limit: 3,
-  });
+  };
+  rolloutScenarios('ZooKeeper + fauxqs', setup);
+  controlScenarios('ZooKeeper + fauxqs', setup);
 });

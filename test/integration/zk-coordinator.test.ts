@@ -160,6 +160,69 @@ describe('ZkCoordinator (integration)', function () {
   });
 });
 
+/**
+ * A loopback server that speaks just enough of the protocol: it accepts any session, then answers every
+ * request with the error code `err` (one node-zookeeper-client 1.1.3 does not know).
+ */
+async function startOddServer(err: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    let buffered = Buffer.alloc(0);
+    let greeted = false;
+    sock.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
+        const frame = buffered.subarray(4, 4 + buffered.readInt32BE(0));
+        buffered = buffered.subarray(4 + frame.length);
+        const reply = Buffer.alloc(greeted ? 4 + 16 : 4 + 4 + 4 + 8 + 4 + 16);
+        if (!greeted) {
+          greeted = true;
+          let o = reply.writeInt32BE(reply.length - 4, 0);
+          o = reply.writeInt32BE(0, o); // protocol version
+          o = reply.writeInt32BE(10_000, o); // session timeout
+          o = reply.writeBigInt64BE(0x42n, o); // session id
+          reply.writeInt32BE(16, o); // password: 16 zero bytes
+        } else {
+          let o = reply.writeInt32BE(16, 0);
+          o = reply.writeInt32BE(frame.readInt32BE(0), o); // xid
+          o = reply.writeBigInt64BE(1n, o); // zxid
+          reply.writeInt32BE(err, o);
+        }
+        sock.write(reply);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : 0,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('ZkCoordinator against a server that answers with an unknown error code', function () {
+  it('drops the connection (suspended, CONNECTION_LOSS) instead of crashing the process', async function () {
+    const THROTTLED = -127;
+    const odd = await startOddServer(THROTTLED);
+    const c = await ZkCoordinator.connect({ connectionString: `127.0.0.1:${odd.port}`, reconnectDelayMs: 50 });
+    try {
+      const rec = stateRecorder(c);
+      await assert.rejects(c.get('/x'), (e: unknown) => e instanceof CoordinatorError && e.code === 'CONNECTION_LOSS');
+      await within(rec.until('suspended'), "'suspended'");
+    } finally {
+      c.kill();
+      await odd.stop();
+    }
+  });
+});
+
 describe('ZkCoordinator across a ZooKeeper restart', function () {
   let server: ZkServer | undefined;
   const opened: ZkCoordinator[] = [];

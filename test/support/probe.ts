@@ -20,6 +20,8 @@ export class Probe {
   private seq = 0;
   /** Nodes whose execute throws (per attempt number: fail while attempt <= n). */
   failUntil = new Map<string, number>();
+  /** Fail an attempt where this says so (checked with failUntil). */
+  failWhere: ((node: string, attempt: number) => boolean) | undefined;
   /** Called inside execute, before sleeping: tests use it to act at a precise moment. */
   onExecute: ((node: string) => void | Promise<void>) | undefined;
 
@@ -66,7 +68,7 @@ export class Probe {
           await this.onExecute?.(ctx.node);
           await abortableSleep(ctx.args.ms, ctx.signal);
           const failUntil = this.failUntil.get(ctx.node) ?? 0;
-          if (ctx.attempt <= failUntil) throw new TaskermanError('ACTION_FAILED', `probe told to fail attempt ${ctx.attempt} on ${ctx.node}`);
+          if (ctx.attempt <= failUntil || this.failWhere?.(ctx.node, ctx.attempt)) throw new TaskermanError('ACTION_FAILED', `probe told to fail attempt ${ctx.attempt} on ${ctx.node}`);
         } catch (err) {
           // The step ended (failed): the node leaves its critical section here.
           this.record(ctx.node, ctx.taskId, 'end');

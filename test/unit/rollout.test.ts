@@ -2,10 +2,10 @@
 // SQS in test/integration/rollout.test.ts).
 import { MemoryCoordinatorStore } from '../../core/memory-coordinator.js';
 import { MemoryQueueStore, MemoryWorkQueue } from '../../core/memory-work-queue.js';
-import { rolloutScenarios } from '../contract/rollout.scenarios.js';
+import { controlScenarios, rolloutScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
 
-rolloutScenarios('in-memory queue and coordinator', {
+const setup: ScenarioSetup = {
   backend: async () => {
     const queues = new MemoryQueueStore();
     const zk = new MemoryCoordinatorStore();
@@ -21,4 +21,6 @@ rolloutScenarios('in-memory queue and coordinator', {
   queuePrefix: freshQueuePrefix,
   nodes: 12,
   limit: 3,
-});
+};
+rolloutScenarios('in-memory queue and coordinator', setup);
+controlScenarios('in-memory queue and coordinator', setup);

@@ -1,0 +1,116 @@
+// Reading and redriving dead-letter queues. Listing does not consume: messages are received with a short
+// invisibility so one scan sees each once, then made visible again. Redriving sends a message back to the
+// queue it came from and gives its node a fresh attempt budget.
+import { DLQ_ATTR } from './dead-letter.js';
+import { TaskermanError } from './errors.js';
+import { isDeadLetterQueue, type QueueNames } from './queue-names.js';
+import type { TaskStore } from './task-store.js';
+import type { QueueMessage, WorkQueue } from './work-queue.js';
+
+export interface DeadLetter {
+  queue: string;
+  id: string;
+  receiptHandle: string;
+  reason: string;
+  code: string;
+  source: string;
+  taskId?: string;
+  node?: string;
+  attempts?: number;
+  deadAt?: string;
+  body: string;
+}
+
+export interface DeadLetterFilter {
+  cluster?: string;
+  taskId?: string;
+  node?: string;
+  messageId?: string;
+}
+
+/** The dead-letter queues in scope: one cluster's, or the global one and every cluster's. */
+export async function deadLetterQueues(queue: WorkQueue, names: QueueNames, cluster?: string): Promise<string[]> {
+  if (cluster) return (await queue.exists(names.clusterDlq(cluster))) ? [names.clusterDlq(cluster)] : [];
+  return (await queue.list(`${names.prefix}--`)).filter(isDeadLetterQueue).sort();
+}
+
+function toDeadLetter(q: string, m: QueueMessage): DeadLetter {
+  const a = m.attributes;
+  const attempts = a[DLQ_ATTR.attempts];
+  return {
+    queue: q,
+    id: m.id,
+    receiptHandle: m.receiptHandle,
+    reason: a[DLQ_ATTR.reason] ?? '(moved by the redrive policy: a consumer died holding it too often)',
+    code: a[DLQ_ATTR.code] ?? 'REDRIVE_POLICY',
+    source: a[DLQ_ATTR.source] ?? '',
+    ...(a[DLQ_ATTR.taskId] ? { taskId: a[DLQ_ATTR.taskId] } : {}),
+    ...(a[DLQ_ATTR.node] ? { node: a[DLQ_ATTR.node] } : {}),
+    ...(attempts ? { attempts: Number(attempts) } : {}),
+    ...(a[DLQ_ATTR.deadAt] ? { deadAt: a[DLQ_ATTR.deadAt] } : {}),
+    body: m.body,
+  };
+}
+
+const matches = (d: DeadLetter, f: DeadLetterFilter) =>
+  (!f.messageId || d.id === f.messageId) && (!f.taskId || d.taskId === f.taskId) && (!f.node || d.node === f.node);
+
+/**
+ * Scans dead-letter queues (bounded by `max` messages per queue), calls `visit` for each matching message
+ * while it is held, and makes every message it did not consume visible again.
+ */
+async function scan(queue: WorkQueue, queues: string[], f: DeadLetterFilter, max: number, visit?: (d: DeadLetter) => Promise<boolean>): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  for (const q of queues) {
+    const held: QueueMessage[] = [];
+    try {
+      for (let round = 0; held.length < max && round < Math.ceil(max / 10) + 2; round++) {
+        const msgs = await queue.receive(q, { max: 10, waitSec: 0, visibilitySec: 60 });
+        if (msgs.length === 0) break;
+        held.push(...msgs);
+      }
+      for (const m of held) {
+        const d = toDeadLetter(q, m);
+        if (!matches(d, f)) continue;
+        if (visit && (await visit(d))) {
+          m.receiptHandle = '';
+          out.push(d);
+        } else if (!visit) {
+          out.push(d);
+        }
+      }
+    } finally {
+      await Promise.all(held.filter((m) => m.receiptHandle).map((m) => queue.changeVisibility(q, m.receiptHandle, 0).catch(() => undefined)));
+    }
+  }
+  return out;
+}
+
+export function listDeadLetters(queue: WorkQueue, queues: string[], f: DeadLetterFilter = {}, max = 1000): Promise<DeadLetter[]> {
+  return scan(queue, queues, f, max);
+}
+
+/** Sends matching messages back to their source queue; their nodes get a fresh attempt budget. */
+export async function redriveDeadLetters(queue: WorkQueue, store: TaskStore | undefined, queues: string[], f: DeadLetterFilter, by: string, max = 1000): Promise<DeadLetter[]> {
+  return scan(queue, queues, f, max, async (d) => {
+    if (!d.source) throw new TaskermanError('NOT_ALLOWED', `dead letter ${d.id} does not say which queue it came from`, { retryable: false, hint: 'inspect it with `taskerman dlq show` and resend it by hand' });
+    if (store && d.taskId && d.node) {
+      const t = await store.getTask(d.taskId);
+      if (t && (t.value.state === 'halted' || t.value.state === 'cancelled')) {
+        throw new TaskermanError('NOT_ALLOWED', `task ${d.taskId} is ${t.value.state}: redriving ${d.node} would only skip it`, { retryable: false, hint: t.value.state === 'halted' ? `resume it first: taskerman resume ${d.taskId}` : 'run the task again instead' });
+      }
+      await store.updateNode(d.taskId, d.node, (r) =>
+        r.state === 'DEAD'
+          ? { ...r, state: 'QUEUED', reason: `redriven by ${by}`, error: undefined, endedAt: undefined, history: r.history.map((h) => ({ ...h, counted: false })) }
+          : undefined,
+      );
+      if (t?.value.state === 'failed') {
+        await store.updateTask(d.taskId, (r) => (r.state === 'failed' ? { ...r, state: 'running', reason: `node ${d.node} redriven by ${by}`, endedAt: undefined } : undefined));
+      }
+    }
+    const attributes = Object.fromEntries(Object.entries({ 'taskerman.task_id': d.taskId, 'taskerman.node': d.node, 'taskerman.redriven_by': by }).filter((e): e is [string, string] => e[1] !== undefined));
+    await queue.send(d.source, { body: d.body, attributes });
+    await queue.delete(d.queue, d.receiptHandle);
+    return true;
+  });
+}

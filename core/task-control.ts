@@ -1,0 +1,89 @@
+// Operator controls on a task: cancel (a tombstone: no node starts again, actions in flight are aborted),
+// pause and resume (admission stops and restarts without losing place), and resume after a circuit-breaker
+// halt (the nodes skipped by the halt are queued again and the failure budget starts afresh).
+import { TaskermanError, NotFoundError } from './errors.js';
+import type { QueueNames } from './queue-names.js';
+import { encodeWorkMessage, FINAL_TASK_STATES, type TaskRecord } from './task.js';
+import type { TaskStore } from './task-store.js';
+import type { WorkQueue } from './work-queue.js';
+
+export class ControlError extends TaskermanError {
+  constructor(message: string, hint?: string) {
+    super('NOT_ALLOWED', message, { retryable: false, hint });
+  }
+}
+
+async function mustGet(store: TaskStore, taskId: string): Promise<TaskRecord> {
+  const t = await store.getTask(taskId);
+  if (!t) throw new NotFoundError(`task ${taskId}`, { hint: 'list tasks with `taskerman tasks`' });
+  return t.value;
+}
+
+export async function cancelTask(store: TaskStore, taskId: string, by: string): Promise<TaskRecord> {
+  const before = await mustGet(store, taskId);
+  if (before.state === 'cancelled') return before;
+  if (before.state === 'succeeded' || before.state === 'failed') throw new ControlError(`task ${taskId} already ended ${before.state}`);
+  const at = new Date().toISOString();
+  const after = await store.updateTask(taskId, (t) => {
+    if (t.state === 'cancelled' || t.state === 'succeeded' || t.state === 'failed') return undefined;
+    return { ...t, state: 'cancelled', reason: `cancelled by ${by}`, cancelled: { by, at }, endedAt: at };
+  });
+  if (!after || after.state !== 'cancelled') throw new ControlError(`task ${taskId} ended ${after?.state ?? 'and vanished'} before it could be cancelled`);
+  return after;
+}
+
+export async function pauseTask(store: TaskStore, taskId: string, by: string): Promise<TaskRecord> {
+  const before = await mustGet(store, taskId);
+  if (FINAL_TASK_STATES.includes(before.state) && before.state !== 'halted') throw new ControlError(`task ${taskId} already ended ${before.state}`);
+  const after = await store.updateTask(taskId, (t) => (t.paused ? undefined : { ...t, paused: { by, at: new Date().toISOString() } }));
+  return after ?? before;
+}
+
+export interface ResumeResult {
+  task: TaskRecord;
+  /** Nodes queued again (after a halt). */
+  requeued: string[];
+}
+
+/**
+ * Resumes a paused task, or a halted one: the nodes the halt skipped go back to QUEUED with their work items
+ * sent again, and the circuit breaker counts failures from now on.
+ */
+export async function resumeTask(store: TaskStore, queue: WorkQueue, names: QueueNames, taskId: string): Promise<ResumeResult> {
+  const before = await mustGet(store, taskId);
+  if (before.state === 'cancelled' || before.state === 'succeeded' || before.state === 'failed') {
+    throw new ControlError(`task ${taskId} ended ${before.state}; it cannot be resumed`, 'run it again instead');
+  }
+  const dead = await store.countDead(taskId);
+  const halted = before.state === 'halted';
+  const task = await store.updateTask(taskId, (t) => {
+    if (t.state !== 'halted' && !t.paused) return undefined;
+    const next: TaskRecord = { ...t, resumedAt: new Date().toISOString() };
+    delete next.paused;
+    if (t.state === 'halted') {
+      next.state = 'running';
+      next.breakerBase = dead;
+      delete next.reason;
+      delete next.endedAt;
+    }
+    return next;
+  });
+  const requeued: string[] = [];
+  if (halted) {
+    const cluster = String(before.spec.cluster);
+    const action = String(before.spec.action);
+    for (const n of await store.listNodes(taskId)) {
+      if (n.state !== 'SKIPPED' || !(n.reason ?? '').startsWith('task halted')) continue;
+      const r = await store.updateNode(taskId, n.node, (cur) => (cur.state === 'SKIPPED' ? { ...cur, state: 'QUEUED', reason: 'queued again by resume', endedAt: undefined } : undefined));
+      if (r?.state !== 'QUEUED') continue;
+      await queue.send(names.node(cluster, n.node), {
+        body: encodeWorkMessage({ taskId, cluster, node: n.node, action }),
+        attributes: { 'taskerman.task_id': taskId, 'taskerman.node': n.node },
+      });
+      requeued.push(n.node);
+    }
+  }
+  // Nothing left to run (every node had ended): settle it now rather than leave it `running`.
+  const settled = requeued.length === 0 ? await store.settleIfDone(taskId) : undefined;
+  return { task: settled ?? task ?? before, requeued };
+}

@@ -1,0 +1,81 @@
+// Follows one task's record through a ZooKeeper data watch, for a runner working on one of its nodes:
+// the runner learns at once that the task was cancelled (abort the action in flight), halted or paused
+// (start nothing new), without re-reading the record before every step.
+import { fromJsonBuffer } from './coordinator.js';
+import type { TaskRecord } from './task.js';
+import type { TaskStore } from './task-store.js';
+
+export class TaskFollower {
+  private record: TaskRecord | undefined;
+  private readonly cancelAc = new AbortController();
+  private readonly endAc = new AbortController();
+  private waiters: Array<() => void> = [];
+  private stopped = false;
+
+  constructor(
+    private readonly store: TaskStore,
+    readonly taskId: string,
+  ) {}
+
+  /** Reads the record and arms the watch; resolves with the record (undefined if it is gone). */
+  async start(): Promise<TaskRecord | undefined> {
+    await this.read();
+    return this.record;
+  }
+
+  private async read(): Promise<void> {
+    if (this.stopped) return;
+    const d = await this.store.coordinator.get(this.store.paths.task(this.taskId), () => {
+      void this.read().catch(() => this.wake());
+    });
+    this.record = d ? fromJsonBuffer<TaskRecord>(d.data) : undefined;
+    const state = this.record?.state;
+    if (!d || state === 'cancelled') {
+      this.cancelAc.abort(new Error(d ? `task cancelled${this.record?.cancelled ? ` by ${this.record.cancelled.by}` : ''}` : 'task record removed'));
+    }
+    if (!d || state === 'cancelled' || state === 'halted') this.endAc.abort(new Error(`task ${state ?? 'removed'}`));
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  get current(): TaskRecord | undefined {
+    return this.record;
+  }
+
+  /** Aborts when the task is cancelled (or its record removed): actions in flight stop. */
+  get cancelled(): AbortSignal {
+    return this.cancelAc.signal;
+  }
+
+  /** Aborts when the task is cancelled or halted: nothing new starts, waits end. */
+  get ended(): AbortSignal {
+    return this.endAc.signal;
+  }
+
+  get paused(): boolean {
+    return Boolean(this.record?.paused);
+  }
+
+  /** Resolves at the next change of the record, or when `signal` aborts. */
+  changed(signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal?.aborted || this.stopped) return resolve();
+      const done = () => {
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      signal?.addEventListener('abort', done, { once: true });
+      this.waiters.push(done);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake();
+  }
+}

@@ -1,0 +1,175 @@
+# One policy per role, each allowing only the SQS calls that role's code makes (core/sqs-work-queue.ts is
+# the only SQS caller; test/unit/terraform.test.ts derives the expected actions from it and from which
+# queues each role touches, so a new call in code without a change here fails the tests).
+#
+# Batch calls are authorized by their single-message action: SendMessageBatch needs sqs:SendMessage.
+
+locals {
+  policy_name_prefix = coalesce(var.policy_name_prefix, var.queue_prefix)
+
+  # The router works on every cluster, including ones not listed in var.clusters: wildcards on the kind.
+  any_cluster_queue_arn = "${local.sqs_arn_prefix}${var.queue_prefix}--c--*"
+  any_cluster_dlq_arn   = "${local.sqs_arn_prefix}${var.queue_prefix}--c--*-dlq"
+  any_node_queue_arn    = "${local.sqs_arn_prefix}${var.queue_prefix}--n--*"
+
+  runner_attachments = {
+    for pair in flatten([
+      for cluster, roles in var.runner_role_names : [for role in roles : { cluster = cluster, role = role }]
+    ]) : "${pair.cluster}|${pair.role}" => pair
+  }
+}
+
+# Scheduler (and on-call users running `taskerman run` / `submit`): put tasks on the global queue.
+data "aws_iam_policy_document" "scheduler" {
+  statement {
+    sid       = "SendTasks"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = [aws_sqs_queue.global.arn]
+  }
+
+  dynamic "statement" {
+    for_each = local.kms_enabled ? [var.kms_master_key_arn] : []
+    content {
+      sid       = "EncryptTasks"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# Router: consume the global queue (it also ensures the global queues exist at start, hence CreateQueue and
+# GetQueueAttributes there), dead-letter tasks it cannot route, create every cluster's queues with their
+# redrive policy, send one work item per node, and discover nodes by EC2 tags.
+data "aws_iam_policy_document" "router" {
+  statement {
+    sid       = "ConsumeTasks"
+    effect    = "Allow"
+    actions   = ["sqs:ChangeMessageVisibility", "sqs:CreateQueue", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
+    resources = [aws_sqs_queue.global.arn]
+  }
+
+  statement {
+    sid       = "DeadLetterTasks"
+    effect    = "Allow"
+    actions   = ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = [aws_sqs_queue.global_dlq.arn]
+  }
+
+  statement {
+    sid       = "CreateClusterQueues"
+    effect    = "Allow"
+    actions   = ["sqs:CreateQueue", "sqs:GetQueueUrl"]
+    resources = [local.any_cluster_queue_arn]
+  }
+
+  # The redrive policy of a new queue names its dead-letter queue by ARN: GetQueueAttributes reads it.
+  statement {
+    sid       = "CreateClusterDeadLetterQueues"
+    effect    = "Allow"
+    actions   = ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = [local.any_cluster_dlq_arn]
+  }
+
+  statement {
+    sid       = "FanOutToNodes"
+    effect    = "Allow"
+    actions   = ["sqs:CreateQueue", "sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = [local.any_node_queue_arn]
+  }
+
+  # discovery: aws_tags (core/ec2-discovery.ts). DescribeInstances has no resource-level permissions.
+  statement {
+    sid       = "DiscoverNodes"
+    effect    = "Allow"
+    actions   = ["ec2:DescribeInstances"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = local.kms_enabled ? [var.kms_master_key_arn] : []
+    content {
+      sid       = "DecryptTasksEncryptDeadLetters"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# Runner, one policy per cluster: take work from the cluster's queue and its nodes' queues, dead-letter what
+# it gives up on. (Node queues are matched by the cluster's wildcard: a runner can read its peers' queues,
+# never another cluster's.) The cluster queues are created by the router, SQS-encrypted: no KMS here.
+data "aws_iam_policy_document" "runner" {
+  for_each = toset(var.clusters)
+
+  statement {
+    sid     = "TakeWork"
+    effect  = "Allow"
+    actions = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
+    resources = [
+      "${local.sqs_arn_prefix}${local.cluster_queue_names[each.key]}",
+      "${local.sqs_arn_prefix}${local.node_queue_patterns[each.key]}",
+    ]
+  }
+
+  statement {
+    sid       = "DeadLetterWork"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = ["${local.sqs_arn_prefix}${local.cluster_dlq_names[each.key]}"]
+  }
+}
+
+resource "aws_iam_policy" "scheduler" {
+  name        = "${local.policy_name_prefix}-scheduler"
+  path        = var.policy_path
+  description = "Taskerman scheduler and submitters: send tasks to ${local.global_queue_name}"
+  policy      = data.aws_iam_policy_document.scheduler.json
+  tags        = var.tags
+}
+
+resource "aws_iam_policy" "router" {
+  name        = "${local.policy_name_prefix}-router"
+  path        = var.policy_path
+  description = "Taskerman router: consume ${local.global_queue_name}, create and fill cluster and node queues, describe EC2 instances"
+  policy      = data.aws_iam_policy_document.router.json
+  tags        = var.tags
+}
+
+resource "aws_iam_policy" "runner" {
+  for_each = toset(var.clusters)
+
+  # The 40-character segment keeps the name within IAM's characters and 128-character limit.
+  name        = "${local.policy_name_prefix}-runner-${local.cluster_segments["40"][each.key]}"
+  path        = var.policy_path
+  description = "Taskerman runner of cluster ${each.key}: take work from its queues, dead-letter failures"
+  policy      = data.aws_iam_policy_document.runner[each.key].json
+  tags        = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "scheduler" {
+  for_each   = toset(var.scheduler_role_names)
+  role       = each.value
+  policy_arn = aws_iam_policy.scheduler.arn
+}
+
+resource "aws_iam_role_policy_attachment" "router" {
+  for_each   = toset(var.router_role_names)
+  role       = each.value
+  policy_arn = aws_iam_policy.router.arn
+}
+
+resource "aws_iam_role_policy_attachment" "runner" {
+  for_each   = local.runner_attachments
+  role       = each.value.role
+  policy_arn = aws_iam_policy.runner[each.value.cluster].arn
+
+  lifecycle {
+    precondition {
+      condition     = contains(var.clusters, each.value.cluster)
+      error_message = "A runner_role_names key is not in clusters: add the cluster to clusters first."
+    }
+  }
+}
