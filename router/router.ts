@@ -14,8 +14,8 @@ import { resolveTargets } from '../core/discovery.js';
 import { describeError, errorCode, MessageError, TaskermanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { mapLimit } from '../core/pool.js';
-import { parseTaskMessage, encodeWorkMessage, type Task } from '../core/task.js';
-import { resolveLimit } from '../core/task-spec.js';
+import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task.js';
+import { resolveLimit, specToWire } from '../core/task-spec.js';
 import type { QueueMessage } from '../core/work-queue.js';
 import { compileRouterOptions, type CompiledRouterOptions, type RouterOptions } from './router-options.js';
 
@@ -98,6 +98,11 @@ export class Router extends EventEmitter<RouterEvents> {
     const log = this.log.child({ task_id: task.taskId, cluster: task.spec.cluster, action: task.spec.action });
 
     const existing = await store.getTask(task.taskId);
+    if (existing && !sameTask(existing.value, task)) {
+      // Not a redelivery: another task under an id already taken. Dropping it would lose it silently.
+      await this.reject(msg, new MessageError(`task id ${task.taskId} is already used by a different task (emitted by ${existing.value.emittedBy.kind}:${existing.value.emittedBy.user} at ${existing.value.emittedAt})`), task.taskId);
+      return;
+    }
     if (existing && existing.value.state !== 'routing') {
       log.info({ state: existing.value.state }, 'duplicate task message: already routed');
       this.emit('duplicate', { taskId: task.taskId, state: existing.value.state });
@@ -197,3 +202,13 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 }
 
+
+/** A redelivery carries the same spec, emitter and emission time as the recorded task. */
+function sameTask(rec: TaskRecord, task: Task): boolean {
+  return (
+    rec.emittedAt === task.emittedAt &&
+    rec.emittedBy.kind === task.emittedBy.kind &&
+    rec.emittedBy.user === task.emittedBy.user &&
+    JSON.stringify(rec.spec) === JSON.stringify(specToWire(task.spec))
+  );
+}

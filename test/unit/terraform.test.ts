@@ -187,8 +187,9 @@ const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
     return out;
   },
   distinct: ([v]) => {
-    const seen = new Set<string>();
-    return elements(v ?? null, 'distinct').filter((x) => !seen.has(jsonencode(x)) && seen.add(jsonencode(x)) !== undefined);
+    const seen = new Map<string, Value>();
+    for (const x of elements(v ?? null, 'distinct')) if (!seen.has(jsonencode(x))) seen.set(jsonencode(x), x);
+    return [...seen.values()];
   },
   contains: ([list, v]) => elements(list ?? null, 'contains').some((x) => jsonencode(x) === jsonencode(v ?? null)),
   setsubtract: ([a, b]) => {
@@ -206,7 +207,15 @@ const FUNCTIONS: Record<string, (args: Value[]) => Value> = {
     if (v !== undefined && isMap(v)) return sortedKeys(v).map((k) => v[k] as Value);
     throw new Error(`values: expected a map, got ${show(v ?? null)}`);
   },
-  merge: (args) => Object.assign({}, ...args.map((a) => (a === null ? {} : isMap(a) ? a : (() => { throw new Error('merge: expected maps'); })()))) as ValueMap,
+  merge: (args) => {
+    const out: ValueMap = {};
+    for (const a of args) {
+      if (a === null) continue;
+      if (!isMap(a)) throw new Error(`merge: expected maps, got ${show(a)}`);
+      Object.assign(out, a);
+    }
+    return out;
+  },
   min: (args) => Math.min(...args.map((a) => num(a, 'min'))),
   max: (args) => Math.max(...args.map((a) => num(a, 'max'))),
 };
@@ -847,6 +856,13 @@ describe('terraform/ module against the code', function () {
       });
     }
 
+    it('agrees with the code even on names a spec refuses (empty, spaces, non-ASCII letters)', () => {
+      const odd = ['', 'a b', 'ü-cluster', '-lead', 'x/y'];
+      const q = queueNames();
+      const out = tf.with({ clusters: odd }).output('cluster_queues') as Record<string, { queue: string }>;
+      for (const c of odd) assert.equal(out[c]?.queue, q.cluster(c), JSON.stringify(c));
+    });
+
     it('fit() never shortens a cluster queue, which is why the HCL does not reproduce it', () => {
       const q = queueNames('p'.repeat(24));
       for (const c of SAMPLE_CLUSTERS) assert.equal(q.cluster(c), `${'p'.repeat(24)}--c--${segment(c)}`);
@@ -983,7 +999,7 @@ describe('terraform/ module against the code', function () {
           assert.deepEqual(policies.keys().sort(), [...SAMPLE_CLUSTERS].sort());
           const json = m.output('runner_policy_json') as ValueMap;
           for (const c of SAMPLE_CLUSTERS) {
-            const p = policies.get(c);
+            const p: Value = policies.get(c);
             assert.deepEqual(plain(grantsOf(getAttr(p, 'policy', c))), plain(expected('runner', prefix, c, kms)), c);
             assert.equal(json[c], getAttr(p, 'policy', c));
             const name = str(getAttr(p, 'name', c), 'name');
