@@ -385,7 +385,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       'scheduler started',
     );
     this.sweeper = this.sweepLoop();
-    await this.election.start();
+    try {
+      await this.election.start();
+    } catch (err) {
+      // ZooKeeper went away while joining: leave no timer behind.
+      await this.stop();
+      throw err;
+    }
   }
 
   /**

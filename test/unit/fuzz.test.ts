@@ -27,7 +27,7 @@ export function malformedBodies(count: number, seed: number, valid: { task: stri
   const rnd = prng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
   const randomText = (n: number) => Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(rnd() * 0x2fff))).join('');
-  const wrongValues: unknown[] = [null, true, 0, -1, 1.5, 1e309, '', 'x'.repeat(300), [], {}, [1, 2], { a: { b: {} } }];
+  const wrongValues: unknown[] = [null, true, 0, -1, 1.5, Number.MAX_VALUE, '', 'x'.repeat(300), [], {}, [1, 2], { a: { b: {} } }];
   const mutate = (json: string): string => {
     const o = JSON.parse(json) as Record<string, unknown>;
     const keys = Object.keys(o);
