@@ -5,6 +5,7 @@ import { cancelCommand, pauseCommand, resumeCommand } from './commands/control.j
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
 import { gcCommand } from './commands/gc.js';
+import { planCommand } from './commands/plan.js';
 import { routerCommand } from './commands/router.js';
 import { runCommand } from './commands/run.js';
 import { runnerCommand } from './commands/runner.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   for (const c of [
     runCommand(),
     submitCommand(),
+    planCommand(),
     statusCommand(),
     tasksCommand(),
     cancelCommand(),

@@ -7,6 +7,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { SpecError, type Issue } from './errors.js';
+import { windowSchema, type MaintenanceWindow } from './window.js';
 
 export const DISCOVERY_KINDS = ['aws_tags', 'static', 'members', 'explicit'] as const;
 export type DiscoveryKind = (typeof DISCOVERY_KINDS)[number];
@@ -35,6 +36,8 @@ export interface TaskSpec {
   timezone: string | undefined;
   /** Missed fires while no scheduler ran: skipped ('none'), or the latest one fired at start ('once'). */
   catchup: 'none' | 'once';
+  /** Outside it no new node starts. */
+  window: MaintenanceWindow | undefined;
   args: Record<string, unknown>;
   retry: RetryPolicy;
   timeoutMs: number;
@@ -96,6 +99,7 @@ export const taskSpecSchema = z
     description: z.string().optional(),
     schedule: z.string().min(1, 'must be a cron expression like "0 3 * * 2"').optional(),
     timezone: z.string().optional(),
+    window: windowSchema.optional(),
     catchup: z.enum(['none', 'once'], { error: 'must be "none" (skip fires missed while no scheduler ran) or "once" (fire the latest missed one at start)' }).default('none'),
     args: argsSchema.default({}),
     retry: retrySchema.default({ count: 0, backoff: 30_000 }),
@@ -122,6 +126,9 @@ export const taskSpecSchema = z
     }
     if (s.discovery === 'static' && !s.inventory) {
       ctx.addIssue({ code: 'custom', path: ['inventory'], message: 'is required with discovery "static": the path of an inventory file (YAML)' });
+    }
+    if (s.window && !isValidTimezone(s.window.timezone)) {
+      ctx.addIssue({ code: 'custom', path: ['window', 'timezone'], message: `"${s.window.timezone}" is not an IANA time zone like "UTC" or "Europe/Paris"` });
     }
     if (s.timezone !== undefined && !isValidTimezone(s.timezone)) {
       ctx.addIssue({ code: 'custom', path: ['timezone'], message: `"${s.timezone}" is not an IANA time zone like "UTC" or "Europe/Paris"` });
@@ -168,6 +175,7 @@ export function parseTaskSpec(input: unknown, file?: string): TaskSpec {
     schedule: s.schedule,
     timezone: s.timezone,
     catchup: s.catchup,
+    window: s.window,
     args: s.args,
     retry: { count: s.retry.count, backoffMs: s.retry.backoff },
     timeoutMs: s.timeout,
@@ -202,6 +210,7 @@ export function specToWire(s: TaskSpec): TaskSpecInput {
   if (s.schedule !== undefined) out.schedule = s.schedule;
   if (s.timezone !== undefined) out.timezone = s.timezone;
   if (s.catchup !== 'none') out.catchup = s.catchup;
+  if (s.window !== undefined) out.window = s.window;
   if (s.inventory !== undefined) out.inventory = s.inventory;
   return out;
 }

@@ -13,6 +13,7 @@ import { delay } from '../core/delay.js';
 import { resolveTargets } from '../core/discovery.js';
 import { describeError, errorCode, MessageError, TaskermanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { Membership } from '../core/membership.js';
 import { mapLimit } from '../core/pool.js';
 import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task.js';
 import { resolveLimit, specToWire } from '../core/task-spec.js';
@@ -33,11 +34,13 @@ export class Router extends EventEmitter<RouterEvents> {
   private readonly ac = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly ensured = new Set<string>();
+  private readonly membership: Membership;
 
   constructor(opts: RouterOptions) {
     super();
     this.o = compileRouterOptions(opts);
     this.log = opts.logger.child({ component: 'router' });
+    this.membership = new Membership(this.o.store.coordinator, this.o.store.paths);
   }
 
   async start(): Promise<void> {
@@ -146,6 +149,7 @@ export class Router extends EventEmitter<RouterEvents> {
         limit = now.value.limit;
         const sent = await this.fanOut(task, targets, fresh);
         await store.setTaskState(task.taskId, 'routed');
+        await this.noteMissingRunners(task, targets);
         log.info({ sent, targets: targets.length, limit }, 'task fanned out');
         this.emit('routed', { taskId: task.taskId, nodes: sent });
       }
@@ -183,6 +187,17 @@ export class Router extends EventEmitter<RouterEvents> {
       ]);
     });
     return todo.length;
+  }
+
+  /** Says on each target without a live runner that it has none (yet); the supervisor acts after a grace period. */
+  private async noteMissingRunners(task: Task, targets: string[]): Promise<void> {
+    const live = new Set((await this.membership.list(task.spec.cluster)).map((m) => m.node));
+    const missing = targets.filter((t) => !live.has(t));
+    if (missing.length === 0) return;
+    this.log.warn({ task_id: task.taskId, cluster: task.spec.cluster, nodes: missing.slice(0, 20), count: missing.length }, 'targets without a live runner');
+    await mapLimit(missing, this.o.fanoutConcurrency, (node) =>
+      this.o.store.updateNode(task.taskId, node, (r) => (r.state === 'QUEUED' && !r.reason ? { ...r, reason: 'no live runner registered for this node yet' } : undefined)),
+    );
   }
 
   private async ensure(spec: Parameters<CompiledRouterOptions['queue']['ensureQueue']>[0]): Promise<void> {

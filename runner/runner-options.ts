@@ -31,6 +31,8 @@ export interface RunnerOptions {
   maxBackoffMs?: number;
   /** On stop, how long an action in flight may run before it is aborted, ms. Default 10 min. */
   drainTimeoutMs?: number;
+  /** Outside a task's maintenance window, look again this often, ms. Default 30 s. */
+  windowRecheckMs?: number;
   /** Jitter source, injected in tests. */
   random?: () => number;
   /** Version string recorded in the membership znode. */
@@ -48,6 +50,7 @@ export function compileRunnerOptions(o: RunnerOptions): CompiledRunnerOptions {
     maxBackoffMs: 15 * 60_000,
     drainTimeoutMs: 10 * 60_000,
     random: Math.random,
+    windowRecheckMs: 30_000,
     version: '0',
     ...o,
   };

@@ -13,12 +13,14 @@ import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { AnyAction, ActionContext } from '../actions/action.js';
 import { backoffDelay } from '../core/backoff.js';
+import { tripBreaker } from '../core/breaker.js';
 import { CoordinatorError } from '../core/coordinator.js';
 import { sendToDeadLetter } from '../core/dead-letter.js';
 import { delay } from '../core/delay.js';
 import { AbortedError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
 import { Semaphore, type Lease } from '../core/lease.js';
 import { TaskFollower } from '../core/task-follower.js';
+import { describeWindow, isInWindow } from '../core/window.js';
 import type { Versioned } from '../core/task-store.js';
 import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/membership.js';
@@ -287,7 +289,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       log.error({ err: describeError(err) }, 'cannot run this task here');
       await this.setNode(item, (r) => ({ ...r, state: 'DEAD', error: describeError(err), endedAt: this.now() }));
       await this.deadLetter(queue, m, err, item, 0);
-      await this.breaker(item, task, log);
+      await this.breaker(item, log);
       return;
     }
 
@@ -323,6 +325,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
           await follower.changed(this.stopping.signal);
           continue;
         }
+        if (!lease && spec.window && !isInWindow(spec.window, this.o.clock.now())) {
+          const reason = `outside its maintenance window (${describeWindow(spec.window)})`;
+          await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === reason ? undefined : { ...r, state: 'WAITING', reason }));
+          await delay(this.o.windowRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
+          continue;
+        }
         if (!lease || lease.lost) {
           await lease?.release().catch(() => undefined);
           lease = undefined;
@@ -343,8 +351,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
             }
             throw err;
           }
-          // Paused, halted or cancelled while we waited: give the slot back and look again.
-          if (follower.ended.aborted || follower.current?.paused) {
+          // Paused, halted, cancelled or out of its window while we waited: give the slot back and look again.
+          if (follower.ended.aborted || follower.current?.paused || (spec.window && !isInWindow(spec.window, this.o.clock.now()))) {
             await lease.release();
             lease = undefined;
             continue;
@@ -413,7 +421,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         await this.deadLetter(queue, m, outcome.error, item, attempt);
         // The breaker decides before the slot is given up, so no node starts on it after a failure that
         // halts the task.
-        await this.breaker(item, follower.current ?? task, log);
+        await this.breaker(item, log);
         await lease.release();
         lease = undefined;
         return;
@@ -425,13 +433,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /** Halts the task once `max_failures` nodes are DEAD; no further node of it starts. */
-  private async breaker(item: WorkItem, task: TaskRecord, log: Logger): Promise<void> {
-    const dead = (await this.o.store.countDead(item.taskId)) - (task.breakerBase ?? 0);
-    if (dead >= task.maxFailures) {
-      const r = await this.o.store.setTaskState(item.taskId, 'halted', `circuit breaker: ${dead} failed node(s)${task.breakerBase ? ' since the last resume' : ''}, max_failures is ${task.maxFailures}`);
-      if (r?.state === 'halted') log.error({ dead, max_failures: task.maxFailures }, 'task halted by the circuit breaker');
-    }
-    await this.o.store.settleIfDone(item.taskId);
+  private async breaker(item: WorkItem, log: Logger): Promise<void> {
+    const halted = await tripBreaker(this.o.store, item.taskId);
+    if (halted) log.error({ reason: halted.reason }, 'task halted by the circuit breaker');
   }
 
   private async runSteps(action: AnyAction, args: unknown, item: WorkItem, attempt: number, lease: Lease, timeoutMs: number, cancelled: AbortSignal, log: Logger): Promise<Outcome> {

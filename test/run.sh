@@ -25,5 +25,5 @@ fi
 
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
-npx depcruise --config .dependency-cruiser.cjs core router runner actions cli
+npx depcruise --config .dependency-cruiser.cjs core scheduler router runner actions cli
 exec npx mocha 'test/**/*.test.ts'

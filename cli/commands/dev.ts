@@ -12,7 +12,7 @@ import { createEmbedded } from '../embedded.js';
 import { EXIT, ExitError } from '../handle-error.js';
 import { statusText } from '../status-view.js';
 import { waitForTask } from '../wait.js';
-import { checkAction } from './run.js';
+import { checkAction } from '../check-action.js';
 
 function positive(field: string, v: string, max: number): number {
   const n = Number(v);

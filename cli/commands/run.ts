@@ -1,7 +1,6 @@
 // `taskerman run <action>`: build a task from flags, validate it, put it on the global queue, and with
 // --wait follow it to the end (exit 1 if it did not succeed).
 import { Command, Option } from 'commander';
-import { builtinRegistry } from '../../actions/builtin.js';
 import { currentUser, emitTask } from '../../core/emit.js';
 import { OptionError } from '../../core/errors.js';
 import { queueNames } from '../../core/queue-names.js';
@@ -10,7 +9,9 @@ import { commandContext, openQueue, withBackends, type CommandContext } from '..
 import { withCommonOptions } from '../config.js';
 import { EXIT, ExitError } from '../handle-error.js';
 import { statusJson, statusText } from '../status-view.js';
+import { checkAction } from '../check-action.js';
 import { waitForTask } from '../wait.js';
+import { printPlan } from './plan.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -31,12 +32,6 @@ export function parseArgFlags(pairs: string[]): Record<string, unknown> {
     out[key] = value;
   }
   return out;
-}
-
-/** Checks the action and its arguments here, so a bad task is refused before anything is enqueued. */
-export function checkAction(spec: TaskSpec): void {
-  const registry = builtinRegistry();
-  registry.parseArgs(registry.get(spec.action, spec.version), spec.args);
 }
 
 /** Enqueues a validated spec; with --wait follows it and maps its end state to the exit code. */
@@ -89,6 +84,7 @@ export function runCommand(): Command {
       .option('--name <name>', 'task name (default: <action>-adhoc)')
       .option('--owner <team>', 'owning team, recorded with the task')
       .option('--wait', 'follow the task and exit 0 only if every node succeeded')
+      .option('--dry-run', 'print the plan (targets, limit, failure budget, live runners, held slots) and enqueue nothing')
       .option('--json', 'print JSON'),
   ).action(async (action: string, o: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
     const ctx = commandContext(cmd);
@@ -110,6 +106,7 @@ export function runCommand(): Command {
     if (o.inventory) input.inventory = o.inventory as string;
     if (o.owner) input.owner = o.owner as string;
     const spec = parseTaskSpec(input, '(command line)');
+    if (o.dryRun) return printPlan(ctx, spec, { inventoryRoot: process.cwd(), ec2TagKey: 'taskerman:cluster', ec2NodeId: 'private-dns', ...(process.env.AWS_ENDPOINT_URL_EC2 ? { ec2Endpoint: process.env.AWS_ENDPOINT_URL_EC2 } : {}) }, Boolean(o.json));
     await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json) });
   });
 }

@@ -52,6 +52,8 @@ export interface ChaosSummary {
   /** Violations other than the limit and lost nodes, plus driver findings (timeouts, crashed children). */
   otherViolations: number;
   timeouts: number;
+  /** Rounds whose rollout stalled with work items gone (their nodes are counted in `lost`). */
+  stalls: number;
   failedRounds: number[];
   results: RoundResult[];
   workDir: string;
@@ -145,6 +147,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     duplicateExecutions: 0,
     otherViolations: 0,
     timeouts: 0,
+    stalls: 0,
     failedRounds: [],
     results,
     workDir,
@@ -157,6 +160,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     summary.duplicateExecutions += r.check.duplicateExecutions;
     summary.otherViolations += r.check.violations.length - r.check.limitViolations - r.check.lost.length + r.problems.length;
     if (r.timedOut) summary.timeouts++;
+    if (r.stalled) summary.stalls++;
     if (!r.ok) summary.failedRounds.push(r.round);
   }
   summary.ok = results.length > 0 && summary.failedRounds.length === 0;
@@ -164,7 +168,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
   out(`chaos summary: ${summary.rounds} round(s), seed ${seed}, ${summary.seconds.toFixed(0)} s`);
   out(`  faults injected: ${byKind(summary.faults)}`);
   if (Object.values(summary.notFired).some((n) => n > 0)) out(`  planned, did not fire: ${byKind(summary.notFired)}`);
-  out(`  limit violations: ${summary.limitViolations}  lost items: ${summary.lost}  duplicate executions: ${summary.duplicateExecutions}  other violations: ${summary.otherViolations}  timeouts: ${summary.timeouts}`);
+  out(`  limit violations: ${summary.limitViolations}  lost items: ${summary.lost}  duplicate executions: ${summary.duplicateExecutions}  other violations: ${summary.otherViolations}  timeouts: ${summary.timeouts}  stalls: ${summary.stalls}`);
   out(`  result: ${summary.ok ? 'OK' : `FAILED (rounds ${summary.failedRounds.join(', ') || 'none ran'}; logs under ${workDir})`}`);
   if (summary.ok && !o.keepLogs) await rm(workDir, { recursive: true, force: true });
   return summary;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { delay } from '../../core/delay.js';
 import { deadLetterQueues, listDeadLetters, type DeadLetter } from '../../core/dead-letters.js';
 import { describeError } from '../../core/errors.js';
-import { queueNames } from '../../core/queue-names.js';
+import { queueNames, type QueueNames } from '../../core/queue-names.js';
 import type { SqsWorkQueue } from '../../core/sqs-work-queue.js';
 import { cancelTask, ControlError } from '../../core/task-control.js';
 import { parseTaskSpec } from '../../core/task-spec.js';
@@ -47,6 +47,8 @@ export interface RoundResult {
   state: string;
   check: RoundCheck;
   timedOut: boolean;
+  /** The rollout stalled: nodes not ended and no work item left for them (they were lost). */
+  stalled: boolean;
   /** Findings outside check.ts: a child that died on its own, a driver step that failed. */
   problems: string[];
   ok: boolean;
@@ -76,19 +78,53 @@ interface Settled {
   task: TaskRecord | undefined;
   nodes: NodeRecord[];
   timedOut: boolean;
+  /** Set when the rollout stalled: nodes not ended, and no work item for them left in any queue. */
+  stalled?: string;
 }
 
-/** Waits until the task is final and every target is terminal; ZooKeeper may be restarting meanwhile. */
-async function waitSettled(store: TaskStore, taskId: string, targets: string[], timeoutMs: number): Promise<Settled> {
+/** How long unended nodes may have no message anywhere before the round calls them lost (> 2 visibilities). */
+const STALL_MS = 15_000;
+
+/**
+ * Messages (visible, in flight or delayed) that could still end the nodes not ended: in their node queues,
+ * the cluster queue and the global queue. Undefined when a queue cannot be read (not created yet).
+ */
+async function workLeft(queue: SqsWorkQueue, names: QueueNames, pending: string[]): Promise<number | undefined> {
+  try {
+    const qs = [names.global, names.cluster(CLUSTER), ...pending.map((n) => names.node(CLUSTER, n))];
+    const stats = await Promise.all(qs.map((q) => queue.stats(q)));
+    return stats.reduce((sum, st) => sum + st.visible + st.inFlight + st.delayed, 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until the task is final and every target is terminal (ZooKeeper may be restarting meanwhile), or
+ * the rollout stalls, or the timeout passes.
+ */
+async function waitSettled(store: TaskStore, queue: SqsWorkQueue, names: QueueNames, taskId: string, targets: string[], timeoutMs: number): Promise<Settled> {
   const deadline = Date.now() + timeoutMs;
   let last: Settled = { task: undefined, nodes: [], timedOut: false };
+  let emptySince: number | undefined;
+  let nextLook = 0;
   for (;;) {
     try {
       const t = await store.getTask(taskId);
       const nodes = t ? await store.listNodes(taskId) : [];
       last = { task: t?.value, nodes, timedOut: false };
-      const allEnded = targets.every((n) => nodes.some((r) => r.node === n && TERMINAL_NODE_STATES.includes(r.state)));
-      if (t && FINAL_TASK_STATES.includes(t.value.state) && allEnded) return last;
+      const pending = targets.filter((n) => !nodes.some((r) => r.node === n && TERMINAL_NODE_STATES.includes(r.state)));
+      if (t && FINAL_TASK_STATES.includes(t.value.state) && pending.length === 0) return last;
+      if (t && pending.length > 0 && Date.now() >= nextLook) {
+        nextLook = Date.now() + 1000;
+        const left = await workLeft(queue, names, pending);
+        if (left !== 0) emptySince = undefined;
+        else if (emptySince === undefined) emptySince = Date.now();
+        else if (Date.now() - emptySince >= STALL_MS) {
+          const states = pending.map((n) => `${n}=${nodes.find((r) => r.node === n)?.state ?? 'none'}`).join(' ');
+          return { ...last, stalled: `stalled: ${pending.length} node(s) not ended (${states}) and no work item for them in any queue for ${STALL_MS / 1000} s` };
+        }
+      }
     } catch {
       // ZooKeeper is restarting: look again.
     }
@@ -271,7 +307,7 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
       }),
     );
 
-    settled = await waitSettled(store, taskId, targets, ctx.roundTimeoutMs);
+    settled = await waitSettled(store, ctx.queue, names, taskId, targets, ctx.roundTimeoutMs);
     done.abort();
     await Promise.all(running);
   } catch (err) {
@@ -311,6 +347,7 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
     routerKilled,
     graceMs: ctx.graceMs,
   });
+  if (settled.stalled) problems.push(settled.stalled);
   if (settled.timedOut) problems.push(`timeout: the task did not settle within ${ctx.roundTimeoutMs} ms: ${settled.task?.state ?? 'no record'}; ${settled.nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
 
   await retryZk('removing the round root', () => ctx.admin.removeRecursive(root), 10).catch((err: unknown) => problems.push(`cleanup: ${describeError(err)}`));
@@ -326,6 +363,7 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
     state: settled.task?.state ?? 'none',
     check,
     timedOut: settled.timedOut,
+    stalled: Boolean(settled.stalled),
     problems,
     ok,
     dir,

@@ -6,6 +6,11 @@ import { collectGarbage } from '../../core/cleaner.js';
 import { DLQ_ATTR } from '../../core/dead-letter.js';
 import { deadLetterQueues, listDeadLetters, redriveDeadLetters } from '../../core/dead-letters.js';
 import { cancelTask, pauseTask, resumeTask } from '../../core/task-control.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { ExplicitDiscovery } from '../../core/discovery.js';
+import { silentLogger } from '../../core/logger.js';
+import { planTask } from '../../core/plan.js';
+import { Supervisor } from '../../router/supervisor.js';
 import { encodeTaskMessage, newTaskId } from '../../core/task.js';
 import type { QueueMessage } from '../../core/work-queue.js';
 import { Harness, type Backend } from '../support/harness.js';
@@ -329,6 +334,88 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(await h.store.getTask(taskId), undefined);
       assert.deepEqual((await h.store.coordinator.children(h.store.paths.tombstones)) ?? [], []);
       assert.equal(await h.store.coordinator.exists(h.store.paths.taskLeases(h.o.cluster, taskId)), undefined);
+    });
+  });
+}
+
+/** Targets: live runners, windows, plans. */
+export function targetScenarios(name: string, setup: ScenarioSetup): void {
+  describe(`target scenarios: ${name}`, function () {
+    this.timeout(60_000);
+    let h: Harness | undefined;
+    let probe: Probe;
+
+    async function start(nodes: string[], clock?: { now(): number; sleep: Clock['sleep'] }): Promise<Harness> {
+      probe = new Probe();
+      const zkRoot = setup.zkRoot();
+      h = new Harness({ backend: await setup.backend(zkRoot), cluster: 'es:logs', nodes, zkRoot, queuePrefix: setup.queuePrefix(), actions: [probe.action()], visibilitySec: 4, ...(clock ? { clock, windowRecheckMs: 50 } : {}) });
+      await h.start();
+      return h;
+    }
+
+    afterEach(async () => {
+      await h?.stop();
+      h = undefined;
+    });
+
+    it('a target with no live runner is recorded as such, then DEAD after the grace period, and counts toward max_failures', async () => {
+      const h = await start(['n01', 'n02']);
+      const taskId = await h.submit({ nodes: ['n01', 'n02', 'ghost'], limit: 2, max_failures: 1, args: { ms: 10 } });
+      const nodes = await h.waitFor(taskId, 'the live nodes to finish', (ns) => ns.filter((n) => n.state === 'SUCCEEDED').length === 2);
+      const ghost = nodes.find((n) => n.node === 'ghost');
+      assert.equal(ghost?.state, 'QUEUED');
+      assert.match(ghost?.reason ?? '', /no live runner/);
+      let now = Date.now();
+      const supervisor = new Supervisor({ store: h.store, queue: h.queue, names: h.names, logger: silentLogger, graceMs: 60_000, now: () => now });
+      assert.deepEqual(await supervisor.sweep(), [], 'nothing before the grace period');
+      now += 61_000;
+      assert.deepEqual(await supervisor.sweep(), [{ taskId, node: 'ghost' }]);
+      const task = (await h.store.getTask(taskId))?.value;
+      assert.equal(task?.state, 'halted');
+      const after = (await h.store.getNode(taskId, 'ghost'))?.value;
+      assert.equal(after?.state, 'DEAD');
+      const letters = await listDeadLetters(h.queue, [h.names.clusterDlq(h.o.cluster)], { taskId });
+      assert.equal(letters.length, 1);
+      assert.equal(letters[0]?.code, 'NO_RUNNER');
+    });
+
+    it('starts no node outside its maintenance window; nodes wait visibly and start when it opens', async () => {
+      let now = Date.parse('2026-11-24T01:59:00Z'); // a Tuesday, one minute before the window
+      const clock = { now: () => now, sleep: systemClock.sleep };
+      const h = await start(['n01', 'n02'], clock);
+      const taskId = await h.submit({ limit: 2, args: { ms: 10 }, window: { days: ['tue'], start: '02:00', end: '05:00', timezone: 'UTC' } });
+      const waiting = await h.waitFor(taskId, 'both nodes to wait for the window', (ns) => ns.length === 2 && ns.every((n) => n.state === 'WAITING' && /outside its maintenance window/.test(n.reason ?? '')));
+      assert.equal(waiting.length, 2);
+      assert.equal(probe.executions(taskId).size, 0);
+      now = Date.parse('2026-11-24T02:00:30Z');
+      const { task } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+    });
+
+    it('plans without enqueuing: targets, limit and budget as numbers, live runners, held slots', async () => {
+      const h = await start(['n01', 'n02', 'n03']);
+      let hold!: () => void;
+      const released = new Promise<void>((r) => (hold = r));
+      let inFlight!: () => void;
+      const running = new Promise<void>((r) => (inFlight = r));
+      probe.onExecute = async () => {
+        inFlight();
+        await released;
+      };
+      const busy = await h.submit({ nodes: ['n01'], limit: 1, args: { ms: 1 } });
+      await running;
+      const spec = h.spec({ nodes: ['n01', 'n02', 'n03', 'n04'], limit: '50%', max_failures: '25%' });
+      const before = await h.leftInQueues();
+      const plan = await planTask(spec, { explicit: new ExplicitDiscovery() }, h.store);
+      assert.deepEqual(plan.targets, ['n01', 'n02', 'n03', 'n04']);
+      assert.equal(plan.limit, 2);
+      assert.equal(plan.maxFailures, 1);
+      assert.deepEqual(plan.live, ['n01', 'n02', 'n03']);
+      assert.deepEqual(plan.notLive, ['n04']);
+      assert.deepEqual(plan.slots.map((s) => [s.node, s.taskId, s.holding]), [['n01', busy, true]]);
+      assert.deepEqual(await h.leftInQueues(), before, 'nothing was enqueued');
+      hold();
+      assert.equal((await h.waitFinal(busy)).task.state, 'succeeded');
     });
   });
 }

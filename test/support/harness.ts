@@ -2,6 +2,7 @@
 // coordinator session (as separate processes would have), on whichever backends the test gives.
 import { builtinRegistry } from '../../actions/builtin.js';
 import type { AnyAction } from '../../actions/action.js';
+import type { Clock } from '../../core/clock.js';
 import type { Coordinator } from '../../core/coordinator.js';
 import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery.js';
 import { emitTask } from '../../core/emit.js';
@@ -36,6 +37,9 @@ export interface HarnessOptions {
   /** Runner message visibility (s): short, so that a killed runner's message comes back quickly. */
   visibilitySec?: number;
   waitSec?: number;
+  /** The runners' clock (maintenance windows, timestamps) and how often they look at a closed window. */
+  clock?: Clock;
+  windowRecheckMs?: number;
 }
 
 export class Harness {
@@ -100,6 +104,8 @@ export class Harness {
       visibilitySec: this.o.visibilitySec ?? 5,
       waitSec: this.o.waitSec ?? 1,
       retryPauseMs: 100,
+      ...(this.o.clock ? { clock: this.o.clock } : {}),
+      ...(this.o.windowRecheckMs ? { windowRecheckMs: this.o.windowRecheckMs } : {}),
     });
     this.runners.set(node, runner);
     return runner;

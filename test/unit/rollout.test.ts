@@ -2,7 +2,7 @@
 // SQS in test/integration/rollout.test.ts).
 import { MemoryCoordinatorStore } from '../../core/memory-coordinator.js';
 import { MemoryQueueStore, MemoryWorkQueue } from '../../core/memory-work-queue.js';
-import { controlScenarios, rolloutScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
+import { controlScenarios, rolloutScenarios, targetScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
 
 const setup: ScenarioSetup = {
@@ -24,3 +24,4 @@ const setup: ScenarioSetup = {
 };
 rolloutScenarios('in-memory queue and coordinator', setup);
 controlScenarios('in-memory queue and coordinator', setup);
+targetScenarios('in-memory queue and coordinator', setup);

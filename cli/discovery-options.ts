@@ -1,0 +1,48 @@
+// The discovery adapters a command needs (router, plan), built from one set of options.
+import { Option, type Command } from 'commander';
+import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery, type DiscoveryMap } from '../core/discovery.js';
+import { compileNodeIdSource } from '../core/ec2-discovery-options.js';
+import { Ec2TagDiscovery } from '../core/ec2-discovery.js';
+import type { Logger } from '../core/logger.js';
+import { Membership } from '../core/membership.js';
+import type { TaskStore } from '../core/task-store.js';
+import type { CommonConfig } from './config.js';
+
+export interface DiscoveryFlags {
+  inventoryRoot: string;
+  ec2Endpoint?: string;
+  ec2TagKey: string;
+  ec2NodeId: string;
+}
+
+export function withDiscoveryOptions(cmd: Command): Command {
+  return cmd
+    .option('--inventory-root <dir>', 'directory that static inventory paths are relative to', process.cwd())
+    .addOption(new Option('--ec2-endpoint <url>', 'EC2 endpoint for aws_tags discovery (LocalStack)').env('AWS_ENDPOINT_URL_EC2'))
+    .option('--ec2-tag-key <key>', 'tag whose value is the cluster name, for aws_tags discovery', 'taskerman:cluster')
+    .option('--ec2-node-id <source>', "what names a node: instance-id, private-dns, private-ip or tag:<Key> (must match each runner's --node)", 'private-dns');
+}
+
+export interface Discoveries {
+  map: DiscoveryMap;
+  close(): void;
+}
+
+export function buildDiscoveries(flags: DiscoveryFlags, cfg: CommonConfig, store: TaskStore, logger: Logger): Discoveries {
+  const ec2 = new Ec2TagDiscovery({
+    region: cfg.region,
+    ...(flags.ec2Endpoint ? { endpoint: flags.ec2Endpoint } : {}),
+    tagKey: flags.ec2TagKey,
+    nodeId: compileNodeIdSource(flags.ec2NodeId),
+    logger: logger.child({ component: 'ec2-discovery' }),
+  });
+  return {
+    map: {
+      explicit: new ExplicitDiscovery(),
+      static: new StaticDiscovery(flags.inventoryRoot),
+      members: new MembersDiscovery(new Membership(store.coordinator, store.paths)),
+      aws_tags: ec2,
+    },
+    close: () => ec2.close(),
+  };
+}

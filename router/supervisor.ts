@@ -1,0 +1,110 @@
+// The supervisor: a target with no live runner must not hold a rollout forever, nor pass silently. Nodes
+// still QUEUED a grace period after their task was routed, whose runner is not a live member, end DEAD with
+// that reason (their work item goes to the dead-letter queue, so `dlq redrive` can retry them once the
+// runner is back) and count toward max_failures. Runs in every router; an ephemeral lock lets one sweep at
+// a time.
+import { tripBreaker } from '../core/breaker.js';
+import { isNodeExists, toJsonBuffer } from '../core/coordinator.js';
+import { sendToDeadLetter } from '../core/dead-letter.js';
+import type { Logger } from '../core/logger.js';
+import { Membership } from '../core/membership.js';
+import type { QueueNames } from '../core/queue-names.js';
+import { encodeWorkMessage, FINAL_TASK_STATES } from '../core/task.js';
+import type { TaskStore } from '../core/task-store.js';
+import type { WorkQueue } from '../core/work-queue.js';
+import { formatDuration } from '../core/duration.js';
+
+export interface SupervisorOptions {
+  store: TaskStore;
+  queue: WorkQueue;
+  names: QueueNames;
+  logger: Logger;
+  /** How long a routed node may wait for a live runner. Default 10 min. */
+  graceMs?: number;
+  /** How often to look. Default 30 s. */
+  intervalMs?: number;
+  now?: () => number;
+}
+
+export class Supervisor {
+  private readonly o: Required<SupervisorOptions>;
+  private readonly membership: Membership;
+  /** Tasks seen in a final state: never read again. */
+  private readonly done = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+
+  constructor(opts: SupervisorOptions) {
+    this.o = { graceMs: 10 * 60_000, intervalMs: 30_000, now: Date.now, ...opts };
+    this.membership = new Membership(opts.store.coordinator, opts.store.paths);
+  }
+
+  async start(): Promise<void> {
+    this.timer = setInterval(() => {
+      this.running ??= this.sweep()
+        .catch((err: unknown) => this.o.logger.warn({ err: String(err) }, 'supervisor sweep failed'))
+        .finally(() => (this.running = undefined));
+    }, this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One sweep, unless another process sweeps now. Returns the nodes it gave up on. */
+  async sweep(): Promise<Array<{ taskId: string; node: string }>> {
+    const { store } = this.o;
+    const lock = `${store.paths.root}/supervisor`;
+    try {
+      await store.coordinator.create(lock, toJsonBuffer({ session: store.coordinator.sessionId }), 'ephemeral');
+    } catch (err) {
+      if (isNodeExists(err)) return [];
+      throw err;
+    }
+    try {
+      return await this.sweepUnlocked();
+    } finally {
+      await store.coordinator.remove(lock).catch(() => undefined);
+    }
+  }
+
+  private async sweepUnlocked(): Promise<Array<{ taskId: string; node: string }>> {
+    const { store, queue, names, logger } = this.o;
+    const given: Array<{ taskId: string; node: string }> = [];
+    const now = this.o.now();
+    for (const taskId of await store.listTaskIds()) {
+      if (this.done.has(taskId)) continue;
+      const task = (await store.getTask(taskId))?.value;
+      if (!task) continue;
+      if (FINAL_TASK_STATES.includes(task.state) && task.state !== 'halted') {
+        this.done.add(taskId);
+        continue;
+      }
+      if (task.state !== 'routed' && task.state !== 'running') continue;
+      const since = Date.parse(task.resumedAt ?? task.routedAt ?? task.updatedAt);
+      if (!(now - since >= this.o.graceMs)) continue;
+      const cluster = String(task.spec.cluster);
+      const live = new Set((await this.membership.list(cluster)).map((m) => m.node));
+      for (const n of await store.listNodes(taskId)) {
+        if (n.state !== 'QUEUED' || live.has(n.node)) continue;
+        const reason = `no live runner for ${n.node} ${formatDuration(this.o.graceMs)} after the task was routed`;
+        const r = await store.updateNode(taskId, n.node, (cur) => (cur.state === 'QUEUED' ? { ...cur, state: 'DEAD', reason, error: 'NO_RUNNER: ' + reason, endedAt: new Date(now).toISOString() } : undefined));
+        if (r?.state !== 'DEAD') continue;
+        logger.warn({ task_id: taskId, node: n.node, cluster }, reason);
+        await sendToDeadLetter(queue, names.clusterDlq(cluster), encodeWorkMessage({ taskId, cluster, node: n.node, action: String(task.spec.action) }), {
+          reason,
+          code: 'NO_RUNNER',
+          source: names.node(cluster, n.node),
+          taskId,
+          node: n.node,
+          attempts: n.attempts,
+        });
+        given.push({ taskId, node: n.node });
+        await tripBreaker(store, taskId);
+      }
+    }
+    return given;
+  }
+}

@@ -1,0 +1,331 @@
+// The `taskerman` command as an operator uses it: separate processes (the router, one runner per node, and
+// the one-shot commands) against the shared real ZooKeeper and SQS-protocol servers, each test under a fresh
+// ZooKeeper root and queue prefix. Processes run from the sources (`node --import tsx cli/main.ts`), not
+// bin/taskerman.js, so that a stale dist/ cannot hide a change. Nothing sleeps: tests wait for a process's
+// output or exit, with a bounded timeout; every process still running after a test is killed.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ZkCoordinator } from '../../core/zk-coordinator.js';
+import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
+import { freePort } from '../support/zk-server.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const TASK_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
+/** One-shot commands: connecting, doing their thing and closing take well under this. */
+const COMMAND_MS = 30_000;
+const READY_MS = 30_000;
+const DRAIN_MS = 15_000;
+const KILL_MS = 5_000;
+
+interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const running = new Set<Proc>();
+const outputListeners = new Set<() => void>();
+
+/** What every spawned CLI gets: only the variables it needs, plus PATH/HOME for the runtime. */
+function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR'];
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, NODE_NO_WARNINGS: '1', ...extra };
+}
+
+function start(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: null, signal: null }));
+  });
+  const proc: Proc = { name, child, stdout: '', stderr: '', exited };
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    proc.stdout += d;
+    for (const l of [...outputListeners]) l();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    proc.stderr += d;
+    for (const l of [...outputListeners]) l();
+  });
+  running.add(proc);
+  void exited.then(() => {
+    running.delete(proc);
+    for (const l of [...outputListeners]) l();
+  });
+  return proc;
+}
+
+/** Resolves with `p`, or rejects after `ms` naming what did not happen. */
+async function within<T>(p: Promise<T>, what: string, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeProc(p: Proc): string {
+  return `${p.name}\n--- stdout ---\n${p.stdout.slice(-3000)}\n--- stderr ---\n${p.stderr.slice(-3000)}`;
+}
+
+/** Runs a command to completion (killed if it takes longer than `ms`). */
+async function cli(args: string[], env: NodeJS.ProcessEnv, ms = COMMAND_MS): Promise<Result> {
+  const p = start(`taskerman ${args.join(' ')}`, args, env);
+  try {
+    const { code, signal } = await within(p.exited, `\`${p.name}\` to exit`, ms);
+    return { code, signal, stdout: p.stdout, stderr: p.stderr };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${describeProc(p)}`);
+  }
+}
+
+/** Resolves once a JSON log line of `p` has `msg`; rejects if `p` exits first. */
+function waitForLog(p: Proc, msg: string, ms = READY_MS): Promise<void> {
+  let listener: (() => void) | undefined;
+  const seen = new Promise<void>((resolve, reject) => {
+    listener = () => {
+      const hit = p.stdout.split('\n').some((line) => {
+        if (!line.startsWith('{')) return false;
+        try {
+          return (JSON.parse(line) as { msg?: unknown }).msg === msg;
+        } catch {
+          return false;
+        }
+      });
+      if (hit) return resolve();
+      if (p.child.exitCode !== null || p.child.signalCode !== null) reject(new Error(`${p.name} exited before logging "${msg}"\n${describeProc(p)}`));
+    };
+    outputListeners.add(listener);
+    listener();
+  });
+  return within(seen, `${p.name} to log "${msg}"`, ms)
+    .catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${describeProc(p)}`);
+    })
+    .finally(() => {
+      if (listener) outputListeners.delete(listener);
+    });
+}
+
+async function killAll(): Promise<void> {
+  const procs = [...running];
+  for (const p of procs) p.child.kill('SIGKILL');
+  await Promise.all(procs.map((p) => within(p.exited, `${p.name} to die`, KILL_MS).catch(() => undefined)));
+}
+
+function lines(s: string): string[] {
+  return s.split('\n').filter((l) => l.trim() !== '');
+}
+
+describe('taskerman CLI (integration, separate processes)', function () {
+  this.timeout(120_000);
+  let zk = '';
+  let sqs = '';
+
+  before(function () {
+    zk = requireZk(this);
+    sqs = testSqsEndpoint();
+  });
+
+  afterEach(async function () {
+    await killAll();
+  });
+  after(async function () {
+    await killAll();
+  });
+
+  describe('a rollout through the router and four runners', function () {
+    let root = '';
+    let env: NodeJS.ProcessEnv = {};
+
+    beforeEach(function () {
+      root = freshZkRoot();
+      env = cliEnv({
+        TASKERMAN_ZK: zk,
+        TASKERMAN_ZK_ROOT: root,
+        AWS_ENDPOINT_URL_SQS: sqs,
+        TASKERMAN_QUEUE_PREFIX: freshQueuePrefix(),
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+      });
+    });
+
+    afterEach(async function () {
+      await killAll();
+      const c = await ZkCoordinator.connect({ connectionString: zk });
+      try {
+        await c.removeRecursive(root);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it('run --wait succeeds on every node; status, status --json and tasks show it; daemons drain on SIGTERM', async function () {
+      const router = start('router', ['router'], env);
+      const runners = ['n1', 'n2', 'n3', 'n4'].map((n) => start(`runner ${n}`, ['runner', '--cluster', 'cli:test', '--node', n, '--visibility', '5'], env));
+      await Promise.all([waitForLog(router, 'router started'), ...runners.map((r) => waitForLog(r, 'runner started'))]);
+
+      const run = await cli(['run', 'sleep', '--cluster', 'cli:test', '--nodes', 'n1,n2,n3,n4', '--limit', '2', '--arg', 'seconds=0.2', '--wait'], env, 60_000);
+      assert.equal(run.code, 0, `run --wait exited ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`);
+      const taskId = lines(run.stdout)[0] ?? '';
+      assert.match(taskId, TASK_ID, `the first line of stdout is the task id:\n${run.stdout}`);
+
+      const st = await cli(['status', taskId, '--json'], env);
+      assert.equal(st.code, 0, st.stderr);
+      const status = JSON.parse(st.stdout) as {
+        task_id: string;
+        state: string;
+        action: string;
+        cluster: string;
+        limit: number;
+        nodes: { node: string; state: string; attempts: number; started_at: string | null; ended_at: string | null }[];
+      };
+      assert.equal(status.task_id, taskId);
+      assert.equal(status.state, 'succeeded');
+      assert.equal(status.action, 'sleep');
+      assert.equal(status.cluster, 'cli:test');
+      assert.equal(status.limit, 2);
+      assert.deepEqual(status.nodes.map((n) => n.node).sort(), ['n1', 'n2', 'n3', 'n4']);
+      for (const n of status.nodes) {
+        assert.equal(n.state, 'SUCCEEDED', `${n.node}: ${JSON.stringify(n)}`);
+        assert.equal(n.attempts, 1, `${n.node}: ${JSON.stringify(n)}`);
+        assert.match(n.started_at ?? '', ISO_MS, `${n.node} started_at`);
+        assert.match(n.ended_at ?? '', ISO_MS, `${n.node} ended_at`);
+        assert.ok(Date.parse(n.started_at ?? '') <= Date.parse(n.ended_at ?? ''), `${n.node}: started ${n.started_at} after ended ${n.ended_at}`);
+      }
+
+      const text = await cli(['status', taskId], env);
+      assert.equal(text.code, 0, text.stderr);
+      assert.ok(text.stdout.includes(taskId), text.stdout);
+      const header = lines(text.stdout).find((l) => /^NODE\s+STATE\s+ATTEMPTS\s+STARTED\s+ENDED/.test(l));
+      assert.ok(header, `a table header in:\n${text.stdout}`);
+      for (const n of ['n1', 'n2', 'n3', 'n4']) {
+        const row = lines(text.stdout).find((l) => l.split(/\s+/)[0] === n);
+        assert.ok(row, `a row for ${n} in:\n${text.stdout}`);
+        assert.match(row, new RegExp(`^${n}\\s+SUCCEEDED\\s+1\\s+\\d{4}-`), row);
+      }
+
+      const tasks = await cli(['tasks', '--json'], env);
+      assert.equal(tasks.code, 0, tasks.stderr);
+      const list = JSON.parse(tasks.stdout) as { task_id: string; state: string; action: string; cluster: string; done: number; total: number }[];
+      const mine = list.find((t) => t.task_id === taskId);
+      assert.ok(mine, `task ${taskId} in tasks --json:\n${tasks.stdout}`);
+      assert.equal(mine.state, 'succeeded');
+      assert.equal(mine.action, 'sleep');
+      assert.equal(mine.cluster, 'cli:test');
+      assert.equal(mine.done, 4);
+      assert.equal(mine.total, 4);
+
+      // Drain: every daemon stops on SIGTERM and exits 0.
+      const daemons = [router, ...runners];
+      for (const d of daemons) d.child.kill('SIGTERM');
+      const exits = await Promise.all(
+        daemons.map((d) =>
+          within(d.exited, `${d.name} to exit after SIGTERM`, DRAIN_MS).catch((err: unknown) => {
+            throw new Error(`${(err as Error).message}\n${describeProc(d)}`);
+          }),
+        ),
+      );
+      for (const [i, e] of exits.entries()) {
+        const d = daemons[i] as Proc;
+        assert.deepEqual(e, { code: 0, signal: null }, `${d.name} exited ${JSON.stringify(e)}\n${describeProc(d)}`);
+      }
+    });
+  });
+
+  describe('validate', function () {
+    let dir = '';
+    beforeEach(async function () {
+      dir = await mkdtemp(path.join(os.tmpdir(), 'taskerman-cli-validate-'));
+    });
+    afterEach(async function () {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('validate examples/tasks exits 0', async function () {
+      const r = await cli(['validate', 'examples/tasks'], cliEnv({}));
+      assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+      assert.equal(r.stderr, '');
+      assert.ok(lines(r.stdout).length >= 1);
+      for (const l of lines(r.stdout)) assert.match(l, /^examples\/tasks\/[^:]+\.ya?ml: ok$/);
+    });
+
+    it('a spec with limit 0 and one with an unknown field: exit 2, each problem named with its file and field', async function () {
+      const zero = path.join(dir, 'zero-limit.yaml');
+      const typo = path.join(dir, 'unknown-field.yaml');
+      await writeFile(zero, 'name: zero-limit\naction: sleep\ncluster: c\nnodes: [n1]\nlimit: 0\n');
+      await writeFile(typo, 'name: unknown-field\naction: sleep\ncluster: c\nnodes: [n1]\nlimt: 2\n');
+      const r = await cli(['validate', dir], cliEnv({}));
+      assert.equal(r.code, 2, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+      const err = lines(r.stderr);
+      assert.ok(err.includes(`${zero}: limit: must be a positive integer or a percentage like "10%"`), r.stderr);
+      const unknown = err.filter((l) => l.startsWith(`${typo}: `));
+      assert.equal(unknown.length, 1, r.stderr);
+      assert.match(unknown[0] ?? '', /unknown field "limt"/);
+      assert.ok(!r.stdout.includes(': ok'), `no file is reported ok:\n${r.stdout}`);
+    });
+  });
+
+  describe('usage errors and an unreachable ZooKeeper', function () {
+    it('run with --limit 0 exits 2 with one line naming limit', async function () {
+      const r = await cli(['run', 'sleep', '--cluster', 'c', '--nodes', 'a', '--limit', '0'], cliEnv({}));
+      assert.equal(r.code, 2, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+      assert.equal(r.stdout, '');
+      const naming = lines(r.stderr).filter((l) => /\blimit\b/.test(l));
+      assert.equal(naming.length, 1, `one line naming limit:\n${r.stderr}`);
+      assert.match(naming[0] ?? '', /limit: must be a positive integer or a percentage like "10%"/);
+      assert.ok(!/\n\s+at /.test(r.stderr), `no stack trace:\n${r.stderr}`);
+    });
+
+    it('run of an unknown action exits 2 naming it', async function () {
+      const r = await cli(['run', 'nope', '--cluster', 'c', '--nodes', 'a'], cliEnv({}));
+      assert.equal(r.code, 2, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+      assert.equal(r.stdout, '');
+      const naming = lines(r.stderr).filter((l) => l.includes('"nope"'));
+      assert.equal(naming.length, 1, r.stderr);
+      assert.match(naming[0] ?? '', /unknown action "nope"/);
+      assert.ok(!/\n\s+at /.test(r.stderr), `no stack trace:\n${r.stderr}`);
+    });
+
+    it('status with nothing listening on --zk exits 3 with a line naming ZooKeeper', async function () {
+      const port = await freePort();
+      const r = await cli(['status', '20990101T000000000Z-deadbeef', '--zk', `127.0.0.1:${port}`], cliEnv({ AWS_REGION: 'us-east-1' }));
+      assert.equal(r.code, 3, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+      assert.equal(r.stdout, '');
+      const naming = lines(r.stderr).filter((l) => l.includes('ZooKeeper'));
+      assert.equal(naming.length, 1, r.stderr);
+      assert.ok(naming[0]?.includes(`127.0.0.1:${port}`), r.stderr);
+      assert.ok(!/\n\s+at /.test(r.stderr), `no stack trace:\n${r.stderr}`);
+    });
+
+    it('run --help lists --cluster, --nodes, --limit, --arg, --wait and --json', async function () {
+      const r = await cli(['run', '--help'], cliEnv({}));
+      assert.equal(r.code, 0, r.stderr);
+      for (const flag of ['--cluster', '--nodes', '--limit', '--arg', '--wait', '--json']) {
+        assert.match(r.stdout, new RegExp(`^\\s+${flag}\\b`, 'm'), `${flag} in:\n${r.stdout}`);
+      }
+    });
+  });
+});
