@@ -116,8 +116,8 @@ try {
   const watch = new TaskWatch(store, task.taskId);
   let state = '';
   for (let i = 0; i < 100_000; i++) {
+    await watch.start();
     const rec = await store.getTask(task.taskId);
-    if (rec) await watch.start();
     state = rec?.value.state ?? '';
     if (FINAL_TASK_STATES.includes(rec?.value.state ?? 'routing')) break;
     await watch.next(1000);

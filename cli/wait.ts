@@ -17,9 +17,10 @@ export async function waitForTask(store: TaskStore, taskId: string, opts: { out?
     for (;;) {
       if (opts.signal?.aborted) return undefined;
       if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) return undefined;
+      // Armed before the read, so a record created in between still wakes us.
+      await watch.start();
       const rec = await store.getTask(taskId);
       if (rec) {
-        await watch.start();
         const nodes = await store.listNodes(taskId);
         const line = progressLine(rec.value, nodes, Date.now() - started);
         const key = line.replace(/^\s*[\d.]+s /, '');
@@ -29,8 +30,8 @@ export async function waitForTask(store: TaskStore, taskId: string, opts: { out?
         }
         if (FINAL_TASK_STATES.includes(rec.value.state)) return { task: rec.value, nodes };
       }
-      // The watch wakes us on change; the timeout covers the task record not existing yet.
-      await watch.next(rec ? 5000 : 250, opts.signal);
+      // The watch wakes us on change; the timeout is a backstop against a missed one.
+      await watch.next(5000, opts.signal);
     }
   } finally {
     watch.stop();

@@ -42,6 +42,7 @@ const DESCRIPTIONS: Record<string, string> = {
   description: 'What the task is for.',
   schedule: 'For the scheduler: a cron expression, 5 fields "minute hour day-of-month month day-of-week" or 6 with seconds first, e.g. "0 3 * * 2".',
   timezone: 'Time zone of the schedule, an IANA name like "UTC" or "Europe/Paris". Default UTC.',
+  window: 'Maintenance window: outside it no new node starts (nodes in flight finish). { days: [tue], start: "02:00", end: "05:00", timezone: UTC }; an end before the start runs past midnight.',
   catchup: 'For the scheduler: a fire time missed while no scheduler was up is skipped (none, default) or the latest one is fired at start (once).',
   args: "The action's arguments, validated against its own schema.",
   retry: 'Retries per node after the first attempt, with exponential backoff and jitter.',

@@ -158,7 +158,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     summary.limitViolations += r.check.limitViolations;
     summary.lost += r.check.lost.length;
     summary.duplicateExecutions += r.check.duplicateExecutions;
-    summary.otherViolations += r.check.violations.length - r.check.limitViolations - r.check.lost.length + r.problems.length;
+    // A timeout or a stall is one problem line, counted on its own (its nodes are in `lost`).
+    summary.otherViolations += r.check.violations.length - r.check.limitViolations - r.check.lost.length + r.problems.length - (r.timedOut ? 1 : 0) - (r.stalled ? 1 : 0);
     if (r.timedOut) summary.timeouts++;
     if (r.stalled) summary.stalls++;
     if (!r.ok) summary.failedRounds.push(r.round);

@@ -48,6 +48,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // The SDK's notice that it will need a newer Node one day, once per process: noise in a run's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const summary = await runChaos({
     rounds: positive('rounds', values.rounds, 10),
     nodes: positive('nodes', values.nodes, 10),

@@ -179,6 +179,7 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
     // Stretch the fan-out in rounds that kill a router during one.
     [ENV.sendDelayMs]: plan.kinds.includes('kill-router') ? '1000' : '0',
     [ENV.logLevel]: ctx.logLevel,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
   let serial = 0;
   const spawnRunner = (node: string): ChaosProc => {

@@ -134,8 +134,8 @@ export class Harness {
     const watch = new TaskWatch(this.store, taskId);
     try {
       for (;;) {
+        await watch.start();
         const t = await this.store.getTask(taskId);
-        if (t) await watch.start();
         if (t && FINAL_TASK_STATES.includes(t.value.state)) return { task: t.value, nodes: await this.store.listNodes(taskId) };
         if (Date.now() > deadline) {
           const nodes = t ? await this.store.listNodes(taskId) : [];
@@ -154,8 +154,8 @@ export class Harness {
     const watch = new TaskWatch(this.store, taskId);
     try {
       for (;;) {
+        await watch.start();
         const t = await this.store.getTask(taskId);
-        if (t) await watch.start();
         const nodes = t ? await this.store.listNodes(taskId) : [];
         if (pred(nodes, t?.value)) return nodes;
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);

@@ -589,7 +589,10 @@ describe('taskerman schema', function () {
     const durationRe = new RegExp(timeout.anyOf[1]?.pattern ?? '');
     for (const ok of ['30m', '1h30m', '250ms', '90', '1.5s']) assert.match(ok, durationRe);
     assert.doesNotMatch('30 minutes', durationRe);
-    for (const [k, v] of Object.entries(schema.properties)) assert.equal(typeof v.description, 'string', `${k} has a description`);
+    for (const k of ['name', 'action', 'cluster', 'limit', 'max_failures', 'schedule', 'timezone', 'catchup', 'timeout', 'nodes', 'destnode']) {
+      assert.equal(typeof schema.properties[k]?.description, 'string', `${k} has a description`);
+    }
+    assert.deepEqual(schema.properties.catchup?.enum, ['none', 'once']);
     assert.equal(schema.properties.version?.maximum, undefined);
 
     const out: string[] = [];
