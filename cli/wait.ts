@@ -9,8 +9,16 @@ export interface WaitResult {
   nodes: NodeRecord[];
 }
 
-export async function waitForTask(store: TaskStore, taskId: string, opts: { out?: (line: string) => void; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<WaitResult | undefined> {
+/** Nodes still moving: after a halt or a cancel they finish or end SKIPPED within moments. */
+const moving = (nodes: NodeRecord[]) => nodes.some((n) => n.state === 'STARTED' || n.state === 'WAITING' || n.state === 'FAILED');
+
+export async function waitForTask(
+  store: TaskStore,
+  taskId: string,
+  opts: { out?: (line: string) => void; signal?: AbortSignal; timeoutMs?: number; settleMs?: number } = {},
+): Promise<WaitResult | undefined> {
   const started = Date.now();
+  let finalSince: number | undefined;
   const watch = new TaskWatch(store, taskId);
   let lastLine = '';
   try {
@@ -28,7 +36,12 @@ export async function waitForTask(store: TaskStore, taskId: string, opts: { out?
           lastLine = key;
           opts.out(line);
         }
-        if (FINAL_TASK_STATES.includes(rec.value.state)) return { task: rec.value, nodes };
+        if (FINAL_TASK_STATES.includes(rec.value.state)) {
+          // A halted or cancelled task is final at once, but its nodes in flight still finish or end
+          // SKIPPED: give them a moment so the table we print is the settled one.
+          finalSince ??= Date.now();
+          if (!moving(nodes) || Date.now() - finalSince > (opts.settleMs ?? 15_000)) return { task: rec.value, nodes };
+        }
       }
       // The watch wakes us on change; the timeout is a backstop against a missed one.
       await watch.next(5000, opts.signal);
