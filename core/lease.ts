@@ -134,7 +134,7 @@ export class Semaphore {
    */
   async acquire(opts: AcquireOptions): Promise<Lease> {
     const { coordinator } = this;
-    opts.signal?.throwIfAborted();
+    if (opts.signal?.aborted) throw new AbortedError('gave up waiting for a slot', { cause: opts.signal.reason });
     await coordinator.mkdirp(this.dir);
     const data = toJsonBuffer({ ...opts.holder, requestedAt: new Date().toISOString() });
     const path = await coordinator.create(joinPath(this.dir, PREFIX), data, 'ephemeral_sequential');
@@ -194,13 +194,14 @@ export class Semaphore {
   /** Who holds and who waits for this task's slots, in queue order. */
   async inspect(limit: number): Promise<SlotInfo[]> {
     const order = sortBySeq((await this.coordinator.children(this.dir)) ?? []);
-    const out: SlotInfo[] = [];
-    for (const [i, name] of order.entries()) {
-      const d = await this.coordinator.get(joinPath(this.dir, name));
-      if (!d) continue;
-      const h = fromJsonBuffer<SlotHolder & { requestedAt: string }>(d.data);
-      out.push({ node: h.node, taskId: h.taskId, fencingToken: seqOf(name), holding: i < limit, requestedAt: h.requestedAt });
-    }
-    return out;
+    const read = await Promise.all(order.map(async (name) => ({ name, d: await this.coordinator.get(joinPath(this.dir, name)) })));
+    // Requests that vanished between the listing and the read were released: the holders are the first
+    // `limit` of those still there.
+    return read
+      .filter((r): r is { name: string; d: NonNullable<typeof r.d> } => r.d !== undefined)
+      .map(({ name, d }, i) => {
+        const h = fromJsonBuffer<SlotHolder & { requestedAt: string }>(d.data);
+        return { node: h.node, taskId: h.taskId, fencingToken: seqOf(name), holding: i < limit, requestedAt: h.requestedAt };
+      });
   }
 }
