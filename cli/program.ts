@@ -6,6 +6,8 @@ import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
 import { gcCommand } from './commands/gc.js';
 import { planCommand } from './commands/plan.js';
+import { schedulerCommand } from './commands/scheduler.js';
+import { schemaCommand } from './commands/schema.js';
 import { routerCommand } from './commands/router.js';
 import { runCommand } from './commands/run.js';
 import { runnerCommand } from './commands/runner.js';
@@ -33,7 +35,9 @@ export function buildProgram(): Command {
     resumeCommand(),
     dlqCommand(),
     validateCommand(),
+    schemaCommand(),
     gcCommand(),
+    schedulerCommand(),
     routerCommand(),
     runnerCommand(),
     devCommand(),

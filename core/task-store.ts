@@ -272,8 +272,11 @@ export class TaskStore {
       await this.coordinator.create(path, toJsonBuffer({ session: this.coordinator.sessionId, at: this.iso() }), 'ephemeral');
       return true;
     } catch (err) {
-      if (isNodeExists(err)) return false;
-      throw err;
+      if (!isNodeExists(err)) throw err;
+      // Ours already: left by an earlier attempt of this same session whose release failed while the
+      // connection was down (a reconnected session keeps its ephemerals).
+      const d = await this.coordinator.get(path);
+      return d !== undefined && d.stat.ephemeralOwner === this.coordinator.sessionId;
     }
   }
 

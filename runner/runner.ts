@@ -239,10 +239,14 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return;
     }
     if (!(await store.claimNode(item.taskId, this.node))) {
-      // Another live session works on this node and holds its own copy of the message.
-      log.info('duplicate work item: node owned by another live session');
+      // Another session owns the node: a live one working on its own copy, or this node's previous runner,
+      // dead, whose session has not expired yet. Deleting the message would lose the work in the second
+      // case, so look again later: by then the node is done (and this copy is dropped) or free.
+      const later = Math.min(this.o.visibilitySec, 10);
+      log.info({ retry_in_s: later }, 'node owned by another session; looking again later');
       this.emit('duplicate', { taskId: item.taskId, node: this.node, reason: 'owned by another session' });
-      await this.ack(queue, m);
+      this.guard();
+      await this.o.queue.changeVisibility(queue, m.receiptHandle, later);
       return;
     }
     try {

@@ -28,8 +28,12 @@ export function malformedBodies(count: number, seed: number, valid: { task: stri
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
   const randomText = (n: number) => Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(rnd() * 0x2fff))).join('');
   const wrongValues: unknown[] = [null, true, 0, -1, 1.5, Number.MAX_VALUE, '', 'x'.repeat(300), [], {}, [1, 2], { a: { b: {} } }];
+  let serial = 0;
   const mutate = (json: string): string => {
     const o = JSON.parse(json) as Record<string, unknown>;
+    // A fresh id per message: two identical task messages are one task delivered twice, which is dropped
+    // as a redelivery, not dead-lettered.
+    if (o.type === 'task') o.task_id = `fuzz-${seed}-${serial++}`;
     const keys = Object.keys(o);
     const k = pick(keys);
     const r = rnd();

@@ -1,0 +1,8 @@
+import { MemoryCoordinatorStore } from '../../core/memory-coordinator.js';
+import { taskStoreContract } from '../contract/task-store.contract.js';
+import { freshZkRoot } from '../support/env.js';
+
+taskStoreContract('in-memory', async () => {
+  const store = new MemoryCoordinatorStore();
+  return { open: async () => store.session(), root: freshZkRoot(), cleanup: () => store.stop() };
+});
