@@ -12,6 +12,7 @@ import {
   type TxOp,
 } from './coordinator.js';
 import { systemClock, type Clock } from './clock.js';
+import { delay } from './delay.js';
 import {
   FINAL_TASK_STATES,
   TERMINAL_NODE_STATES,
@@ -43,6 +44,9 @@ export interface NewTask {
 }
 
 const CAS_ATTEMPTS = 50;
+/** A record update rides out a connection blip of up to CAS_ATTEMPTS × this. */
+const CONNECTION_RETRY_MS = 250;
+const isConnectionLoss = (e: unknown): boolean => e instanceof CoordinatorError && e.code === 'CONNECTION_LOSS';
 
 export const isTerminalNode = (s: NodeState): boolean => TERMINAL_NODE_STATES.includes(s);
 
@@ -156,17 +160,22 @@ export class TaskStore {
   /** Compare-and-set loop on one JSON record; returns the record as stored after the call. */
   private async mutate<T extends { updatedAt: string }>(path: string, fn: Mutator<T>): Promise<T | undefined> {
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
-      const d = await this.coordinator.get(path);
-      if (!d) return undefined;
-      const cur = fromJsonBuffer<T>(d.data);
-      const next = fn(cur);
-      if (next === undefined) return cur;
-      next.updatedAt = this.iso();
       try {
+        const d = await this.coordinator.get(path);
+        if (!d) return undefined;
+        const cur = fromJsonBuffer<T>(d.data);
+        const next = fn(cur);
+        if (next === undefined) return cur;
+        next.updatedAt = this.iso();
         await this.coordinator.set(path, toJsonBuffer(next), d.stat.version);
         return next;
       } catch (err) {
         if (isBadVersion(err)) continue;
+        if (isConnectionLoss(err) && i < CAS_ATTEMPTS - 1) {
+          // The write may or may not have landed; the next round re-reads and decides again.
+          await delay(CONNECTION_RETRY_MS);
+          continue;
+        }
         if (isNoNode(err)) return undefined;
         throw err;
       }
@@ -195,21 +204,21 @@ export class TaskStore {
     const path = this.paths.node(taskId, node);
     const progressPath = this.paths.progress(taskId);
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
-      let cur: NodeRecord;
-      let version: number;
-      if (i === 0 && known) {
-        cur = known.value;
-        version = known.version;
-      } else {
-        const d = await this.coordinator.get(path);
-        if (!d) return undefined;
-        cur = fromJsonBuffer<NodeRecord>(d.data);
-        version = d.stat.version;
-      }
-      const next = fn(cur);
-      if (next === undefined) return { value: cur, version };
-      next.updatedAt = this.iso();
       try {
+        let cur: NodeRecord;
+        let version: number;
+        if (i === 0 && known) {
+          cur = known.value;
+          version = known.version;
+        } else {
+          const d = await this.coordinator.get(path);
+          if (!d) return undefined;
+          cur = fromJsonBuffer<NodeRecord>(d.data);
+          version = d.stat.version;
+        }
+        const next = fn(cur);
+        if (next === undefined) return { value: cur, version };
+        next.updatedAt = this.iso();
         const countsUnchanged = cur.state === next.state || (!isTerminalNode(cur.state) && !isTerminalNode(next.state));
         if (countsUnchanged) {
           await this.coordinator.set(path, toJsonBuffer(next), version);
@@ -227,6 +236,11 @@ export class TaskStore {
         return { value: next, version: version + 1 };
       } catch (err) {
         if (isBadVersion(err)) continue;
+        if (isConnectionLoss(err) && i < CAS_ATTEMPTS - 1) {
+          // The write may or may not have landed; the next round re-reads and decides again.
+          await delay(CONNECTION_RETRY_MS);
+          continue;
+        }
         if (isNoNode(err)) return undefined;
         throw err;
       }
