@@ -2,6 +2,7 @@
 // once, here, and compiled into a fully-required shape with durations in ms.
 import type { EC2Client, EC2ClientConfig } from '@aws-sdk/client-ec2';
 import { OptionError } from './errors.js';
+import { resolveEndpoint, resolveRegion } from './aws.js';
 import { silentLogger, type Logger } from './logger.js';
 
 /**
@@ -101,21 +102,8 @@ export function compileEc2TagDiscoveryOptions(
   opts: Ec2TagDiscoveryOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): CompiledEc2TagDiscoveryOptions {
-  const region = opts.region ?? env.AWS_REGION ?? 'us-east-1';
-  if (!/^[a-z0-9-]+$/.test(region)) throw new OptionError('region', `"${region}" is not an AWS region name`);
-
-  const endpoint = opts.endpoint ?? (env.AWS_ENDPOINT_URL_EC2 || env.AWS_ENDPOINT_URL || undefined);
-  if (endpoint !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new OptionError('ec2-endpoint', `"${endpoint}" must be an http(s) URL like http://127.0.0.1:4566`);
-    }
-  }
+  const region = resolveRegion(opts.region, env);
+  const endpoint = resolveEndpoint(opts.endpoint, env.AWS_ENDPOINT_URL_EC2, env, 'ec2-endpoint');
 
   const retryMode = opts.retryMode ?? 'standard';
   if (retryMode !== 'standard' && retryMode !== 'adaptive') {

@@ -15,7 +15,7 @@ import {
 import { BackendError, type TaskermanError } from './errors.js';
 import type { Logger } from './logger.js';
 // Shared with the SQS adapter: the same socket-level failures mean "nothing there" for every AWS client.
-import { unreachableReason } from './sqs-work-queue.js';
+import { unreachableReason } from './aws.js';
 import type { TaskSpec } from './task-spec.js';
 
 export type { Ec2TagDiscoveryOptions, NodeIdSource } from './ec2-discovery-options.js';

@@ -1,6 +1,7 @@
 // Options of the SQS adapter of the WorkQueue port (`sqs-work-queue.ts`): defaults applied and validated
 // once, here, and compiled into a fully-required shape with durations in ms.
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
+import { resolveEndpoint, resolveRegion } from './aws.js';
 import { OptionError } from './errors.js';
 
 export interface SqsWorkQueueOptions {
@@ -56,21 +57,8 @@ export function compileSqsWorkQueueOptions(
   opts: SqsWorkQueueOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): CompiledSqsWorkQueueOptions {
-  const region = opts.region ?? env.AWS_REGION ?? 'us-east-1';
-  if (!/^[a-z0-9-]+$/.test(region)) throw new OptionError('region', `"${region}" is not an AWS region name`);
-
-  const endpoint = opts.endpoint ?? (env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined);
-  if (endpoint !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new OptionError('endpoint', `"${endpoint}" must be an http(s) URL like http://127.0.0.1:4566`);
-    }
-  }
+  const region = resolveRegion(opts.region, env);
+  const endpoint = resolveEndpoint(opts.endpoint, env.AWS_ENDPOINT_URL_SQS, env, 'endpoint');
 
   return {
     sqs: opts.sqs,

@@ -18,6 +18,7 @@ import {
   type MessageAttributeValue,
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
+import { asErrorLike, unreachableReason } from './aws.js';
 import { AbortedError, BackendError, SqsError } from './errors.js';
 import {
   compileSqsWorkQueueOptions,
@@ -42,31 +43,7 @@ const MAX_BATCH_BYTES = 262_144;
 
 const QUEUE_MISSING = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
 const QUEUE_EXISTS = new Set(['QueueNameExists', 'QueueAlreadyExists', 'AWS.SimpleQueueService.QueueNameExists']);
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'EPIPE',
-]);
-const UNREACHABLE_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'NetworkingError']);
-
-interface ErrorLike {
-  name?: unknown;
-  code?: unknown;
-  Code?: unknown;
-  message?: unknown;
-  errors?: unknown;
-  cause?: unknown;
-}
-
-function asErrorLike(err: unknown): ErrorLike {
-  return typeof err === 'object' && err !== null ? (err as ErrorLike) : {};
-}
+export { unreachableReason };
 
 export function isQueueMissing(err: unknown): boolean {
   const e = asErrorLike(err);
@@ -76,22 +53,6 @@ export function isQueueMissing(err: unknown): boolean {
 function isQueueExists(err: unknown): boolean {
   const e = asErrorLike(err);
   return QUEUE_EXISTS.has(String(e.name)) || QUEUE_EXISTS.has(String(e.Code));
-}
-
-/** The socket-level reason when `err` means "no SQS there" (refused, no DNS, timeout), else undefined. */
-export function unreachableReason(err: unknown, depth = 0): string | undefined {
-  const e = asErrorLike(err);
-  if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return `${e.code} (${String(e.message)})`;
-  if (typeof e.name === 'string' && UNREACHABLE_NAMES.has(e.name)) return `${e.name} (${String(e.message)})`;
-  if (depth > 2) return undefined;
-  // Node's happy-eyeballs connect reports an AggregateError with one error per address tried.
-  if (Array.isArray(e.errors)) {
-    for (const inner of e.errors) {
-      const r = unreachableReason(inner, depth + 1);
-      if (r) return r;
-    }
-  }
-  return e.cause === undefined ? undefined : unreachableReason(e.cause, depth + 1);
 }
 
 function isAbort(err: unknown): boolean {

@@ -48,6 +48,18 @@ const CAS_ATTEMPTS = 50;
 const CONNECTION_RETRY_MS = 250;
 const isConnectionLoss = (e: unknown): boolean => e instanceof CoordinatorError && e.code === 'CONNECTION_LOSS';
 
+/** What a failed round of a compare-and-set loop means: go again, or the record is gone; anything else throws. */
+async function nextRound(err: unknown, round: number): Promise<'again' | 'gone'> {
+  if (isBadVersion(err)) return 'again';
+  if (isConnectionLoss(err) && round < CAS_ATTEMPTS - 1) {
+    // The write may or may not have landed; the next round re-reads and decides again.
+    await delay(CONNECTION_RETRY_MS);
+    return 'again';
+  }
+  if (isNoNode(err)) return 'gone';
+  throw err;
+}
+
 export const isTerminalNode = (s: NodeState): boolean => TERMINAL_NODE_STATES.includes(s);
 
 /**
@@ -170,14 +182,7 @@ export class TaskStore {
         await this.coordinator.set(path, toJsonBuffer(next), d.stat.version);
         return next;
       } catch (err) {
-        if (isBadVersion(err)) continue;
-        if (isConnectionLoss(err) && i < CAS_ATTEMPTS - 1) {
-          // The write may or may not have landed; the next round re-reads and decides again.
-          await delay(CONNECTION_RETRY_MS);
-          continue;
-        }
-        if (isNoNode(err)) return undefined;
-        throw err;
+        if ((await nextRound(err, i)) === 'gone') return undefined;
       }
     }
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
@@ -235,14 +240,7 @@ export class TaskStore {
         }
         return { value: next, version: version + 1 };
       } catch (err) {
-        if (isBadVersion(err)) continue;
-        if (isConnectionLoss(err) && i < CAS_ATTEMPTS - 1) {
-          // The write may or may not have landed; the next round re-reads and decides again.
-          await delay(CONNECTION_RETRY_MS);
-          continue;
-        }
-        if (isNoNode(err)) return undefined;
-        throw err;
+        if ((await nextRound(err, i)) === 'gone') return undefined;
       }
     }
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { CoordinatorError } from '../../core/coordinator.js';
 import { delay } from '../../core/delay.js';
 import { deadLetterQueues, listDeadLetters, type DeadLetter } from '../../core/dead-letters.js';
 import { describeError } from '../../core/errors.js';
@@ -133,13 +134,14 @@ async function waitSettled(store: TaskStore, queue: SqsWorkQueue, names: QueueNa
   }
 }
 
-/** A ZooKeeper read that retries (bounded) through a restart. */
+/** A ZooKeeper call that retries (bounded) through a restart; other errors (a refused cancel) go through. */
 async function retryZk<T>(what: string, fn: () => Promise<T>, attempts = 60): Promise<T> {
   let last: unknown;
   for (let i = 0; i < attempts; i++) {
     try {
       return await fn();
     } catch (err) {
+      if (!(err instanceof CoordinatorError)) throw err;
       last = err;
       await delay(500);
     }

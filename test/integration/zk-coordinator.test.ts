@@ -11,60 +11,8 @@ import { createLibraryClient, ZkCoordinator } from '../../core/zk-coordinator.js
 import type { ZkClient, ZkClientFactory, ZkCoordinatorOptions, ZkStat, ZkTransaction } from '../../core/zk-coordinator-options.js';
 import { coordinatorContract, recordingWatcher, stateRecorder, within } from '../contract/coordinator.contract.js';
 import { freshZkRoot, requireZk } from '../support/env.js';
+import { expireSession, forceExpire } from '../support/zk-session.js';
 import { freePort, startZkServer, zookeeperAvailable, type ZkServer } from '../support/zk-server.js';
-
-const CLOSE_SESSION_OP = -11;
-
-/**
- * Expires a session the way ZooKeeper's own tests do: attach a second connection to it with its id and
- * password, and close it from there (the caller keeps the original client from reattaching meanwhile, or
- * it can win the session back before the CloseSession is processed, which then fails as SESSION_MOVED).
- * Raw jute rather than node-zookeeper-client: the library throws from its socket handler on server error
- * codes it does not know (SESSION_MOVED is one), which would crash the test process.
- */
-function forceExpire(connectionString: string, sessionId: Buffer, password: Buffer): Promise<void> {
-  const [host = '127.0.0.1', port = '2181'] = (connectionString.split(',')[0] ?? '').split('/')[0]?.split(':') ?? [];
-  const connect = Buffer.alloc(4 + 4 + 8 + 4 + 8 + 4 + password.length + 1);
-  let o = connect.writeInt32BE(connect.length - 4, 0);
-  o = connect.writeInt32BE(0, o); // protocol version
-  o = connect.writeBigInt64BE(0n, o); // last zxid seen
-  o = connect.writeInt32BE(10_000, o); // session timeout
-  o += sessionId.copy(connect, o);
-  o = connect.writeInt32BE(password.length, o);
-  o += password.copy(connect, o);
-  connect.writeUInt8(0, o); // read-only: no
-  const close = Buffer.alloc(12);
-  close.writeInt32BE(8, 0);
-  close.writeInt32BE(1, 4); // xid
-  close.writeInt32BE(CLOSE_SESSION_OP, 8);
-
-  return within(
-    new Promise<void>((resolve, reject) => {
-      const sock = net.connect({ host, port: Number(port) }, () => sock.write(Buffer.concat([connect, close])));
-      sock.on('data', () => undefined);
-      sock.on('error', reject);
-      sock.on('close', () => resolve());
-    }),
-    'the server to close the expiring session',
-  );
-}
-
-/**
- * Holds the reconnection attempts of a node-zookeeper-client 1.1.3 client (through its connection manager,
- * as the adapter's own `createLibraryClient` does) until the returned function is called.
- */
-function holdReconnects(client: ZkClient): () => void {
-  const cm = (client as unknown as { connectionManager: { connect: () => void } }).connectionManager;
-  const connect = cm.connect;
-  let wanted = false;
-  cm.connect = () => {
-    wanted = true;
-  };
-  return () => {
-    cm.connect = connect;
-    if (wanted) connect.call(cm);
-  };
-}
 
 function zkContract(connectionString: () => string): void {
   coordinatorContract('ZkCoordinator', async () => {
@@ -89,12 +37,7 @@ function zkContract(connectionString: () => string): void {
       expire: async (c) => {
         const client = clientOf.get(c)?.();
         if (!client) throw new Error('not a coordinator of this test');
-        const release = holdReconnects(client);
-        try {
-          await forceExpire(connectionString(), client.getSessionId(), client.getSessionPassword());
-        } finally {
-          release();
-        }
+        await expireSession(connectionString(), client);
       },
     };
   });

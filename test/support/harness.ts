@@ -130,22 +130,9 @@ export class Harness {
 
   /** Waits (on watches, bounded) until the task reaches a final state; fails the test past the bound. */
   async waitFinal(taskId: string, timeoutMs = 60_000): Promise<{ task: TaskRecord; nodes: NodeRecord[] }> {
-    const deadline = Date.now() + timeoutMs;
-    const watch = new TaskWatch(this.store, taskId);
-    try {
-      for (;;) {
-        await watch.start();
-        const t = await this.store.getTask(taskId);
-        if (t && FINAL_TASK_STATES.includes(t.value.state)) return { task: t.value, nodes: await this.store.listNodes(taskId) };
-        if (Date.now() > deadline) {
-          const nodes = t ? await this.store.listNodes(taskId) : [];
-          throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms: ${t?.value.state ?? 'no record'}; ${nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
-        }
-        await watch.next(Math.min(1000, Math.max(1, deadline - Date.now())));
-      }
-    } finally {
-      watch.stop();
-    }
+    let task: TaskRecord | undefined;
+    const nodes = await this.waitFor(taskId, 'a final state', (_ns, t) => ((task = t), t !== undefined && FINAL_TASK_STATES.includes(t.state)), timeoutMs);
+    return { task: task as TaskRecord, nodes };
   }
 
   /** Waits for a condition on the task's records, woken by watches, bounded. */
@@ -158,7 +145,7 @@ export class Harness {
         const t = await this.store.getTask(taskId);
         const nodes = t ? await this.store.listNodes(taskId) : [];
         if (pred(nodes, t?.value)) return nodes;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
+        if (Date.now() > deadline) throw new Error(`task ${taskId}: timed out waiting for ${what}: ${t?.value.state ?? 'no record'}; ${nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
         await watch.next(Math.min(500, Math.max(1, deadline - Date.now())));
       }
     } finally {
