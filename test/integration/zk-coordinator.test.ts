@@ -11,7 +11,7 @@ import { createLibraryClient, ZkCoordinator } from '../../core/zk-coordinator.js
 import type { ZkClient, ZkClientFactory, ZkCoordinatorOptions, ZkStat, ZkTransaction } from '../../core/zk-coordinator-options.js';
 import { coordinatorContract, recordingWatcher, stateRecorder, within } from '../contract/coordinator.contract.js';
 import { freshZkRoot, requireZk } from '../support/env.js';
-import { expireSession, forceExpire } from '../support/zk-session.js';
+import { expireSession } from '../support/zk-session.js';
 import { freePort, startZkServer, zookeeperAvailable, type ZkServer } from '../support/zk-server.js';
 
 function zkContract(connectionString: () => string): void {
