@@ -340,7 +340,8 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
   reader.poll();
   const check = checkRound({
     taskId,
-    targets,
+    // No task was submitted (the processes never got ready): a driver problem, not lost work.
+    targets: taskId ? targets : [],
     limit: ctx.limit,
     task: settled.task,
     nodes: settled.nodes,

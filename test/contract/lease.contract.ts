@@ -9,6 +9,7 @@ import { joinPath, type Coordinator } from '../../core/coordinator.js';
 import { AbortedError, SessionLostError } from '../../core/errors.js';
 import { Semaphore, type Lease, type SlotInfo } from '../../core/lease.js';
 import { stateRecorder, within } from './coordinator.contract.js';
+import { pick, prng } from '../support/prng.js';
 
 export interface LeaseEnv {
   /** A new session. */
@@ -29,25 +30,6 @@ const WAIT_MS = 10_000;
 const TASK = '20990101T000000000Z-0123abcd';
 const CLUSTER = 'c1';
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same release and abort schedule. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `k` distinct items of `xs` in random order. */
-function pick<T>(rnd: () => number, xs: readonly T[], k: number): T[] {
-  const pool = [...xs];
-  const out: T[] = [];
-  for (let i = 0; i < k && pool.length > 0; i++) out.push(pool.splice(Math.floor(rnd() * pool.length), 1)[0] as T);
-  return out;
-}
 
 type ReqState = 'waiting' | 'held' | 'releasing' | 'released' | 'aborted' | 'failed';
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ZkCoordinator } from '../../core/zk-coordinator.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
 import { freePort } from '../support/zk-server.js';
+import { within } from '../contract/coordinator.contract.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -72,18 +73,6 @@ function start(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
   return proc;
 }
 
-/** Resolves with `p`, or rejects after `ms` naming what did not happen. */
-async function within<T>(p: Promise<T>, what: string, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function describeProc(p: Proc): string {
   return `${p.name}\n--- stdout ---\n${p.stdout.slice(-3000)}\n--- stderr ---\n${p.stderr.slice(-3000)}`;

@@ -10,18 +10,7 @@ import type { QueueMessage } from '../../core/work-queue.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
 import { Harness } from '../support/harness.js';
 import { Probe } from '../support/probe.js';
-
-/** Small seeded PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 export function malformedBodies(count: number, seed: number, valid: { task: string; work: string }): string[] {
   const rnd = prng(seed);
