@@ -9,7 +9,7 @@ import type { TaskStore } from '../core/task-store.js';
 import type { CommonConfig } from './config.js';
 
 export interface DiscoveryFlags {
-  inventoryRoot: string;
+  inventoryRoot?: string;
   ec2Endpoint?: string;
   ec2TagKey: string;
   ec2NodeId: string;
@@ -17,7 +17,7 @@ export interface DiscoveryFlags {
 
 export function withDiscoveryOptions(cmd: Command): Command {
   return cmd
-    .option('--inventory-root <dir>', 'directory that static inventory paths are relative to', process.cwd())
+    .option('--inventory-root <dir>', 'directory that static inventory paths are relative to (default: the current directory)')
     .addOption(new Option('--ec2-endpoint <url>', 'EC2 endpoint for aws_tags discovery (LocalStack)').env('AWS_ENDPOINT_URL_EC2'))
     .option('--ec2-tag-key <key>', 'tag whose value is the cluster name, for aws_tags discovery', 'taskerman:cluster')
     .option('--ec2-node-id <source>', "what names a node: instance-id, private-dns, private-ip or tag:<Key> (must match each runner's --node)", 'private-dns');
@@ -39,7 +39,7 @@ export function buildDiscoveries(flags: DiscoveryFlags, cfg: CommonConfig, store
   return {
     map: {
       explicit: new ExplicitDiscovery(),
-      static: new StaticDiscovery(flags.inventoryRoot),
+      static: new StaticDiscovery(flags.inventoryRoot ?? process.cwd()),
       members: new MembersDiscovery(new Membership(store.coordinator, store.paths)),
       aws_tags: ec2,
     },

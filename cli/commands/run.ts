@@ -11,6 +11,7 @@ import { EXIT, ExitError } from '../handle-error.js';
 import { statusJson, statusText } from '../status-view.js';
 import { checkAction } from '../check-action.js';
 import { waitForTask } from '../wait.js';
+import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 import { printPlan } from './plan.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -67,7 +68,7 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
 
 export function runCommand(): Command {
   return withCommonOptions(
-    new Command('run')
+    withDiscoveryOptions(new Command('run')
       .description('run an action on a cluster now (an ad-hoc task)')
       .argument('<action>', 'a registered action, e.g. sleep, noop, exec')
       .requiredOption('--cluster <name>', 'the cluster, e.g. cassandra:geo_counter')
@@ -85,7 +86,7 @@ export function runCommand(): Command {
       .option('--owner <team>', 'owning team, recorded with the task')
       .option('--wait', 'follow the task and exit 0 only if every node succeeded')
       .option('--dry-run', 'print the plan (targets, limit, failure budget, live runners, held slots) and enqueue nothing')
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')),
   ).action(async (action: string, o: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
     const ctx = commandContext(cmd);
     const retry = Number(o.retry);
@@ -106,7 +107,7 @@ export function runCommand(): Command {
     if (o.inventory) input.inventory = o.inventory as string;
     if (o.owner) input.owner = o.owner as string;
     const spec = parseTaskSpec(input, '(command line)');
-    if (o.dryRun) return printPlan(ctx, spec, { inventoryRoot: process.cwd(), ec2TagKey: 'taskerman:cluster', ec2NodeId: 'private-dns', ...(process.env.AWS_ENDPOINT_URL_EC2 ? { ec2Endpoint: process.env.AWS_ENDPOINT_URL_EC2 } : {}) }, Boolean(o.json));
+    if (o.dryRun) return printPlan(ctx, spec, o as unknown as DiscoveryFlags, Boolean(o.json));
     await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json) });
   });
 }
