@@ -1,5 +1,7 @@
-// A small seeded PRNG (mulberry32), so that a chaos run is described by its seed: the same seed picks the
-// same faults, moments and failing nodes (the interleavings of real processes still differ run to run).
+// The chaos run's view of the tests' seeded PRNG (test/support/prng.ts), so that a chaos run is described by
+// its seed: the same seed picks the same faults, moments and failing nodes (the interleavings of real
+// processes still differ run to run).
+import { prng } from '../support/prng.js';
 
 export interface Rng {
   /** Uniform in [0, 1). */
@@ -12,14 +14,7 @@ export interface Rng {
 }
 
 export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
   const int = (min: number, max: number): number => min + Math.floor(next() * (max - min + 1));
   return {
     next,
