@@ -13,6 +13,7 @@ export async function tripBreaker(store: TaskStore, taskId: string): Promise<Tas
   if (dead >= task.maxFailures) {
     const r = await store.setTaskState(taskId, 'halted', `circuit breaker: ${dead} failed node(s)${task.breakerBase ? ' since the last resume' : ''}, max_failures is ${task.maxFailures}`);
     if (r?.state === 'halted' && task.state !== 'halted') halted = r;
+    if (r?.state === 'halted') await store.skipQueued(taskId, `task halted: ${r.reason ?? 'circuit breaker'}`);
   }
   await store.settleIfDone(taskId);
   return halted;

@@ -29,6 +29,8 @@ export async function cancelTask(store: TaskStore, taskId: string, by: string): 
     return { ...t, state: 'cancelled', reason: `cancelled by ${by}`, cancelled: { by, at }, endedAt: at };
   });
   if (!after || after.state !== 'cancelled') throw new ControlError(`task ${taskId} ended ${after?.state ?? 'and vanished'} before it could be cancelled`);
+  await store.skipQueued(taskId, `task cancelled by ${by}`);
+  await store.settleIfDone(taskId);
   return after;
 }
 

@@ -312,6 +312,21 @@ export class TaskStore {
     return this.setTaskState(taskId, ok ? 'succeeded' : 'failed', ok ? undefined : `${failed} of ${task.value.targets.length} nodes did not succeed (${progress.DEAD} dead, ${progress.SKIPPED} skipped)`);
   }
 
+  /**
+   * Ends every node still QUEUED as SKIPPED with `reason`: after a halt or a cancel, a node that has not
+   * started never will, and one whose work item was never sent (its router died mid-way) would otherwise
+   * stay QUEUED for good. A runner that later receives its work item finds it SKIPPED and drops it.
+   */
+  async skipQueued(taskId: string, reason: string): Promise<string[]> {
+    const skipped: string[] = [];
+    for (const n of await this.listNodes(taskId)) {
+      if (n.state !== 'QUEUED') continue;
+      const r = await this.updateNode(taskId, n.node, (cur) => (cur.state === 'QUEUED' ? { ...cur, state: 'SKIPPED', reason, endedAt: this.iso() } : undefined));
+      if (r?.state === 'SKIPPED') skipped.push(n.node);
+    }
+    return skipped;
+  }
+
   /** Number of nodes that have failed for good; the circuit breaker compares it with max_failures. */
   async countDead(taskId: string): Promise<number> {
     return (await this.getProgress(taskId))?.DEAD ?? 0;
