@@ -11,7 +11,7 @@ import {
   type Coordinator,
   type TxOp,
 } from './coordinator.js';
-import { systemClock, type Clock } from './clock.js';
+import { isoNow, systemClock, type Clock } from './clock.js';
 import { delay } from './delay.js';
 import {
   FINAL_TASK_STATES,
@@ -95,7 +95,7 @@ export class TaskStore {
   }
 
   private iso(): string {
-    return new Date(this.clock.now()).toISOString();
+    return isoNow(this.clock);
   }
 
   async init(): Promise<void> {

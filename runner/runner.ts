@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import type { AnyAction, ActionContext } from '../actions/action.js';
 import { backoffDelay } from '../core/backoff.js';
 import { tripBreaker } from '../core/breaker.js';
+import { isoNow } from '../core/clock.js';
 import { CoordinatorError } from '../core/coordinator.js';
 import { sendToDeadLetter } from '../core/dead-letter.js';
 import { delay } from '../core/delay.js';
@@ -81,7 +82,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       pid: process.pid,
       host: hostname(),
       version: this.o.version,
-      since: new Date(this.o.clock.now()).toISOString(),
+      since: isoNow(this.o.clock),
     });
     this.loops = this.queues.map((q) => this.poll(q));
     this.log.info({ queues: this.queues }, 'runner started');
@@ -221,7 +222,18 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return;
     }
     const log = this.log.child({ task_id: item.taskId, action: item.action });
-    const task = await store.getTask(item.taskId);
+    // One read of the task record, with a watch that keeps it current for as long as this item is handled.
+    const follower = new TaskFollower(store, item.taskId);
+    try {
+      await this.handleTask(queue, m, item, follower, log);
+    } finally {
+      follower.stop();
+    }
+  }
+
+  private async handleTask(queue: string, m: QueueMessage, item: WorkItem, follower: TaskFollower, log: Logger): Promise<void> {
+    const { store } = this.o;
+    const task = await follower.start();
     if (!task) {
       await this.deadLetter(queue, m, new TaskermanError('NOT_FOUND', `task ${item.taskId} has no record in ZooKeeper (expired, or never routed)`, { retryable: false }), item);
       return;
@@ -250,7 +262,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return;
     }
     try {
-      await this.runNode(queue, m, item, task.value, log);
+      await this.runNode(queue, m, item, task, follower, log);
     } finally {
       if (!this.dead) await store.releaseNode(item.taskId, this.node).catch(() => undefined);
     }
@@ -267,7 +279,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   private now(): string {
-    return new Date(this.o.clock.now()).toISOString();
+    return isoNow(this.o.clock);
   }
 
   /** Ends the node SKIPPED (task halted or cancelled) and acks. */
@@ -278,7 +290,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     await this.o.store.settleIfDone(item.taskId);
   }
 
-  private async runNode(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, log: Logger): Promise<void> {
+  private async runNode(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, follower: TaskFollower, log: Logger): Promise<void> {
     const { store, registry } = this.o;
     if (task.state === 'halted' || task.state === 'cancelled') return this.skip(queue, m, item, task);
 
@@ -298,8 +310,6 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
 
     const semaphore = new Semaphore(store.coordinator, store.paths.taskLeases(this.cluster, item.taskId));
-    const follower = new TaskFollower(store, item.taskId);
-    await follower.start();
     // The slot is held across retries: a node whose attempt failed may be the one that is down, so the
     // rollout does not move on to another node until this one succeeded or was given up.
     let lease: Lease | undefined;
@@ -431,7 +441,6 @@ export class Runner extends EventEmitter<RunnerEvents> {
         return;
       }
     } finally {
-      follower.stop();
       if (lease && !this.dead) await lease.release().catch(() => undefined);
     }
   }
