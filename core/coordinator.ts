@@ -32,7 +32,9 @@ export interface WatchEvent {
 export type TxOp =
   | { op: 'create'; path: string; data?: Buffer; mode?: CreateMode }
   | { op: 'set'; path: string; data: Buffer; version: number }
-  | { op: 'remove'; path: string; version: number };
+  | { op: 'remove'; path: string; version: number }
+  /** Changes nothing; fails the whole transaction (BAD_VERSION / NO_NODE) unless the node is at `version`. */
+  | { op: 'check'; path: string; version: number };
 
 /**
  * Session states, following Apache Curator: `suspended` = connection lost, the session may still be alive

@@ -206,6 +206,13 @@ export class MemoryCoordinatorStore {
           case 'remove':
             this.removeNode(op.path, op.version, undo, triggers);
             return op.path;
+          case 'check': {
+            validatePath(op.path);
+            const n = this.nodes.get(op.path);
+            if (!n) throw new CoordinatorError('NO_NODE', op.path);
+            if (op.version !== -1 && op.version !== n.version) throw new CoordinatorError('BAD_VERSION', op.path);
+            return op.path;
+          }
         }
       });
       this.fire(triggers);

@@ -40,6 +40,7 @@ export interface ZkTransaction {
   create(path: string, data: Buffer, mode: number): ZkTransaction;
   setData(path: string, data: Buffer, version: number): ZkTransaction;
   remove(path: string, version: number): ZkTransaction;
+  check(path: string, version: number): ZkTransaction;
   commit(callback: ZkCallback<[results: unknown]>): void;
   /**
    * node-zookeeper-client 1.1.3 keeps the queued operations here, and its `setData`/`remove`/`check` store

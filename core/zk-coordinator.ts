@@ -736,6 +736,10 @@ export class ZkCoordinator implements Coordinator {
             tx.remove(op.path, op.version);
             pinVersion(tx, op.version);
             break;
+          case 'check':
+            tx.check(op.path, op.version);
+            pinVersion(tx, op.version);
+            break;
         }
       }
       tx.commit((err, results) => done(err ? transactionError(err, results, ops) : null, undefined));

@@ -222,6 +222,29 @@ export function coordinatorContract(name: string, factory: () => Promise<Coordin
         await c.transaction([{ op: 'remove', path: p('cas'), version: 1 }]);
         assert.equal(await c.exists(p('cas')), undefined);
       });
+
+      it('a check op guards the transaction on another node\'s version (version 0 included)', async function () {
+        await c.create(p('guard'), buf('g'));
+        await c.create(p('target'), buf('0'));
+        await c.transaction([
+          { op: 'check', path: p('guard'), version: 0 },
+          { op: 'set', path: p('target'), data: buf('1'), version: 0 },
+        ]);
+        assert.equal((await c.get(p('target')))?.data.toString(), '1');
+        assert.equal((await c.get(p('guard')))?.stat.version, 0, 'a check changes nothing');
+
+        await c.set(p('guard'), buf('moved'), 0);
+        await rejectsWith(
+          c.transaction([
+            { op: 'set', path: p('target'), data: buf('2'), version: 1 },
+            { op: 'check', path: p('guard'), version: 0 },
+          ]),
+          'BAD_VERSION',
+          p('guard'),
+        );
+        assert.equal((await c.get(p('target')))?.data.toString(), '1', 'nothing applied when the check fails');
+        await rejectsWith(c.transaction([{ op: 'check', path: p('nope'), version: 0 }]), 'NO_NODE', p('nope'));
+      });
     });
 
     describe('tree helpers', function () {

@@ -259,6 +259,7 @@ class ScriptedClient extends EventEmitter implements ZkClient {
       create: () => tx,
       setData: (_p, _d, version) => (ops.push({ version: version || -1 }), tx),
       remove: (_p, version) => (ops.push({ version: version || -1 }), tx),
+      check: (_p, version) => (ops.push({ version: version || -1 }), tx),
       commit: (cb) => {
         this.committed = ops.map((o) => o.version);
         cb(null, []);
@@ -366,8 +367,9 @@ describe('ZkCoordinator session states (scripted client, no server)', function (
       { op: 'remove', path: '/b', version: 0 },
       { op: 'set', path: '/c', data: Buffer.from('x'), version: 3 },
       { op: 'remove', path: '/d', version: -1 },
+      { op: 'check', path: '/e', version: 0 },
     ]);
-    assert.deepEqual(s.last().committed, [0, 0, 3, -1]);
+    assert.deepEqual(s.last().committed, [0, 0, 3, -1, 0]);
   });
 
   it('maps library error codes', async function () {
