@@ -1,20 +1,25 @@
 // The circuit breaker: once `max_failures` nodes of a task are DEAD (counted since its last resume), the task
 // is halted and no further node starts. Called by whoever makes a node DEAD, before the node's slot is
 // given up.
-import type { TaskRecord } from './task.js';
+import { FINAL_TASK_STATES, type TaskRecord } from './task.js';
 import type { TaskStore } from './task-store.js';
 
 /** Halts the task if its failure budget is spent; returns the record when this call halted it. */
 export async function tripBreaker(store: TaskStore, taskId: string): Promise<TaskRecord | undefined> {
-  const task = (await store.getTask(taskId))?.value;
-  if (!task) return undefined;
-  const dead = (await store.countDead(taskId)) - (task.breakerBase ?? 0);
-  let halted: TaskRecord | undefined;
-  if (dead >= task.maxFailures) {
-    const r = await store.setTaskState(taskId, 'halted', `circuit breaker: ${dead} failed node(s)${task.breakerBase ? ' since the last resume' : ''}, max_failures is ${task.maxFailures}`);
-    if (r?.state === 'halted' && task.state !== 'halted') halted = r;
-    if (r?.state === 'halted') await store.skipQueued(taskId, `task halted: ${r.reason ?? 'circuit breaker'}`);
-  }
+  const dead = await store.countDead(taskId);
+  let before = undefined as TaskRecord | undefined;
+  // The decision is made on the record being written, so a breaker call that raced a resume (which moved
+  // breakerBase up) does not halt the resumed task again.
+  const r = await store.updateTask(taskId, (t) => {
+    before = t;
+    const counted = dead - (t.breakerBase ?? 0);
+    if (counted < t.maxFailures || FINAL_TASK_STATES.includes(t.state)) return undefined;
+    const now = new Date().toISOString();
+    return { ...t, state: 'halted', reason: `circuit breaker: ${counted} failed node(s)${t.breakerBase ? ' since the last resume' : ''}, max_failures is ${t.maxFailures}`, endedAt: now };
+  });
+  if (!r) return undefined;
+  const halted = r.state === 'halted' && before?.state !== 'halted' ? r : undefined;
+  if (r.state === 'halted') await store.skipQueued(taskId, `task halted: ${r.reason ?? 'circuit breaker'}`);
   await store.settleIfDone(taskId);
   return halted;
 }

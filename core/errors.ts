@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'ABORTED'
   | 'NOT_ALLOWED'
   | 'NO_TARGETS'
-  | 'DISCOVERY_FAILED';
+  | 'DISCOVERY_FAILED'
+  | 'TASK_CHANGED';
 
 export interface ErrorOptions {
   cause?: unknown;

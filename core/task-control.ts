@@ -50,42 +50,61 @@ export interface ResumeResult {
 /**
  * Resumes a paused task, or a halted one: the nodes the halt skipped go back to QUEUED with their work items
  * sent again, and the circuit breaker counts failures from now on.
+ *
+ * A halted task is marked `resuming` in the same write that makes it `running`, and the mark is cleared
+ * only once every skipped node is queued again: until then no runner settles the task on the old counts,
+ * and a breaker call still in flight from the halt cannot skip the queued nodes again (its writes are
+ * guarded on the task record). A resume that dies half-way leaves the mark; `resume` again finishes it.
  */
-export async function resumeTask(store: TaskStore, queue: WorkQueue, names: QueueNames, taskId: string): Promise<ResumeResult> {
+export async function resumeTask(store: TaskStore, queue: WorkQueue, names: QueueNames, taskId: string, by = 'someone'): Promise<ResumeResult> {
   const before = await mustGet(store, taskId);
   if (before.state === 'cancelled' || before.state === 'succeeded' || before.state === 'failed') {
     throw new ControlError(`task ${taskId} ended ${before.state}; it cannot be resumed`, 'run it again instead');
   }
   const dead = await store.countDead(taskId);
-  const halted = before.state === 'halted';
   const task = await store.updateTask(taskId, (t) => {
     if (t.state !== 'halted' && !t.paused) return undefined;
-    const next: TaskRecord = { ...t, resumedAt: new Date().toISOString() };
+    const at = new Date().toISOString();
+    const next: TaskRecord = { ...t, resumedAt: at };
     delete next.paused;
     if (t.state === 'halted') {
       next.state = 'running';
       next.breakerBase = dead;
+      next.resuming = { by, at };
       delete next.reason;
       delete next.endedAt;
     }
     return next;
   });
+  if (!task?.resuming) return { task: task ?? before, requeued: [] };
+
+  const cluster = String(task.spec.cluster);
+  const action = String(task.spec.action);
   const requeued: string[] = [];
-  if (halted) {
-    const cluster = String(before.spec.cluster);
-    const action = String(before.spec.action);
-    for (const n of await store.listNodes(taskId)) {
-      if (n.state !== 'SKIPPED' || !(n.reason ?? '').startsWith('task halted')) continue;
-      const r = await store.updateNode(taskId, n.node, (cur) => (cur.state === 'SKIPPED' ? { ...cur, state: 'QUEUED', reason: 'queued again by resume', endedAt: undefined } : undefined));
+  for (const n of await store.listNodes(taskId)) {
+    const haltSkipped = n.state === 'SKIPPED' && (n.reason ?? '').startsWith('task halted');
+    // QUEUED by a resume that died before it sent the work item: send it (again; a duplicate is harmless).
+    const leftOver = n.state === 'QUEUED' && n.reason === REQUEUED;
+    if (!haltSkipped && !leftOver) continue;
+    if (haltSkipped) {
+      const r = await store.updateNode(taskId, n.node, (cur) => (cur.state === 'SKIPPED' ? { ...cur, state: 'QUEUED', reason: REQUEUED, endedAt: undefined } : undefined));
       if (r?.state !== 'QUEUED') continue;
-      await queue.send(names.node(cluster, n.node), {
-        body: encodeWorkMessage({ taskId, cluster, node: n.node, action }),
-        attributes: { 'taskerman.task_id': taskId, 'taskerman.node': n.node },
-      });
-      requeued.push(n.node);
     }
+    await queue.send(names.node(cluster, n.node), {
+      body: encodeWorkMessage({ taskId, cluster, node: n.node, action }),
+      attributes: { 'taskerman.task_id': taskId, 'taskerman.node': n.node },
+    });
+    requeued.push(n.node);
   }
-  // Nothing left to run (every node had ended): settle it now rather than leave it `running`.
-  const settled = requeued.length === 0 ? await store.settleIfDone(taskId) : undefined;
-  return { task: settled ?? task ?? before, requeued };
+  const done = await store.updateTask(taskId, (t) => {
+    if (!t.resuming) return undefined;
+    const next = { ...t };
+    delete next.resuming;
+    return next;
+  });
+  // Nothing left to run (every node had ended, or finished meanwhile): settle it now rather than leave it `running`.
+  const settled = await store.settleIfDone(taskId);
+  return { task: settled ?? done ?? task, requeued };
 }
+
+const REQUEUED = 'queued again by resume';

@@ -13,6 +13,7 @@ import {
 } from './coordinator.js';
 import { isoNow, systemClock, type Clock } from './clock.js';
 import { delay } from './delay.js';
+import { TaskermanError } from './errors.js';
 import {
   FINAL_TASK_STATES,
   TERMINAL_NODE_STATES,
@@ -28,6 +29,23 @@ import { zkPaths, type ZkPaths } from './zk-paths.js';
 export interface Versioned<T> {
   value: T;
   version: number;
+}
+
+/**
+ * A node write that must see the task record unchanged since `version` (a transaction `check`), or that
+ * also writes the task record as `write` (same version guard): the runner's start of a node is refused when
+ * the task was cancelled, halted or paused after it last looked.
+ */
+export interface TaskGuard {
+  version: number;
+  write?: TaskRecord;
+}
+
+/** A guarded node write was refused: the task record changed since the guard's version. Read it again. */
+export class TaskChangedError extends TaskermanError {
+  constructor(readonly taskId: string) {
+    super('TASK_CHANGED', `task ${taskId} changed since it was read`, { retryable: true });
+  }
 }
 
 /** The result of a mutation: undefined means "leave the record as it is". */
@@ -169,18 +187,18 @@ export class TaskStore {
       .sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true }));
   }
 
-  /** Compare-and-set loop on one JSON record; returns the record as stored after the call. */
-  private async mutate<T extends { updatedAt: string }>(path: string, fn: Mutator<T>): Promise<T | undefined> {
+  /** Compare-and-set loop on one JSON record; returns the record as stored after the call, with its version. */
+  private async mutate<T extends { updatedAt: string }>(path: string, fn: Mutator<T>): Promise<Versioned<T> | undefined> {
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
         const d = await this.coordinator.get(path);
         if (!d) return undefined;
         const cur = fromJsonBuffer<T>(d.data);
         const next = fn(cur);
-        if (next === undefined) return cur;
+        if (next === undefined) return { value: cur, version: d.stat.version };
         next.updatedAt = this.iso();
-        await this.coordinator.set(path, toJsonBuffer(next), d.stat.version);
-        return next;
+        const stat = await this.coordinator.set(path, toJsonBuffer(next), d.stat.version);
+        return { value: next, version: stat.version };
       } catch (err) {
         if ((await nextRound(err, i)) === 'gone') return undefined;
       }
@@ -188,7 +206,12 @@ export class TaskStore {
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
   }
 
-  updateTask(taskId: string, fn: Mutator<TaskRecord>): Promise<TaskRecord | undefined> {
+  async updateTask(taskId: string, fn: Mutator<TaskRecord>): Promise<TaskRecord | undefined> {
+    return (await this.mutate(this.paths.task(taskId), fn))?.value;
+  }
+
+  /** updateTask, returning the record's version too (for a later write guarded on it). */
+  updateTaskVersioned(taskId: string, fn: Mutator<TaskRecord>): Promise<Versioned<TaskRecord> | undefined> {
     return this.mutate(this.paths.task(taskId), fn);
   }
 
@@ -205,9 +228,15 @@ export class TaskStore {
    * (one ZooKeeper round trip less on the path from a slot to the action), and falls back to reading on a
    * version conflict.
    */
-  async updateNodeVersioned(taskId: string, node: string, fn: Mutator<NodeRecord>, known?: Versioned<NodeRecord>): Promise<Versioned<NodeRecord> | undefined> {
+  async updateNodeVersioned(taskId: string, node: string, fn: Mutator<NodeRecord>, known?: Versioned<NodeRecord>, guard?: TaskGuard): Promise<Versioned<NodeRecord> | undefined> {
     const path = this.paths.node(taskId, node);
     const progressPath = this.paths.progress(taskId);
+    const taskPath = this.paths.task(taskId);
+    const guardOps: TxOp[] = !guard
+      ? []
+      : guard.write
+        ? [{ op: 'set', path: taskPath, data: toJsonBuffer({ ...guard.write, updatedAt: this.iso() }), version: guard.version }]
+        : [{ op: 'check', path: taskPath, version: guard.version }];
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
         let cur: NodeRecord;
@@ -225,8 +254,10 @@ export class TaskStore {
         if (next === undefined) return { value: cur, version };
         next.updatedAt = this.iso();
         const countsUnchanged = cur.state === next.state || (!isTerminalNode(cur.state) && !isTerminalNode(next.state));
-        if (countsUnchanged) {
+        if (countsUnchanged && guardOps.length === 0) {
           await this.coordinator.set(path, toJsonBuffer(next), version);
+        } else if (countsUnchanged) {
+          await this.coordinator.transaction([...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }]);
         } else {
           const p = await this.coordinator.get(progressPath);
           if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
@@ -234,12 +265,16 @@ export class TaskStore {
           adjust(progress, cur.state, -1);
           adjust(progress, next.state, 1);
           await this.coordinator.transaction([
+            ...guardOps,
             { op: 'set', path, data: toJsonBuffer(next), version },
             { op: 'set', path: progressPath, data: toJsonBuffer(progress), version: p.stat.version },
           ]);
         }
         return { value: next, version: version + 1 };
       } catch (err) {
+        if (guard && err instanceof CoordinatorError && err.path === taskPath && (err.code === 'BAD_VERSION' || err.code === 'NO_NODE')) {
+          throw new TaskChangedError(taskId);
+        }
         if ((await nextRound(err, i)) === 'gone') return undefined;
       }
     }
@@ -247,8 +282,12 @@ export class TaskStore {
   }
 
   async getProgress(taskId: string): Promise<Progress | undefined> {
+    return (await this.getProgressVersioned(taskId))?.value;
+  }
+
+  async getProgressVersioned(taskId: string): Promise<Versioned<Progress> | undefined> {
     const d = await this.coordinator.get(this.paths.progress(taskId));
-    return d ? fromJsonBuffer<Progress>(d.data) : undefined;
+    return d ? { value: fromJsonBuffer<Progress>(d.data), version: d.stat.version } : undefined;
   }
 
   /** Moves a task to a new state unless it is already final (a final state is never overwritten). */
@@ -302,27 +341,61 @@ export class TaskStore {
 
   /**
    * Once every node is terminal, settles the task: succeeded when all succeeded, otherwise failed.
-   * A halted or cancelled task keeps its state. Safe to call from any number of runners.
+   * A halted or cancelled task keeps its state, and so does one being resumed. Safe to call from any number
+   * of runners: the write is guarded on the progress counts it read, so a node queued again in between
+   * (resume, redrive) makes it look again instead of settling on a stale count.
    */
   async settleIfDone(taskId: string): Promise<TaskRecord | undefined> {
-    const [progress, task] = await Promise.all([this.getProgress(taskId), this.getTask(taskId)]);
-    if (!progress || !task || progress.terminal < task.value.targets.length || task.value.targets.length === 0) return undefined;
-    const ok = progress.SUCCEEDED === task.value.targets.length;
-    const failed = task.value.targets.length - progress.SUCCEEDED;
-    return this.setTaskState(taskId, ok ? 'succeeded' : 'failed', ok ? undefined : `${failed} of ${task.value.targets.length} nodes did not succeed (${progress.DEAD} dead, ${progress.SKIPPED} skipped)`);
+    const taskPath = this.paths.task(taskId);
+    for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      try {
+        const task = await this.getTask(taskId);
+        if (!task || FINAL_TASK_STATES.includes(task.value.state) || task.value.resuming) return undefined;
+        const progress = await this.getProgressVersioned(taskId);
+        const total = task.value.targets.length;
+        if (!progress || total === 0 || progress.value.terminal < total) return undefined;
+        const p = progress.value;
+        const ok = p.SUCCEEDED === total;
+        const now = this.iso();
+        const next: TaskRecord = { ...task.value, state: ok ? 'succeeded' : 'failed', endedAt: now, updatedAt: now };
+        if (!ok) next.reason = `${total - p.SUCCEEDED} of ${total} nodes did not succeed (${p.DEAD} dead, ${p.SKIPPED} skipped)`;
+        await this.coordinator.transaction([
+          { op: 'check', path: this.paths.progress(taskId), version: progress.version },
+          { op: 'set', path: taskPath, data: toJsonBuffer(next), version: task.version },
+        ]);
+        return next;
+      } catch (err) {
+        if ((await nextRound(err, i)) === 'gone') return undefined;
+      }
+    }
+    throw new CoordinatorError('BAD_VERSION', taskPath, `gave up settling ${taskPath} after ${CAS_ATTEMPTS} conflicting writes`);
   }
 
   /**
    * Ends every node still QUEUED as SKIPPED with `reason`: after a halt or a cancel, a node that has not
    * started never will, and one whose work item was never sent (its router died mid-way) would otherwise
    * stay QUEUED for good. A runner that later receives its work item finds it SKIPPED and drops it.
+   * Each write is guarded on the task still being halted or cancelled: a late call must not skip the nodes
+   * a resume has just queued again.
    */
   async skipQueued(taskId: string, reason: string): Promise<string[]> {
+    let task = await this.getTask(taskId);
+    const ended = (t: Versioned<TaskRecord> | undefined): t is Versioned<TaskRecord> => t !== undefined && (t.value.state === 'halted' || t.value.state === 'cancelled');
+    if (!ended(task)) return [];
     const skipped: string[] = [];
     for (const n of await this.listNodes(taskId)) {
       if (n.state !== 'QUEUED') continue;
-      const r = await this.updateNode(taskId, n.node, (cur) => (cur.state === 'QUEUED' ? { ...cur, state: 'SKIPPED', reason, endedAt: this.iso() } : undefined));
-      if (r?.state === 'SKIPPED') skipped.push(n.node);
+      for (;;) {
+        try {
+          const r = await this.updateNodeVersioned(taskId, n.node, (cur) => (cur.state === 'QUEUED' ? { ...cur, state: 'SKIPPED', reason, endedAt: this.iso() } : undefined), undefined, { version: task.version });
+          if (r?.value.state === 'SKIPPED' && r.value.reason === reason) skipped.push(n.node);
+          break;
+        } catch (err) {
+          if (!(err instanceof TaskChangedError)) throw err;
+          task = await this.getTask(taskId);
+          if (!ended(task)) return skipped;
+        }
+      }
     }
     return skipped;
   }

@@ -71,6 +71,12 @@ export interface TaskRecord {
   /** DEAD nodes already counted when the task was last resumed after a halt; the breaker counts from here. */
   breakerBase?: number;
   resumedAt?: string;
+  /**
+   * Set while `taskerman resume` queues a halted task's skipped nodes again: the task is not settled
+   * meanwhile (its nodes all look terminal until they are queued). A resume that died half-way leaves it
+   * set; running `resume` again finishes the job.
+   */
+  resuming?: { by: string; at: string };
 }
 
 /** Time-sortable, unique enough across routers and users: 20261120T225500123Z-3f9a1c2e. */

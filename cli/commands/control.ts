@@ -40,6 +40,6 @@ export const pauseCommand = () =>
 
 export const resumeCommand = () =>
   controlCommand('resume', 'resume a paused task, or a halted one (its skipped nodes are queued again; the failure budget starts afresh)', async (b, id) => {
-    const r = await resumeTask(b.store, b.queue, b.names, id);
+    const r = await resumeTask(b.store, b.queue, b.names, id, currentUser());
     return { text: `task ${id} resumed (${r.task.state})${r.requeued.length ? `; queued again: ${r.requeued.join(', ')}` : ''}`, json: { state: r.task.state, requeued: r.requeued } };
   });

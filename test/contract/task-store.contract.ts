@@ -1,9 +1,14 @@
 // TaskStore behaviour that must hold on every Coordinator adapter.
 import assert from 'node:assert/strict';
+import { tripBreaker } from '../../core/breaker.js';
 import type { Coordinator } from '../../core/coordinator.js';
+import { MemoryWorkQueue } from '../../core/memory-work-queue.js';
+import { queueNames } from '../../core/queue-names.js';
+import { resumeTask } from '../../core/task-control.js';
 import { parseTaskSpec } from '../../core/task-spec.js';
-import { TaskStore } from '../../core/task-store.js';
+import { TaskChangedError, TaskStore } from '../../core/task-store.js';
 import { newTaskId } from '../../core/task.js';
+import { InterleavedCoordinator } from '../support/interleave.js';
 
 export function taskStoreContract(name: string, factory: () => Promise<{ open(): Promise<Coordinator>; root: string; cleanup(): Promise<void> }>): void {
   describe(`task store: ${name}`, () => {
@@ -22,12 +27,20 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       await env.cleanup();
     });
 
-    async function recorded(store: TaskStore) {
+    async function recorded(store: TaskStore, nodes = ['a', 'b']) {
       const taskId = newTaskId();
-      const spec = parseTaskSpec({ name: 't', action: 'noop', cluster: 'c:1', nodes: ['a', 'b'] });
-      assert.equal(await store.createTask({ task: { taskId, spec, emittedBy: { kind: 'cli', user: 'u' }, emittedAt: new Date().toISOString() }, targets: ['a', 'b'], limit: 1, maxFailures: 1, state: 'routing' }), true);
+      const spec = parseTaskSpec({ name: 't', action: 'noop', cluster: 'c:1', nodes });
+      assert.equal(await store.createTask({ task: { taskId, spec, emittedBy: { kind: 'cli', user: 'u' }, emittedAt: new Date().toISOString() }, targets: nodes, limit: 1, maxFailures: 1, state: 'routing' }), true);
       return taskId;
     }
+
+    /** Two stores on two sessions; the first one's calls can be interleaved with the second one's. */
+    async function twoActors() {
+      const hooked = new InterleavedCoordinator(await open());
+      return { hooked, slow: new TaskStore(hooked, env.root), other: new TaskStore(await open(), env.root) };
+    }
+    const nodeWrite = (store: TaskStore, taskId: string) => (c: { method: string; path: string; ops: { path: string }[] }) =>
+      (c.method === 'transaction' || c.method === 'set') && c.ops.some((op) => op.path.startsWith(`${store.paths.nodes(taskId)}/`));
 
     it('records a task once: a second create of the same id is refused', async () => {
       const store = new TaskStore(await open(), env.root);
@@ -71,6 +84,118 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       await s0.createTask({ task: { taskId, spec, emittedBy: { kind: 'cli', user: 'u' }, emittedAt: '' }, targets: nodes, limit: 1, maxFailures: 1, state: 'routing' });
       await Promise.all(nodes.map((n, i) => (stores[i % 4] as TaskStore).updateNode(taskId, n, (r) => ({ ...r, state: i % 3 === 0 ? 'DEAD' : 'SUCCEEDED' }))));
       assert.deepEqual(await s0.getProgress(taskId), { terminal: 12, SUCCEEDED: 8, DEAD: 4, SKIPPED: 0 });
+    });
+
+    it('a guarded node write is refused once the task record moved on, and nothing of it is applied', async () => {
+      const store = new TaskStore(await open(), env.root);
+      const taskId = await recorded(store);
+      const seen = await store.getTask(taskId);
+      assert.ok(seen);
+      await store.updateNodeVersioned(taskId, 'a', (r) => ({ ...r, state: 'STARTED' }), undefined, { version: seen.version });
+      await store.setTaskState(taskId, 'cancelled', 'cancelled by test');
+      await assert.rejects(store.updateNodeVersioned(taskId, 'b', (r) => ({ ...r, state: 'STARTED' }), undefined, { version: seen.version }), TaskChangedError);
+      assert.equal((await store.getNode(taskId, 'b'))?.value.state, 'QUEUED');
+      // A terminal move under a guard is refused too, progress counts included.
+      await assert.rejects(store.updateNodeVersioned(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }), undefined, { version: seen.version }), TaskChangedError);
+      assert.deepEqual(await store.getProgress(taskId), { terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 });
+    });
+
+    it('does not settle on progress counts that a node queued again has made stale', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const taskId = await recorded(other);
+      await other.setTaskState(taskId, 'running');
+      await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      await other.updateNode(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      // The settler has read "all terminal"; before it writes, the dead node is queued again (a redrive).
+      const hook = hooked.once(
+        (c) => c.method === 'transaction' && c.ops.some((op) => op.path === slow.paths.task(taskId)),
+        async () => void (await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'QUEUED' }))),
+      );
+      assert.equal(await slow.settleIfDone(taskId), undefined);
+      assert.ok(hook.fired);
+      assert.equal((await other.getTask(taskId))?.value.state, 'running');
+    });
+
+    it('a breaker call still in flight from a halt neither skips the nodes a resume queued nor halts the resumed task', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const taskId = await recorded(other, ['a', 'b', 'c']);
+      await other.setTaskState(taskId, 'running');
+      await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      const queue = new MemoryWorkQueue();
+      const names = queueNames('t');
+      for (const q of [names.node('c:1', 'b'), names.node('c:1', 'c')]) await queue.ensureQueue({ name: q, deadLetter: `${q}-dlq`, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+      // The breaker halts the task; just before it skips the first waiting node, an operator resumes.
+      let resumed: Awaited<ReturnType<typeof resumeTask>> | undefined;
+      const hook = hooked.once(nodeWrite(slow, taskId), async () => {
+        resumed = await resumeTask(other, queue, names, taskId, 'oncall');
+      });
+      await tripBreaker(slow, taskId);
+      assert.ok(hook.fired);
+      assert.equal(resumed?.task.state, 'running');
+      const task = (await other.getTask(taskId))?.value;
+      assert.equal(task?.state, 'running', 'the resumed task stays running');
+      assert.equal(task?.breakerBase, 1);
+      assert.deepEqual((await other.listNodes(taskId)).map((n) => n.state), ['DEAD', 'QUEUED', 'QUEUED']);
+      // And a late breaker call after the resume does not halt it again.
+      await tripBreaker(slow, taskId);
+      assert.equal((await other.getTask(taskId))?.value.state, 'running');
+      await queue.close();
+    });
+
+    it('a resumed task is not settled on its old counts while its skipped nodes are being queued again', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const taskId = await recorded(other, ['a', 'b', 'c']);
+      await other.setTaskState(taskId, 'running');
+      await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      await tripBreaker(other, taskId);
+      assert.deepEqual((await other.listNodes(taskId)).map((n) => n.state), ['DEAD', 'SKIPPED', 'SKIPPED']);
+      const queue = new MemoryWorkQueue();
+      const names = queueNames('t');
+      for (const q of [names.node('c:1', 'b'), names.node('c:1', 'c')]) await queue.ensureQueue({ name: q, deadLetter: `${q}-dlq`, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+      // Just before the resume queues the first skipped node again, a runner finishing elsewhere settles.
+      let settled: unknown = 'not called';
+      const hook = hooked.once(nodeWrite(slow, taskId), async () => {
+        settled = await other.settleIfDone(taskId);
+      });
+      const r = await resumeTask(slow, queue, names, taskId, 'oncall');
+      assert.ok(hook.fired);
+      assert.equal(settled, undefined, 'not settled in the middle of the resume');
+      assert.deepEqual(r.requeued, ['b', 'c']);
+      const task = (await other.getTask(taskId))?.value;
+      assert.equal(task?.state, 'running');
+      assert.equal(task?.resuming, undefined, 'the resume mark is cleared at the end');
+      assert.deepEqual((await other.listNodes(taskId)).map((n) => n.state), ['DEAD', 'QUEUED', 'QUEUED']);
+      assert.equal((await queue.stats(names.node('c:1', 'b'))).visible, 1);
+      await queue.close();
+    });
+
+    it('a resume that died half-way is finished by the next resume', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const taskId = await recorded(other, ['a', 'b', 'c']);
+      await other.setTaskState(taskId, 'running');
+      await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      await tripBreaker(other, taskId);
+      const queue = new MemoryWorkQueue();
+      const names = queueNames('t');
+      for (const q of [names.node('c:1', 'b'), names.node('c:1', 'c')]) await queue.ensureQueue({ name: q, deadLetter: `${q}-dlq`, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+      // The first resume dies right after it queued node b again (before b's work item was sent).
+      hooked.once(
+        (c) => c.method === 'get' && c.path === slow.paths.node(taskId, 'c'),
+        () => Promise.reject(new Error('resume process killed')),
+      );
+      const died = resumeTask(slow, queue, names, taskId, 'oncall');
+      await assert.rejects(died, /killed/);
+      assert.ok((await other.getTask(taskId))?.value.resuming, 'the half-done resume leaves its mark');
+      assert.equal(await other.settleIfDone(taskId), undefined);
+      const r = await resumeTask(other, queue, names, taskId, 'oncall');
+      assert.deepEqual(r.requeued.sort(), ['b', 'c']);
+      const task = (await other.getTask(taskId))?.value;
+      assert.equal(task?.state, 'running');
+      assert.equal(task?.resuming, undefined);
+      assert.deepEqual((await other.listNodes(taskId)).map((n) => n.state), ['DEAD', 'QUEUED', 'QUEUED']);
+      assert.ok((await queue.stats(names.node('c:1', 'b'))).visible >= 1);
+      assert.equal((await queue.stats(names.node('c:1', 'c'))).visible, 1);
+      await queue.close();
     });
   });
 }
