@@ -1,12 +1,13 @@
 // Follows one task's record through a ZooKeeper data watch, for a runner working on one of its nodes:
 // the runner learns at once that the task was cancelled (abort the action in flight), halted or paused
 // (start nothing new), without re-reading the record before every step.
-import { fromJsonBuffer } from './coordinator.js';
+import { fromJsonBuffer, type NodeData } from './coordinator.js';
 import type { TaskRecord } from './task.js';
 import type { TaskStore } from './task-store.js';
 
 export class TaskFollower {
   private record: TaskRecord | undefined;
+  private version = -1;
   private readonly cancelAc = new AbortController();
   private readonly endAc = new AbortController();
   private waiters: Array<() => void> = [];
@@ -28,7 +29,23 @@ export class TaskFollower {
     const d = await this.store.coordinator.get(this.store.paths.task(this.taskId), () => {
       void this.read().catch(() => this.wake());
     });
+    this.apply(d);
+  }
+
+  /**
+   * Reads the record now, without arming another watch: for a writer whose guarded write was refused
+   * because the record moved on before the watch told us.
+   */
+  async refresh(): Promise<TaskRecord | undefined> {
+    if (!this.stopped) this.apply(await this.store.coordinator.get(this.store.paths.task(this.taskId)));
+    return this.record;
+  }
+
+  private apply(d: NodeData | undefined): void {
+    // Watch and refresh reads may land out of order: never step back to an older version.
+    if (d && d.stat.version < this.version) return;
     this.record = d ? fromJsonBuffer<TaskRecord>(d.data) : undefined;
+    this.version = d ? d.stat.version : -1;
     const state = this.record?.state;
     if (!d || state === 'cancelled') {
       this.cancelAc.abort(new Error(d ? `task cancelled${this.record?.cancelled ? ` by ${this.record.cancelled.by}` : ''}` : 'task record removed'));
@@ -45,6 +62,11 @@ export class TaskFollower {
 
   get current(): TaskRecord | undefined {
     return this.record;
+  }
+
+  /** The ZooKeeper version of `current` (-1 when there is none): a write guarded on it fails if the task moved on. */
+  get currentVersion(): number {
+    return this.version;
   }
 
   /** Aborts when the task is cancelled (or its record removed): actions in flight stop. */

@@ -22,7 +22,7 @@ import { AbortedError, describeError, errorCode, MessageError, SessionLostError,
 import { Semaphore, type Lease } from '../core/lease.js';
 import { TaskFollower } from '../core/task-follower.js';
 import { describeWindow, isInWindow } from '../core/window.js';
-import type { Versioned } from '../core/task-store.js';
+import { TaskChangedError, type TaskGuard, type Versioned } from '../core/task-store.js';
 import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/membership.js';
 import { parseTaskSpec, type TaskSpec } from '../core/task-spec.js';
@@ -268,10 +268,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  private async setNode(item: WorkItem, fn: (r: NodeRecord) => NodeRecord | undefined): Promise<NodeRecord | undefined> {
+  private async setNode(item: WorkItem, fn: (r: NodeRecord) => NodeRecord | undefined, taskGuard?: TaskGuard): Promise<NodeRecord | undefined> {
     this.guard();
     const known = this.known?.taskId === item.taskId ? this.known.rec : undefined;
-    const v = await this.o.store.updateNodeVersioned(item.taskId, this.node, fn, known);
+    const v = await this.o.store.updateNodeVersioned(item.taskId, this.node, fn, known, taskGuard);
     this.known = v ? { taskId: item.taskId, rec: v } : undefined;
     const r = v?.value;
     if (r) this.emit('node', { taskId: item.taskId, node: this.node, state: r.state, attempt: r.attempts, ...(r.error ? { error: r.error } : {}) });
@@ -345,7 +345,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
           await delay(this.o.windowRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
           continue;
         }
+        let freshLease = false;
         if (!lease || lease.lost) {
+          freshLease = true;
           await lease?.release().catch(() => undefined);
           lease = undefined;
           await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'waiting for a slot' }));
@@ -372,21 +374,42 @@ export class Runner extends EventEmitter<RunnerEvents> {
             continue;
           }
         }
-        if (current.state === 'routed') await store.setTaskState(item.taskId, 'running');
-
+        // The start is written only if the task record is still the one we decided on (a transaction check on
+        // its version; the first start also moves the task to running in the same write): a cancel, halt or
+        // pause that lands after we looked makes the write fail, and the loop looks again.
+        const seen = follower.current ?? current;
+        const taskGuard: TaskGuard = { version: follower.currentVersion, ...(seen.state === 'routed' ? { write: { ...seen, state: 'running' } } : {}) };
         const token = lease.fencingToken;
-        const started = await this.setNode(item, (r) => {
-          const history = closeInterrupted(r.history, this.now());
-          const attempt = r.attempts + 1;
-          return {
-            ...r,
-            state: 'STARTED',
-            attempts: attempt,
-            startedAt: this.now(),
-            reason: undefined,
-            history: [...history, { attempt, startedAt: this.now(), fencingToken: token }],
-          };
-        });
+        let started: NodeRecord | undefined;
+        try {
+          started = await this.setNode(
+            item,
+            (r) => {
+              const history = closeInterrupted(r.history, this.now());
+              const attempt = r.attempts + 1;
+              return {
+                ...r,
+                state: 'STARTED',
+                attempts: attempt,
+                startedAt: this.now(),
+                reason: undefined,
+                history: [...history, { attempt, startedAt: this.now(), fencingToken: token }],
+              };
+            },
+            taskGuard,
+          );
+        } catch (err) {
+          if (!(err instanceof TaskChangedError)) throw err;
+          const now = await follower.refresh();
+          log.debug({ state: now?.state, paused: Boolean(now?.paused) }, 'task changed just before the node started; looking again');
+          // A slot just taken is given back when the task was paused meanwhile (admission stopped); a node
+          // retrying on its slot keeps it, as above. Halted or cancelled: the top of the loop gives it back.
+          if (now?.paused && freshLease) {
+            await lease.release();
+            lease = undefined;
+          }
+          continue;
+        }
         const attempt = started?.attempts ?? 1;
         log.info({ attempt, fencing_token: token }, 'node started');
 

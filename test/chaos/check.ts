@@ -8,8 +8,9 @@
 //   2. loss:   every target ends SUCCEEDED (with a completed post_check in the probe), DEAD (with a dead
 //              letter that has a reason) or SKIPPED (with a reason, in a halted or cancelled task).
 //   3. once:   no node receives more than one work item unless a router died mid-fan-out; no attempt
-//              starts after the task was cancelled or halted (later than `graceMs`: the time a watch takes
-//              to reach a runner that was already past its last look at the task).
+//              starts after the task was cancelled or halted. A runner's start is a write guarded on the
+//              task record, so it is ordered before the cancel or halt in ZooKeeper; `graceMs` covers only
+//              the time from that write to the action's first probe line, measured on another clock.
 import type { DeadLetter } from '../../core/dead-letters.js';
 import type { Progress } from '../../core/task-store.js';
 import { FINAL_TASK_STATES, TERMINAL_NODE_STATES, type NodeRecord, type TaskRecord } from '../../core/task.js';

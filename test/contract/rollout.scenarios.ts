@@ -13,7 +13,8 @@ import { planTask } from '../../core/plan.js';
 import { Supervisor } from '../../router/supervisor.js';
 import { encodeTaskMessage, newTaskId } from '../../core/task.js';
 import type { QueueMessage } from '../../core/work-queue.js';
-import { Harness, type Backend } from '../support/harness.js';
+import { Harness, type Backend, type HarnessOptions } from '../support/harness.js';
+import { InterleavedCoordinator, written } from '../support/interleave.js';
 import { Probe } from '../support/probe.js';
 
 export interface ScenarioSetup {
@@ -220,10 +221,10 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
     let h: Harness | undefined;
     let probe: Probe;
 
-    async function start(nodes: string[]): Promise<Harness> {
+    async function start(nodes: string[], wrapSession?: HarnessOptions['wrapSession']): Promise<Harness> {
       probe = new Probe();
       const zkRoot = setup.zkRoot();
-      h = new Harness({ backend: await setup.backend(zkRoot), cluster: 'kafka:events', nodes, zkRoot, queuePrefix: setup.queuePrefix(), actions: [probe.action()], visibilitySec: 4 });
+      h = new Harness({ backend: await setup.backend(zkRoot), cluster: 'kafka:events', nodes, zkRoot, queuePrefix: setup.queuePrefix(), actions: [probe.action()], visibilitySec: 4, ...(wrapSession ? { wrapSession } : {}) });
       await h.start();
       return h;
     }
@@ -273,6 +274,45 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(probe.maxConcurrency(taskId), 1);
     });
 
+    /** A harness whose runner for `node` writes its start only after `step` ran (put between its last look at the task and its start). */
+    async function startRacing(nodes: string[], node: string, step: () => Promise<unknown>) {
+      let hook: { readonly fired: boolean } | undefined;
+      const h = await start(nodes, (c, who) => {
+        if (who !== `runner:${node}`) return c;
+        const ic = new InterleavedCoordinator(c);
+        hook = ic.once((call) => call.method === 'transaction' && call.ops.some((op) => written(op)?.state === 'STARTED'), async () => void (await step()));
+        return ic;
+      });
+      return { h, fired: () => hook?.fired ?? false };
+    }
+
+    it('a cancel that lands after the runner last looked but before the node starts: the node never starts', async () => {
+      let taskId = '';
+      const { h, fired } = await startRacing(['n1'], 'n1', () => cancelTask(h.store, taskId, 'oncall'));
+      taskId = await h.submit({ limit: 1, args: { ms: 10 } });
+      const nodes = await h.waitFor(taskId, 'the node to end after the cancel', (ns) => ns[0]?.state === 'SKIPPED');
+      assert.ok(fired(), 'the cancel went in between');
+      assert.equal((await h.store.getTask(taskId))?.value.state, 'cancelled');
+      assert.match(nodes[0]?.reason ?? '', /cancelled by oncall/);
+      assert.equal(nodes[0]?.state, 'SKIPPED');
+      assert.equal(nodes[0]?.attempts, 0, 'no attempt was started');
+      assert.equal(probe.executions(taskId).size, 0, 'the action never ran');
+    });
+
+    it('a pause that lands just before the node starts: the node waits, and runs once after resume', async () => {
+      let taskId = '';
+      const { h, fired } = await startRacing(['n1'], 'n1', () => pauseTask(h.store, taskId, 'oncall'));
+      taskId = await h.submit({ limit: 1, args: { ms: 10 } });
+      await h.waitFor(taskId, 'the node to wait, paused', (ns) => ns[0]?.state === 'WAITING' && /paused by oncall/.test(ns[0].reason ?? ''));
+      assert.ok(fired());
+      assert.equal(probe.executions(taskId).size, 0);
+      await resumeTask(h.store, h.queue, h.names, taskId, 'oncall');
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      assert.equal(nodes[0]?.attempts, 1);
+      assert.equal(probe.executions(taskId).get('n1'), 1);
+    });
+
     it('resume after a halt queues the skipped nodes again with a fresh failure budget', async () => {
       const h = await start(nodeNames(4));
       let firstNode: string | undefined;
@@ -290,6 +330,13 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(task?.state, 'failed');
       assert.deepEqual(nodes.map((n) => n.state).sort(), ['DEAD', 'SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
       assert.equal(task?.breakerBase, 1);
+      // Redriving that node takes it out of the breaker's base again (it is no longer dead), and it runs.
+      const queues = await deadLetterQueues(h.queue, h.names, h.o.cluster);
+      assert.equal((await redriveDeadLetters(h.queue, h.store, queues, { taskId }, 'oncall')).length, 1);
+      const again = await h.waitFinal(taskId);
+      assert.equal(again.task.state, 'succeeded');
+      assert.equal(again.task.breakerBase, 0);
+      assert.equal(probe.executions(taskId).get(firstNode ?? ''), 2);
     });
 
     it('times an attempt out: the action is aborted and the attempt fails with a timeout', async () => {

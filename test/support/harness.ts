@@ -40,6 +40,8 @@ export interface HarnessOptions {
   /** The runners' clock (maintenance windows, timestamps) and how often they look at a closed window. */
   clock?: Clock;
   windowRecheckMs?: number;
+  /** Wraps a simulated process's coordinator session (to interleave its calls with a test's steps). */
+  wrapSession?: (c: Coordinator, who: 'store' | 'router' | `runner:${string}`) => Coordinator;
 }
 
 export class Harness {
@@ -61,10 +63,10 @@ export class Harness {
     return q;
   }
 
-  private async session(): Promise<Coordinator> {
+  private async session(who: 'store' | 'router' | `runner:${string}`): Promise<Coordinator> {
     const c = await this.o.backend.session();
     this.sessions.push(c);
-    return c;
+    return this.o.wrapSession ? this.o.wrapSession(c, who) : c;
   }
 
   registry() {
@@ -72,7 +74,7 @@ export class Harness {
   }
 
   async newRouter(): Promise<Router> {
-    const store = new TaskStore(await this.session(), this.o.zkRoot);
+    const store = new TaskStore(await this.session('router'), this.o.zkRoot);
     const router = new Router({
       queue: this.client(),
       store,
@@ -97,7 +99,7 @@ export class Harness {
       cluster: this.o.cluster,
       node,
       queue: this.client(),
-      store: new TaskStore(await this.session(), this.o.zkRoot),
+      store: new TaskStore(await this.session(`runner:${node}`), this.o.zkRoot),
       names: this.names,
       registry: this.registry(),
       logger: this.o.logger ?? silentLogger,
@@ -112,7 +114,7 @@ export class Harness {
   }
 
   async start(): Promise<void> {
-    this.store = new TaskStore(await this.session(), this.o.zkRoot);
+    this.store = new TaskStore(await this.session('store'), this.o.zkRoot);
     this.queue = this.client();
     await this.store.init();
     for (let i = 0; i < (this.o.routers ?? 1); i++) await (await this.newRouter()).start();
