@@ -99,13 +99,24 @@ export async function redriveDeadLetters(queue: WorkQueue, store: TaskStore | un
       if (t && (t.value.state === 'halted' || t.value.state === 'cancelled')) {
         throw new TaskermanError('NOT_ALLOWED', `task ${d.taskId} is ${t.value.state}: redriving ${d.node} would only skip it`, { retryable: false, hint: t.value.state === 'halted' ? `resume it first: taskerman resume ${d.taskId}` : 'run the task again instead' });
       }
-      await store.updateNode(d.taskId, d.node, (r) =>
-        r.state === 'DEAD'
-          ? { ...r, state: 'QUEUED', reason: `redriven by ${by}`, error: undefined, endedAt: undefined, history: r.history.map((h) => ({ ...h, counted: false })) }
-          : undefined,
-      );
-      if (t?.value.state === 'failed') {
-        await store.updateTask(d.taskId, (r) => (r.state === 'failed' ? { ...r, state: 'running', reason: `node ${d.node} redriven by ${by}`, endedAt: undefined } : undefined));
+      let deadSince: string | undefined;
+      const requeued = await store.updateNode(d.taskId, d.node, (r) => {
+        if (r.state !== 'DEAD') return undefined;
+        deadSince = r.endedAt ?? r.updatedAt;
+        return { ...r, state: 'QUEUED', reason: `redriven by ${by}`, error: undefined, endedAt: undefined, history: r.history.map((h) => ({ ...h, counted: false })) };
+      });
+      if (requeued?.state === 'QUEUED' && deadSince !== undefined) {
+        const since = deadSince;
+        await store.updateTask(d.taskId, (r) => {
+          // A node that was already dead when the task was last resumed is in breakerBase: take it out
+          // again, or the breaker would allow one failure more than max_failures from now on.
+          const inBase = (r.breakerBase ?? 0) > 0 && r.resumedAt !== undefined && since <= r.resumedAt;
+          if (r.state !== 'failed' && !inBase) return undefined;
+          const next = { ...r };
+          if (inBase) next.breakerBase = (r.breakerBase ?? 1) - 1;
+          if (r.state === 'failed') Object.assign(next, { state: 'running', reason: `node ${d.node} redriven by ${by}`, endedAt: undefined });
+          return next;
+        });
       }
     }
     const attributes = Object.fromEntries(Object.entries({ 'taskerman.task_id': d.taskId, 'taskerman.node': d.node, 'taskerman.redriven_by': by }).filter((e): e is [string, string] => e[1] !== undefined));
