@@ -65,10 +65,11 @@ data "aws_iam_policy_document" "router" {
   }
 
   # The redrive policy of a new queue names its dead-letter queue by ARN: GetQueueAttributes reads it.
+  # SendMessage: the supervisor dead-letters a target that never got a live runner (router/supervisor.ts).
   statement {
-    sid       = "CreateClusterDeadLetterQueues"
+    sid       = "ClusterDeadLetterQueues"
     effect    = "Allow"
-    actions   = ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    actions   = ["sqs:CreateQueue", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
     resources = [local.any_cluster_dlq_arn]
   }
 
@@ -122,6 +123,72 @@ data "aws_iam_policy_document" "runner" {
   }
 }
 
+# Operator: the humans and CI that use the CLI. Only these commands reach AWS (cancel, pause, status, tasks
+# and gc touch ZooKeeper only); none of them creates a queue (no ensureQueue, so no CreateQueue or
+# GetQueueAttributes).
+#   run, submit:                 send a task to the global queue (core/emit.ts emitTask);
+#   dlq list | show | redrive:   find the dead-letter queues (ListQueues; with --cluster, GetQueueUrl on that
+#                                one), read them without consuming (receive, then visibility back to 0), and
+#                                for redrive send each message back to its source queue and delete it from
+#                                the dead-letter queue (core/dead-letters.ts);
+#   dlq purge:                   PurgeQueue on the dead-letter queues in scope;
+#   resume:                      send the work items of the nodes a halt skipped to their node queues
+#                                (core/task-control.ts resumeTask);
+#   plan, run --dry-run:         resolve targets, with EC2 DescribeInstances for discovery aws_tags.
+data "aws_iam_policy_document" "operator" {
+  # run / submit; and dlq redrive of a task the router dead-lettered (its source is the global queue).
+  statement {
+    sid       = "SendTasks"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = [aws_sqs_queue.global.arn]
+  }
+
+  # dlq list / show / redrive / purge, on the global dead-letter queue and every cluster's.
+  statement {
+    sid       = "ManageDeadLetters"
+    effect    = "Allow"
+    actions   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:PurgeQueue", "sqs:ReceiveMessage"]
+    resources = [aws_sqs_queue.global_dlq.arn, local.any_cluster_dlq_arn]
+  }
+
+  # dlq without --cluster lists the queues under "<prefix>--". ListQueues has no resource-level permissions.
+  statement {
+    sid       = "ListDeadLetterQueues"
+    effect    = "Allow"
+    actions   = ["sqs:ListQueues"]
+    resources = ["*"]
+  }
+
+  # resume, and dlq redrive of work a runner (or the router's supervisor) dead-lettered from a node queue.
+  # Nothing is sent to the cluster queues yet, so nothing is dead-lettered from them: no SendMessage there.
+  statement {
+    sid       = "RequeueWork"
+    effect    = "Allow"
+    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    resources = [local.any_node_queue_arn]
+  }
+
+  # plan and run --dry-run with discovery aws_tags (core/ec2-discovery.ts). No resource-level permissions.
+  statement {
+    sid       = "DiscoverNodes"
+    effect    = "Allow"
+    actions   = ["ec2:DescribeInstances"]
+    resources = ["*"]
+  }
+
+  # Sending tasks to the global queue, and reading its dead-letter queue.
+  dynamic "statement" {
+    for_each = local.kms_enabled ? [var.kms_master_key_arn] : []
+    content {
+      sid       = "EncryptTasksDecryptDeadLetters"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
 resource "aws_iam_policy" "scheduler" {
   name        = "${local.policy_name_prefix}-scheduler"
   path        = var.policy_path
@@ -149,6 +216,14 @@ resource "aws_iam_policy" "runner" {
   tags        = var.tags
 }
 
+resource "aws_iam_policy" "operator" {
+  name        = "${local.policy_name_prefix}-operator"
+  path        = var.policy_path
+  description = "Taskerman operators (the CLI): send tasks, inspect, redrive and purge dead letters, resume tasks"
+  policy      = data.aws_iam_policy_document.operator.json
+  tags        = var.tags
+}
+
 resource "aws_iam_role_policy_attachment" "scheduler" {
   for_each   = toset(var.scheduler_role_names)
   role       = each.value
@@ -159,6 +234,12 @@ resource "aws_iam_role_policy_attachment" "router" {
   for_each   = toset(var.router_role_names)
   role       = each.value
   policy_arn = aws_iam_policy.router.arn
+}
+
+resource "aws_iam_role_policy_attachment" "operator" {
+  for_each   = toset(var.operator_role_names)
+  role       = each.value
+  policy_arn = aws_iam_policy.operator.arn
 }
 
 resource "aws_iam_role_policy_attachment" "runner" {

@@ -49,6 +49,11 @@ output "router_policy_arn" {
   value       = aws_iam_policy.router.arn
 }
 
+output "operator_policy_arn" {
+  description = "ARN of the operator policy (the taskerman CLI)."
+  value       = aws_iam_policy.operator.arn
+}
+
 output "runner_policy_arns" {
   description = "ARN of each cluster's runner policy, by cluster name."
   value       = { for c, p in aws_iam_policy.runner : c => p.arn }
@@ -62,6 +67,11 @@ output "scheduler_policy_json" {
 output "router_policy_json" {
   description = "The router policy document."
   value       = data.aws_iam_policy_document.router.json
+}
+
+output "operator_policy_json" {
+  description = "The operator policy document."
+  value       = data.aws_iam_policy_document.operator.json
 }
 
 output "runner_policy_json" {

@@ -79,7 +79,7 @@ variable "kms_data_key_reuse_period_seconds" {
 }
 
 variable "policy_name_prefix" {
-  description = "Prefix of the IAM policy names (<prefix>-scheduler, <prefix>-router, <prefix>-runner-<cluster>). Default null: the queue_prefix."
+  description = "Prefix of the IAM policy names (<prefix>-scheduler, <prefix>-router, <prefix>-operator, <prefix>-runner-<cluster>). Default null: the queue_prefix."
   type        = string
   default     = null
 
@@ -96,13 +96,19 @@ variable "policy_path" {
 }
 
 variable "scheduler_role_names" {
-  description = "Names of existing IAM roles to attach the scheduler policy to (the scheduler, and on-call users who run `taskerman run`/`submit`)."
+  description = "Names of existing IAM roles to attach the scheduler policy to (the scheduler, and submitters that only run `taskerman run`/`submit`; the rest of the CLI needs the operator policy)."
   type        = list(string)
   default     = []
 }
 
 variable "router_role_names" {
   description = "Names of existing IAM roles to attach the router policy to."
+  type        = list(string)
+  default     = []
+}
+
+variable "operator_role_names" {
+  description = "Names of existing IAM roles to attach the operator policy to: the people and CI that use the taskerman CLI (run, submit, dlq, resume, plan)."
   type        = list(string)
   default     = []
 }

@@ -8,7 +8,8 @@
 //   - each role's policy, as rendered from its aws_iam_policy_document, grants exactly the actions the code
 //     needs on exactly the queues it uses: the actions are derived from the SDK commands that
 //     core/sqs-work-queue.ts sends in each WorkQueue method, the methods each role calls are read from its
-//     sources, so a new SQS call in code without a policy change fails here;
+//     sources, so a new SQS call in code without a policy change fails here (roles: scheduler, router,
+//     runner, and the operator, i.e. the CLI commands that reach AWS);
 //   - the variable validations agree with the code's prefix and cluster-name rules; the README documents
 //     every variable and output.
 import assert from 'node:assert/strict';
@@ -699,9 +700,11 @@ function sqsActionsByMethod(): { byMethod: Map<string, MethodOps>; imported: str
   return { byMethod, imported, reached };
 }
 
-type QueueKind = 'global' | 'globalDlq' | 'cluster' | 'clusterDlq' | 'node';
-type Role = 'scheduler' | 'router' | 'runner';
-const DEAD_LETTER_OF: Record<QueueKind, QueueKind | undefined> = { global: 'globalDlq', cluster: 'clusterDlq', node: 'clusterDlq', globalDlq: undefined, clusterDlq: undefined };
+/** `unscoped`: a call that names no queue (ListQueues), which IAM authorizes on "*" only. */
+type QueueKind = 'global' | 'globalDlq' | 'cluster' | 'clusterDlq' | 'node' | 'unscoped';
+type Role = 'scheduler' | 'router' | 'runner' | 'operator';
+const ROLES: Role[] = ['scheduler', 'router', 'runner', 'operator'];
+const DEAD_LETTER_OF: Record<QueueKind, QueueKind | undefined> = { global: 'globalDlq', cluster: 'clusterDlq', node: 'clusterDlq', globalDlq: undefined, clusterDlq: undefined, unscoped: undefined };
 
 /**
  * Which WorkQueue methods each role calls on which queues. The methods are checked against the role's
@@ -718,6 +721,7 @@ const USAGE: Record<Role, { method: string; queue: QueueKind; where: string }[]>
     { method: 'ensureQueue', queue: 'cluster', where: 'Router.fanOut (dead letters: clusterDlq)' },
     { method: 'ensureQueue', queue: 'node', where: 'Router.fanOut (dead letters: clusterDlq)' },
     { method: 'sendBatch', queue: 'node', where: 'Router.fanOut' },
+    { method: 'send', queue: 'clusterDlq', where: 'Supervisor: a target with no live runner → sendToDeadLetter' },
   ],
   runner: [
     { method: 'receive', queue: 'node', where: 'Runner.poll' },
@@ -728,15 +732,65 @@ const USAGE: Record<Role, { method: string; queue: QueueKind; where: string }[]>
     { method: 'delete', queue: 'cluster', where: 'Runner.ack' },
     { method: 'send', queue: 'clusterDlq', where: 'Runner.deadLetter → sendToDeadLetter' },
   ],
+  // The CLI. No command calls ensureQueue: an operator never creates a queue.
+  operator: [
+    { method: 'send', queue: 'global', where: 'run, submit → core/emit.ts emitTask' },
+    // dlq redrive sends a message back to the queue named in its taskerman.source_queue attribute, which
+    // sendToDeadLetter callers set to: the global queue (Router.reject), a node queue (Supervisor, and
+    // Runner.deadLetter for work from a node queue), or the cluster queue (Runner.deadLetter for work from
+    // the cluster queue). Nothing is sent to cluster queues yet (the router has no SendMessage there), so
+    // nothing can be dead-lettered from one: no send to 'cluster' here either.
+    { method: 'send', queue: 'global', where: 'dlq redrive → core/dead-letters.ts redriveDeadLetters' },
+    { method: 'send', queue: 'node', where: 'dlq redrive → redriveDeadLetters; resume → core/task-control.ts resumeTask' },
+    { method: 'exists', queue: 'clusterDlq', where: 'dlq --cluster → core/dead-letters.ts deadLetterQueues' },
+    { method: 'list', queue: 'unscoped', where: 'dlq without --cluster → deadLetterQueues: every "<prefix>--…-dlq"' },
+    { method: 'receive', queue: 'globalDlq', where: 'dlq list/show/redrive → core/dead-letters.ts scan' },
+    { method: 'receive', queue: 'clusterDlq', where: 'dlq list/show/redrive → scan' },
+    { method: 'changeVisibility', queue: 'globalDlq', where: 'scan: what it did not consume becomes visible again' },
+    { method: 'changeVisibility', queue: 'clusterDlq', where: 'scan: what it did not consume becomes visible again' },
+    { method: 'delete', queue: 'globalDlq', where: 'dlq redrive → redriveDeadLetters, once sent back' },
+    { method: 'delete', queue: 'clusterDlq', where: 'dlq redrive → redriveDeadLetters, once sent back' },
+    { method: 'purge', queue: 'globalDlq', where: 'dlq purge (cli/commands/dlq.ts)' },
+    { method: 'purge', queue: 'clusterDlq', where: 'dlq purge (cli/commands/dlq.ts)' },
+  ],
 };
 
 /** Helpers that call a WorkQueue method for their caller. */
 const HELPERS: Record<string, string> = { sendToDeadLetter: 'send', emitTask: 'send' };
 
+/**
+ * The operator's sources: the CLI command files that call a WorkQueue (or EC2) themselves, and the core
+ * modules whose queue-taking functions they call. Whole files are read, so a queue call added anywhere in
+ * them is seen.
+ *   cli/commands/run.ts      run and submit (submit.ts only calls run.ts's submitSpec) → emitTask;
+ *                            run --dry-run → printPlan (plan.ts)
+ *   cli/commands/dlq.ts      dlq list/show/redrive/purge → core/dead-letters.ts; purge calls queue.purge itself
+ *   cli/commands/control.ts  resume → core/task-control.ts resumeTask (cancel and pause: ZooKeeper only)
+ *   cli/commands/plan.ts     plan, run --dry-run: buildDiscoveries → EC2 for discovery aws_tags; no queue
+ *   core/emit.ts, core/dead-letters.ts, core/task-control.ts   what those commands call
+ * Not sources: the daemon commands (router.ts, runner.ts, scheduler.ts: their roles' policies) and dev.ts
+ * (in-memory queues); every other command file touches neither SQS nor EC2, which a test below checks.
+ */
+const OPERATOR_SOURCES = ['cli/commands/run.ts', 'cli/commands/dlq.ts', 'cli/commands/control.ts', 'cli/commands/plan.ts', 'core/emit.ts', 'core/dead-letters.ts', 'core/task-control.ts'];
+/** CLI command files that are not the operator's, and why. */
+const NOT_OPERATOR: Record<string, string> = {
+  'cli/commands/router.ts': 'the router daemon: the router policy',
+  'cli/commands/runner.ts': 'the runner daemon: the runner policy',
+  'cli/commands/scheduler.ts': 'the scheduler daemon: the scheduler policy',
+  'cli/commands/dev.ts': 'the embedded mode: in-memory queues',
+};
+
 function sourcesOf(role: Role): string[] {
   const dirFiles = (d: string) => (existsSync(join(ROOT, d)) ? readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => join(d, f)) : []);
   if (role === 'scheduler') return ['core/emit.ts', ...dirFiles('scheduler')];
+  if (role === 'operator') return OPERATOR_SOURCES;
   return dirFiles(role);
+}
+
+/** Whether a role's sources build the EC2 discovery adapter (the router's is built by its command). */
+function usesEc2Discovery(role: Role): boolean {
+  if (role === 'router') return true;
+  return sourcesOf(role).some((f) => /\b(?:buildDiscoveries\(|new Ec2TagDiscovery\()/.test(readFileSync(join(ROOT, f), 'utf8')));
 }
 
 function methodsCalledBy(role: Role, portMethods: Set<string>): Set<string> {
@@ -936,20 +990,44 @@ describe('terraform/ module against the code', function () {
       assert.ok((byMethod.get('ensureQueue')?.deadLetter.size ?? 0) > 0, 'ensureQueue also creates the dead-letter queue');
     });
 
-    for (const role of ['scheduler', 'router', 'runner'] as Role[]) {
+    for (const role of ROLES) {
       it(`${role}: the table of queue calls lists every WorkQueue method its sources call`, () => {
         assert.deepEqual([...new Set(USAGE[role].map((u) => u.method))].sort(), [...methodsCalledBy(role, portMethods)].sort());
       });
     }
 
-    /** The grants a role needs, from USAGE and the code's SQS calls. `cluster` scopes the runner. */
+    it('operator: its sources are every CLI command that reaches SQS or EC2, bar the daemons and dev', () => {
+      // The core functions that take a WorkQueue: calling one reaches SQS.
+      const queueFns = new Set<string>();
+      for (const f of readdirSync(join(ROOT, 'core')).filter((x) => x.endsWith('.ts'))) {
+        for (const m of readFileSync(join(ROOT, 'core', f), 'utf8').matchAll(/export (?:async )?function (\w+)\(([^)]*)\)/g)) {
+          if (/:\s*WorkQueue\b/.test(m[2] as string)) queueFns.add(m[1] as string);
+        }
+      }
+      assert.ok(['emitTask', 'deadLetterQueues', 'listDeadLetters', 'redriveDeadLetters', 'resumeTask'].every((f) => queueFns.has(f)), [...queueFns].join(', '));
+      const reaches = (src: string): boolean =>
+        /\.queue\b|\bopenQueue\(|\bbuildDiscoveries\(|\bEc2TagDiscovery\b/.test(src) || [...queueFns].some((fn) => new RegExp(`\\b${fn}\\(`).test(src));
+      const commands = readdirSync(join(ROOT, 'cli/commands')).filter((f) => f.endsWith('.ts')).map((f) => `cli/commands/${f}`);
+      for (const f of Object.keys(NOT_OPERATOR)) assert.ok(commands.includes(f), `${f} is gone: update NOT_OPERATOR`);
+      for (const f of OPERATOR_SOURCES) assert.ok(existsSync(join(ROOT, f)), `${f} is gone: update OPERATOR_SOURCES`);
+      const reaching = commands.filter((f) => reaches(readFileSync(join(ROOT, f), 'utf8')) && !(f in NOT_OPERATOR)).sort();
+      assert.deepEqual(reaching, OPERATOR_SOURCES.filter((f) => f.startsWith('cli/commands/')).sort());
+      // The core modules in the sources are exactly those defining a queue function a command source calls.
+      const called = new Set<string>();
+      for (const f of reaching) for (const fn of queueFns) if (new RegExp(`\\b${fn}\\(`).test(readFileSync(join(ROOT, f), 'utf8'))) called.add(fn);
+      const coreOf = (fn: string) => readdirSync(join(ROOT, 'core')).filter((x) => x.endsWith('.ts')).map((x) => `core/${x}`).find((x) => new RegExp(`export (?:async )?function ${fn}\\(`).test(readFileSync(join(ROOT, x), 'utf8')));
+      assert.deepEqual([...new Set([...called].map(coreOf))].sort(), OPERATOR_SOURCES.filter((f) => f.startsWith('core/')).sort());
+    });
+
+    /** The grants a role needs, from USAGE and the code's SQS and EC2 calls. `cluster` scopes the runner. */
     function expected(role: Role, prefix: string, cluster?: string, kmsKey?: string): Grants {
       const q = queueNames(prefix);
       const arnOf = (kind: QueueKind): string => {
+        if (kind === 'unscoped') return '*';
         if (kind === 'global') return `${SQS_ARN}${q.global}`;
         if (kind === 'globalDlq') return `${SQS_ARN}${q.globalDlq}`;
         if (cluster === undefined) {
-          // The router works on any cluster: the wildcard of each kind.
+          // The router and the operator work on any cluster: the wildcard of each kind.
           return `${SQS_ARN}${{ cluster: `${prefix}--c--*`, clusterDlq: `${prefix}--c--*-dlq`, node: `${prefix}--n--*` }[kind]}`;
         }
         if (kind === 'cluster') return `${SQS_ARN}${q.cluster(cluster)}`;
@@ -968,7 +1046,7 @@ describe('terraform/ module against the code', function () {
         }
         if (kmsKey && KMS_QUEUES.has(u.queue)) addGrant(g, kmsKey, KMS_ACTIONS[u.method] ?? []);
       }
-      if (role === 'router') addGrant(g, '*', [EC2_DISCOVERY_IAM_ACTION]);
+      if (usesEc2Discovery(role)) addGrant(g, '*', [EC2_DISCOVERY_IAM_ACTION]);
       return g;
     }
 
@@ -983,9 +1061,9 @@ describe('terraform/ module against the code', function () {
         const label = `prefix "${prefix}"${kms ? ', SSE-KMS' : ''}`;
         const vars = { queue_prefix: prefix, clusters: SAMPLE_CLUSTERS, kms_master_key_arn: kms ?? null };
 
-        it(`scheduler and router policies (${label})`, () => {
+        it(`scheduler, router and operator policies (${label})`, () => {
           const m = tf.with(vars);
-          for (const role of ['scheduler', 'router'] as const) {
+          for (const role of ['scheduler', 'router', 'operator'] as const) {
             const policy = getAttr(m.resource('aws_iam_policy', role), 'policy', role);
             assert.deepEqual(plain(grantsOf(policy)), plain(expected(role, prefix, undefined, kms)), role);
             assert.equal(m.output(`${role}_policy_json`), policy);
@@ -1018,6 +1096,7 @@ describe('terraform/ module against the code', function () {
         clusters: ['kafka:main', 'zk_main'],
         scheduler_role_names: ['scheduler'],
         router_role_names: ['router-a', 'router-b'],
+        operator_role_names: ['oncall', 'ci-deploy'],
         runner_role_names: { 'kafka:main': ['kafka-nodes'], zk_main: ['zk-nodes', 'zk-canary'] },
       });
       const attachments = (r: string): Record<string, [Value, Value]> => {
@@ -1028,6 +1107,7 @@ describe('terraform/ module against the code', function () {
       const policy = (name: string) => `arn:aws:iam::${ACCOUNT}:policy/${name}`;
       assert.deepEqual(attachments('scheduler'), { scheduler: ['scheduler', policy('taskerman-scheduler')] });
       assert.deepEqual(attachments('router'), { 'router-a': ['router-a', policy('taskerman-router')], 'router-b': ['router-b', policy('taskerman-router')] });
+      assert.deepEqual(attachments('operator'), { 'ci-deploy': ['ci-deploy', policy('taskerman-operator')], oncall: ['oncall', policy('taskerman-operator')] });
       assert.deepEqual(attachments('runner'), {
         'kafka:main|kafka-nodes': ['kafka-nodes', policy(`taskerman-runner-${segment('kafka:main')}`)],
         'zk_main|zk-canary': ['zk-canary', policy('taskerman-runner-zk_main')],
