@@ -111,6 +111,12 @@ try {
   for (let i = 0; i < runners.length; i += 10) await Promise.all(runners.slice(i, i + 10).map((r) => r.start()));
   requests.clear();
 
+  // Milestones of the first wave: where the time from submit to the first start goes.
+  const firstAt = new Map<string, number>();
+  const mark = (what: string) => void (firstAt.has(what) || firstAt.set(what, performance.now()));
+  router.on('routed', () => mark('routed'));
+  for (const r of runners) r.on('node', (e: { state: string }) => mark(`node ${e.state}`));
+
   const t0 = performance.now();
   const task = await emitTask(admin, names, parseTaskSpec({ name: 'bench', action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } }), { kind: 'cli', user: 'bench' });
   const watch = new TaskWatch(store, task.taskId);
@@ -154,7 +160,8 @@ try {
   console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(N/limit)*seconds)`);
   console.log(`ratio               ${(makespan / ideal).toFixed(3)}`);
   console.log(`max concurrency     ${max} (limit ${LIMIT})`);
-  console.log(`submit -> 1st start ${((events[0]?.t ?? t0) - t0).toFixed(0)} ms`);
+  const since = (k: string) => ((firstAt.get(k) ?? NaN) - t0).toFixed(0);
+  console.log(`submit -> 1st start ${((events[0]?.t ?? t0) - t0).toFixed(0)} ms  (first node WAITING +${since('node WAITING')} ms, STARTED +${since('node STARTED')} ms; fan-out done +${since('routed')} ms)`);
   console.log(`last end -> final   ${(tEnd - (events.at(-1)?.t ?? tEnd)).toFixed(0)} ms`);
   console.log(`handoff p50         ${pct(handoffs, 50).toFixed(1)} ms`);
   console.log(`handoff p99         ${pct(handoffs, 99).toFixed(1)} ms  (${handoffs.length} handoffs)`);
