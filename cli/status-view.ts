@@ -13,6 +13,13 @@ export interface TaskStatusJson {
   emitted_at: string;
   routed_at: string | null;
   ended_at: string | null;
+  /** Set while admission is stopped by `taskerman pause`. */
+  paused: { by: string; at: string } | null;
+  /** The tombstone of a cancelled task. */
+  cancelled: { by: string; at: string } | null;
+  /** Set while `taskerman resume` queues a halted task's nodes again (left set if that resume died: run it again). */
+  resuming: { by: string; at: string } | null;
+  resumed_at: string | null;
   counts: Record<NodeState, number>;
   nodes: Array<{
     node: string;
@@ -45,6 +52,10 @@ export function statusJson(t: TaskRecord, nodes: NodeRecord[]): TaskStatusJson {
     emitted_at: t.emittedAt,
     routed_at: t.routedAt ?? null,
     ended_at: t.endedAt ?? null,
+    paused: t.paused ?? null,
+    cancelled: t.cancelled ?? null,
+    resuming: t.resuming ?? null,
+    resumed_at: t.resumedAt ?? null,
     counts: countStates(nodes),
     nodes: nodes.map((n) => ({
       node: n.node,
@@ -67,8 +78,13 @@ function table(rows: string[][]): string {
 export function statusText(t: TaskRecord, nodes: NodeRecord[]): string {
   const counts = countStates(nodes);
   const summary = NODE_STATES.filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`).join(', ');
+  const flags = [
+    ...(t.paused ? [`PAUSED by ${t.paused.by} at ${t.paused.at}; \`taskerman resume ${t.taskId}\` goes on`] : []),
+    ...(t.resuming ? [`being resumed by ${t.resuming.by} since ${t.resuming.at}; if that resume died, run \`taskerman resume ${t.taskId}\` again`] : []),
+  ];
   const head = [
     `task ${t.taskId}: ${t.state.toUpperCase()}${t.reason ? ` (${t.reason})` : ''}`,
+    ...flags.map((f) => `  ${f}`),
     `  ${t.spec.action} on ${t.spec.cluster}, limit ${t.limit}, max_failures ${t.maxFailures}; emitted by ${t.emittedBy.kind}:${t.emittedBy.user} at ${t.emittedAt}`,
     `  nodes: ${nodes.length}${summary ? ` (${summary})` : ''}`,
   ];
@@ -96,5 +112,6 @@ export function progressLine(t: TaskRecord, nodes: NodeRecord[], elapsedMs: numb
   if (c.FAILED) parts.push(`retrying: ${c.FAILED}`);
   if (c.DEAD) parts.push(`dead: ${c.DEAD}`);
   if (c.SKIPPED) parts.push(`skipped: ${c.SKIPPED}`);
+  if (t.paused) parts.push(`PAUSED by ${t.paused.by}`);
   return parts.join(' | ');
 }
