@@ -223,16 +223,20 @@ export class FireMarkers {
 
   /**
    * Removes the markers of fire times before `cutoff`, except the newest marker of each spec in `keepNewest`
-   * (the loaded specs: their last fire time is what catch-up starts from). A spec folder left empty is
-   * removed when the spec is not loaded. Markers being sent are left alone. Returns how many were removed.
+   * (the loaded specs: their last fire time is what catch-up starts from). With `maxPerSpec`, also the oldest
+   * markers beyond that many per spec, but never one at or after `protectFrom` (a fire time that may still be
+   * fired late). A spec folder left empty is removed when the spec is not loaded. Markers being sent are left
+   * alone. Returns how many were removed.
    */
-  async prune(cutoff: number, keepNewest: ReadonlySet<string>): Promise<number> {
+  async prune(cutoff: number, keepNewest: ReadonlySet<string>, cap: { maxPerSpec: number; protectFrom: number } = { maxPerSpec: Infinity, protectFrom: -Infinity }): Promise<number> {
     let removed = 0;
     for (const spec of await this.specs()) {
       const times = await this.list(spec);
       const keep = keepNewest.has(spec) ? times.at(-1) : undefined;
-      for (const t of times) {
-        if (t >= cutoff || t === keep) continue;
+      const overCap = times.length - cap.maxPerSpec;
+      for (const [i, t] of times.entries()) {
+        const expired = t < cutoff || (i < overCap && t < cap.protectFrom);
+        if (!expired || t === keep) continue;
         try {
           await this.coordinator.remove(this.path(spec, t));
           removed++;

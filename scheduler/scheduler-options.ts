@@ -45,6 +45,13 @@ export interface SchedulerOptions {
   skipInvalid?: boolean;
   /** Fire markers are kept this many days; the newest one of every loaded spec is always kept. Default 7. */
   markerRetentionDays?: number;
+  /**
+   * At most this many markers are kept per spec (the newest), however young: a spec firing every second
+   * would keep 600,000 over 7 days, and listing one folder that big exceeds ZooKeeper's 1 MB reply limit
+   * (jute.maxbuffer). Markers inside the late-fire window (plus an hour of clock skew) are never pruned,
+   * whatever this says: a fire time that can still be fired late must keep its marker. Default 10,000.
+   */
+  markerMaxPerSpec?: number;
   /** How often the leader prunes old markers, ms. Default 1 hour. */
   pruneIntervalMs?: number;
   /** How often the leader re-checks the recent fire times (a fire lost in a hiccup, a task not sent), ms. Default 60 s. */
@@ -89,6 +96,7 @@ export function compileSchedulerOptions(o: SchedulerOptions): CompiledSchedulerO
     host: o.host ?? hostname(),
     skipInvalid: o.skipInvalid ?? false,
     markerRetentionMs: positive('markerRetentionDays', o.markerRetentionDays ?? 7) * DAY_MS,
+    markerMaxPerSpec: positive('markerMaxPerSpec', o.markerMaxPerSpec ?? 10_000, true),
     pruneIntervalMs: positive('pruneIntervalMs', o.pruneIntervalMs ?? 3_600_000),
     sweepIntervalMs: positive('sweepIntervalMs', o.sweepIntervalMs ?? 60_000),
     lateFireWindowMs: o.lateFireWindowMs ?? 15 * 60_000,

@@ -310,6 +310,8 @@ interface Entry {
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+/** Replicas compare fire times on their own clocks: a marker this close to the late-fire window is kept. */
+const CLOCK_SKEW_MARGIN_MS = 3_600_000;
 
 function cronLogger(log: Logger): CronLogger {
   const text = (m: string | Error): string => (typeof m === 'string' ? m : m.message);
@@ -457,10 +459,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.checking;
   }
 
-  /** Removes the markers older than the retention (keeping the newest one of every loaded spec). */
+  /**
+   * Removes the markers older than the retention, and the oldest beyond markerMaxPerSpec per spec (keeping
+   * the newest one of every loaded spec, and every marker a late fire could still look for).
+   */
   async pruneMarkers(): Promise<number> {
-    const cutoff = this.o.clock.now() - this.o.markerRetentionMs;
-    const removed = await this.markers.prune(cutoff, new Set(this.entries.keys()));
+    const now = this.o.clock.now();
+    const cutoff = now - this.o.markerRetentionMs;
+    const protectFrom = now - this.o.lateFireWindowMs - CLOCK_SKEW_MARGIN_MS;
+    const removed = await this.markers.prune(cutoff, new Set(this.entries.keys()), { maxPerSpec: this.o.markerMaxPerSpec, protectFrom });
     if (removed > 0) this.log.info({ removed, before: iso(cutoff) }, 'pruned old fire markers');
     return removed;
   }

@@ -553,6 +553,40 @@ describe('Scheduler', function () {
     assert.deepEqual(await markers.list('old-only'), [onlyOld], "the newest marker of a loaded spec is its 'last fired'");
     assert.deepEqual(await markers.specs(), ['keep', 'old-only']);
   });
+
+  it('keeps at most markerMaxPerSpec markers of a spec that fires every second, but none inside the late-fire window', async function () {
+    const NOW = Date.parse('2026-03-10T03:30:00Z');
+    await markers.init();
+    const mark = async (t: number) => {
+      await markers.claim({ spec: 'often', fireTime: t, schedule: '* * * * * *', timezone: 'UTC', reason: 'schedule', claimedBy: 'old', claimedAt: t });
+      await markers.markSent('often', t, t);
+      return t;
+    };
+    // 20 fire times three hours ago (outside the 15-minute window plus an hour of skew), 8 in the last minutes.
+    const old: number[] = [];
+    for (let i = 20; i >= 1; i--) old.push(await mark(NOW - 3 * 3_600_000 - i * 1000));
+    const recent: number[] = [];
+    for (let i = 8; i >= 1; i--) recent.push(await mark(NOW - i * 1000));
+    const source = new ManualSource(makeSpec({ name: 'often', schedule: '0 3 * * 2' }));
+    const { s } = newScheduler(source, { clock: fixedClock(NOW), markerRetentionDays: 7, markerMaxPerSpec: 10, lateFireWindowMs: 15 * 60_000 });
+    await s.start();
+    await waitFor('the markers capped', async () => (await markers.list('often')).length === 10);
+    // The newest 10 stay: the 8 recent ones and the 2 newest old ones.
+    assert.deepEqual(await markers.list('often'), [...old.slice(-2), ...recent]);
+    assert.equal(await s.pruneMarkers(), 0);
+
+    // A cap smaller than the window holds: every marker a late fire could look for stays.
+    await s.stop();
+    const tight = newScheduler(source, { clock: fixedClock(NOW), markerRetentionDays: 7, markerMaxPerSpec: 3, lateFireWindowMs: 15 * 60_000 });
+    await tight.s.start();
+    await waitFor('the old markers pruned', async () => (await markers.list('often')).length === 8);
+    assert.deepEqual(await markers.list('often'), recent);
+    await tight.s.stop();
+  });
+
+  it('refuses a marker cap that is not a positive whole number, naming the option', () => {
+    assert.throws(() => newScheduler(new ManualSource(), { markerMaxPerSpec: 0 }), /markerMaxPerSpec: must be a positive whole number/);
+  });
 });
 
 // ---- CLI helpers ---------------------------------------------------------------------------------------------
