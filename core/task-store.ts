@@ -210,11 +210,6 @@ export class TaskStore {
     return (await this.mutate(this.paths.task(taskId), fn))?.value;
   }
 
-  /** updateTask, returning the record's version too (for a later write guarded on it). */
-  updateTaskVersioned(taskId: string, fn: Mutator<TaskRecord>): Promise<Versioned<TaskRecord> | undefined> {
-    return this.mutate(this.paths.task(taskId), fn);
-  }
-
   /**
    * Compare-and-set on a node record. A change into or out of a terminal state updates the task's progress
    * counts in the same transaction.
