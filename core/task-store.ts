@@ -13,6 +13,7 @@ import {
 } from './coordinator.js';
 import { isoNow, systemClock, type Clock } from './clock.js';
 import { delay } from './delay.js';
+import { mapLimit } from './pool.js';
 import { TaskermanError } from './errors.js';
 import {
   FINAL_TASK_STATES,
@@ -176,6 +177,21 @@ export class TaskStore {
   async listTaskIds(): Promise<string[]> {
     const kids = (await this.coordinator.children(this.paths.tasks)) ?? [];
     return kids.map(decodeSegment).sort();
+  }
+
+  /**
+   * The `last` most recently emitted tasks, newest first, each with its progress counts (one read, not a
+   * listing of its nodes). Ordered by when they were emitted, not by id: a scheduled task's id starts with
+   * its spec's name, a CLI task's with a timestamp.
+   */
+  async recentTasks(last: number): Promise<Array<{ task: TaskRecord; progress: Progress | undefined }>> {
+    const recs = await mapLimit(await this.listTaskIds(), 16, (id) => this.getTask(id));
+    const tasks = recs
+      .filter((r): r is Versioned<TaskRecord> => r !== undefined)
+      .map((r) => r.value)
+      .sort((a, b) => b.emittedAt.localeCompare(a.emittedAt) || b.taskId.localeCompare(a.taskId))
+      .slice(0, last);
+    return mapLimit(tasks, 16, async (task) => ({ task, progress: await this.getProgress(task.taskId) }));
   }
 
   async listNodes(taskId: string): Promise<NodeRecord[]> {

@@ -86,6 +86,27 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.deepEqual(await s0.getProgress(taskId), { terminal: 12, SUCCEEDED: 8, DEAD: 4, SKIPPED: 0 });
     });
 
+    it('lists recent tasks by when they were emitted (not by id), newest first, with their progress', async () => {
+      const store = new TaskStore(await open(), env.root);
+      const make = async (taskId: string, emittedAt: string) => {
+        const spec = parseTaskSpec({ name: 'nightly-repair', action: 'noop', cluster: 'c:1', nodes: ['a', 'b'] });
+        await store.createTask({ task: { taskId, spec, emittedBy: { kind: 'cli', user: 'u' }, emittedAt }, targets: ['a', 'b'], limit: 1, maxFailures: 1, state: 'routing' });
+      };
+      // A scheduled task's id starts with its spec name, so by id it would sort after every CLI task.
+      await make('20261121T020000000Z-0a0b0c0d', '2026-11-21T02:00:00.000Z');
+      await make('nightly-repair-20261121T030000Z', '2026-11-21T03:00:00.000Z');
+      await make('20261121T040000000Z-1a1b1c1d', '2026-11-21T04:00:00.000Z');
+      await make('aaa-oldest-20261120T010000Z', '2026-11-20T01:00:00.000Z');
+      await store.updateNode('nightly-repair-20261121T030000Z', 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      const recent = await store.recentTasks(3);
+      assert.deepEqual(
+        recent.map((r) => r.task.taskId),
+        ['20261121T040000000Z-1a1b1c1d', 'nightly-repair-20261121T030000Z', '20261121T020000000Z-0a0b0c0d'],
+      );
+      assert.equal(recent[1]?.progress?.terminal, 1);
+      assert.equal(recent[0]?.progress?.terminal, 0);
+    });
+
     it('a guarded node write is refused once the task record moved on, and nothing of it is applied', async () => {
       const store = new TaskStore(await open(), env.root);
       const taskId = await recorded(store);

@@ -218,7 +218,7 @@ describe('taskerman CLI (integration, separate processes)', function () {
 
       const tasks = await cli(['tasks', '--json'], env);
       assert.equal(tasks.code, 0, tasks.stderr);
-      const list = JSON.parse(tasks.stdout) as { task_id: string; state: string; action: string; cluster: string; done: number; total: number }[];
+      const list = JSON.parse(tasks.stdout) as { task_id: string; state: string; paused: boolean; action: string; cluster: string; done: number; total: number }[];
       const mine = list.find((t) => t.task_id === taskId);
       assert.ok(mine, `task ${taskId} in tasks --json:\n${tasks.stdout}`);
       assert.equal(mine.state, 'succeeded');
@@ -226,6 +226,7 @@ describe('taskerman CLI (integration, separate processes)', function () {
       assert.equal(mine.cluster, 'cli:test');
       assert.equal(mine.done, 4);
       assert.equal(mine.total, 4);
+      assert.equal(mine.paused, false);
 
       // Drain: every daemon stops on SIGTERM and exits 0.
       const daemons = [router, ...runners];
