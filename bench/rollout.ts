@@ -4,8 +4,8 @@
 // largest concurrency observed, slot handoff latency (a slot's release → the next node's pre_check
 // start) and SQS requests per node.
 //
-//   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1
-import { performance } from 'node:perf_hooks';
+//   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1 [--cold]
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
@@ -31,12 +31,13 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '100' },
     limit: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '1' },
+    cold: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.nodes);
 const LIMIT = Number(values.limit);
 const SECONDS = Number(values.seconds);
-if (!(N >= 1 && LIMIT >= 1 && SECONDS >= 0)) throw new Error('usage: --nodes N --limit L --seconds S');
+if (!(N >= 1 && LIMIT >= 1 && SECONDS >= 0)) throw new Error('usage: --nodes N --limit L --seconds S [--cold]');
 
 interface Ev {
   node: string;
@@ -71,6 +72,23 @@ function countingClient(endpoint: string): SQSClient {
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** Waits, woken by watches, until the task reaches a final state; returns it. Bounded by `timeoutMs`. */
+async function waitFinal(store: TaskStore, taskId: string, timeoutMs: number): Promise<string> {
+  const deadline = performance.now() + timeoutMs;
+  const watch = new TaskWatch(store, taskId);
+  try {
+    for (;;) {
+      await watch.start();
+      const state = (await store.getTask(taskId))?.value.state ?? 'routing';
+      if (FINAL_TASK_STATES.includes(state)) return state;
+      if (performance.now() > deadline) throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms (${state})`);
+      await watch.next(1000);
+    }
+  } finally {
+    watch.stop();
+  }
 }
 
 const zk = await startZkServer();
@@ -109,6 +127,20 @@ try {
   );
   // Start in small groups, as a fleet's runners come up over time rather than in one burst of connections.
   for (let i = 0; i < runners.length; i += 10) await Promise.all(runners.slice(i, i + 10).map((r) => r.start()));
+  // The fleet is up when every runner is polling both its queues (its queue URLs resolved): submitting
+  // before that would measure the runners' start-up, not the rollout.
+  const polling = () => requests.get('ReceiveMessageCommand') ?? 0;
+  for (let waited = 0; polling() < 2 * N; waited += 50) {
+    if (waited > 120_000) throw new Error(`only ${polling()} of ${2 * N} receives started after 120 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // Warm: routers are long-lived, and a router that has sent to a queue before knows it exists. Unless
+  // --cold, one quick noop rollout over every node goes first (not measured), so the figures are a steady
+  // state's, not those of the first rollout after a router start (one CreateQueue per node queue more).
+  if (!values.cold) {
+    const warm = await emitTask(admin, names, parseTaskSpec({ name: 'warm-up', action: 'noop', cluster, nodes, limit: N }), { kind: 'cli', user: 'bench' });
+    await waitFinal(store, warm.taskId, 120_000);
+  }
   requests.clear();
 
   // Milestones of the first wave: where the time from submit to the first start goes.
@@ -117,19 +149,14 @@ try {
   router.on('routed', () => mark('routed'));
   for (const r of runners) r.on('node', (e: { state: string }) => mark(`node ${e.state}`));
 
+  // Everything here shares one event loop: a stall of the loop shows up as handoff latency.
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const t0 = performance.now();
   const task = await emitTask(admin, names, parseTaskSpec({ name: 'bench', action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } }), { kind: 'cli', user: 'bench' });
-  const watch = new TaskWatch(store, task.taskId);
-  let state = '';
-  for (let i = 0; i < 100_000; i++) {
-    await watch.start();
-    const rec = await store.getTask(task.taskId);
-    state = rec?.value.state ?? '';
-    if (FINAL_TASK_STATES.includes(rec?.value.state ?? 'routing')) break;
-    await watch.next(1000);
-    if (performance.now() - t0 > (Math.ceil(N / LIMIT) * SECONDS + 120) * 1000) throw new Error('rollout did not finish in time');
-  }
+  const state = await waitFinal(store, task.taskId, (Math.ceil(N / LIMIT) * SECONDS + 120) * 1000);
   const tEnd = performance.now();
+  loop.disable();
   const makespan = (tEnd - t0) / 1000;
   const sqsDuring = [...requests.entries()];
 
@@ -155,7 +182,7 @@ try {
   const total = sqsDuring.reduce((s, [, c]) => s + c, 0);
   await Promise.all(runners.map((r) => r.stop()));
   await router.stop();
-  console.log(`rollout: ${N} nodes, limit ${LIMIT}, sleep ${SECONDS}s -> task ${state}`);
+  console.log(`rollout: ${N} nodes, limit ${LIMIT}, sleep ${SECONDS}s, ${values.cold ? 'cold router (first rollout since it started)' : 'warm router (after a noop rollout; --cold to skip it)'} -> task ${state}`);
   console.log(`makespan            ${makespan.toFixed(2)} s`);
   console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(N/limit)*seconds)`);
   console.log(`ratio               ${(makespan / ideal).toFixed(3)}`);
@@ -165,6 +192,7 @@ try {
   console.log(`last end -> final   ${(tEnd - (events.at(-1)?.t ?? tEnd)).toFixed(0)} ms`);
   console.log(`handoff p50         ${pct(handoffs, 50).toFixed(1)} ms`);
   console.log(`handoff p99         ${pct(handoffs, 99).toFixed(1)} ms  (${handoffs.length} handoffs)`);
+  console.log(`event loop delay    p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms  (one process hosts every runner, the router and the SQS server)`);
   console.log(`sqs requests/node   ${(total / N).toFixed(2)}  (${total} during the rollout: ${sqsDuring.map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ')})`);
 } finally {
   await Promise.allSettled(sessions.map((s) => s.close()));

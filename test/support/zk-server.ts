@@ -3,7 +3,7 @@
 // port and data (sessions survive a short restart, as in production), and killed if the test process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, openSync, closeSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -136,6 +136,8 @@ class LocalZkServer implements ZkServer {
       'maxClientCnxns=0',
       // A throw-away data dir: skip the fsync per write, whose latency here is the VM's disk, not ZooKeeper's.
       'forceSync=no',
+      // The transaction log is preallocated in steps of this many KB (default 64 MB of zeros per file).
+      'preAllocSize=4096',
       '',
     ].join('\n');
     await writeFile(this.configFile, cfg);
@@ -207,10 +209,23 @@ class LocalZkServer implements ZkServer {
   }
 }
 
+/**
+ * Where the throw-away data dir goes: memory (/dev/shm) when the machine has it, so that the transaction log
+ * and snapshots cost no disk I/O (on a VM's disk that wait showed up as 40 ms per ZooKeeper write under load).
+ */
+async function scratchRoot(): Promise<string> {
+  try {
+    await access('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+}
+
 /** Starts a standalone ZooKeeper on 127.0.0.1 (on `opts.port`, else a free port) with a fresh data dir. */
 export async function startZkServer(opts: { port?: number } = {}): Promise<ZkServer> {
   const port = opts.port ?? (await freePort());
-  const tempDir = await mkdtemp(path.join(os.tmpdir(), 'taskerman-zk-'));
+  const tempDir = await mkdtemp(path.join(await scratchRoot(), 'taskerman-zk-'));
   const server = new LocalZkServer(port, tempDir);
   try {
     await server.writeConfig();
