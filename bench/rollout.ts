@@ -19,7 +19,7 @@ import { queueNames } from '../core/queue-names.js';
 import { SqsWorkQueue } from '../core/sqs-work-queue.js';
 import { parseTaskSpec } from '../core/task-spec.js';
 import { TaskStore, TaskWatch } from '../core/task-store.js';
-import { FINAL_TASK_STATES } from '../core/task.js';
+import { FINAL_TASK_STATES, newTaskId } from '../core/task.js';
 import { ZkCoordinator } from '../core/zk-coordinator.js';
 import { Router } from '../router/router.js';
 import { Runner } from '../runner/runner.js';
@@ -146,14 +146,17 @@ try {
   // Milestones of the first wave: where the time from submit to the first start goes.
   const firstAt = new Map<string, number>();
   const mark = (what: string) => void (firstAt.has(what) || firstAt.set(what, performance.now()));
-  router.on('routed', () => mark('routed'));
-  for (const r of runners) r.on('node', (e: { state: string }) => mark(`node ${e.state}`));
+  // Only the measured task's events: the router may report the warm-up's fan-out after that task ended.
+  let measured = '';
+  router.on('routed', (e: { taskId: string }) => void (e.taskId === measured && mark('routed')));
+  for (const r of runners) r.on('node', (e: { taskId: string; state: string }) => void (e.taskId === measured && mark(`node ${e.state}`)));
 
   // Everything here shares one event loop: a stall of the loop shows up as handoff latency.
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const t0 = performance.now();
-  const task = await emitTask(admin, names, parseTaskSpec({ name: 'bench', action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } }), { kind: 'cli', user: 'bench' });
+  const benchSpec = parseTaskSpec({ name: 'bench', action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } });
+  const task = await emitTask(admin, names, benchSpec, { kind: 'cli', user: 'bench' }, (measured = newTaskId()));
   const state = await waitFinal(store, task.taskId, (Math.ceil(N / LIMIT) * SECONDS + 120) * 1000);
   const tEnd = performance.now();
   loop.disable();
