@@ -22,7 +22,9 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
     beforeEach(async () => {
       env = await factory();
     });
+    const queues: MemoryWorkQueue[] = [];
     afterEach(async () => {
+      await Promise.allSettled(queues.splice(0).map((q) => q.close()));
       await Promise.allSettled(sessions.splice(0).map((s) => s.close()));
       await env.cleanup();
     });
@@ -38,6 +40,21 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
     async function twoActors() {
       const hooked = new InterleavedCoordinator(await open());
       return { hooked, slow: new TaskStore(hooked, env.root), other: new TaskStore(await open(), env.root) };
+    }
+    /** A running task of nodes a, b, c whose node a is DEAD (enough for max_failures 1). */
+    async function oneDead(store: TaskStore) {
+      const taskId = await recorded(store, ['a', 'b', 'c']);
+      await store.setTaskState(taskId, 'running');
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      return taskId;
+    }
+    /** The node queues of b and c, for a resume to send to; closed after the test. */
+    async function nodeQueues() {
+      const queue = new MemoryWorkQueue();
+      queues.push(queue);
+      const names = queueNames('t');
+      for (const q of [names.node('c:1', 'b'), names.node('c:1', 'c')]) await queue.ensureQueue({ name: q, deadLetter: `${q}-dlq`, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+      return { queue, names };
     }
     const nodeWrite = (store: TaskStore, taskId: string) => (c: { method: string; path: string; ops: { path: string }[] }) =>
       (c.method === 'transaction' || c.method === 'set') && c.ops.some((op) => op.path.startsWith(`${store.paths.nodes(taskId)}/`));
@@ -139,12 +156,8 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
 
     it('a breaker call still in flight from a halt neither skips the nodes a resume queued nor halts the resumed task', async () => {
       const { hooked, slow, other } = await twoActors();
-      const taskId = await recorded(other, ['a', 'b', 'c']);
-      await other.setTaskState(taskId, 'running');
-      await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
-      const queue = new MemoryWorkQueue();
-      const names = queueNames('t');
-      for (const q of [names.node('c:1', 'b'), names.node('c:1', 'c')]) await queue.ensureQueue({ name: q, deadLetter: `${q}-dlq`, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+      const taskId = await oneDead(other);
+      const { queue, names } = await nodeQueues();
       // The breaker halts the task; just before it skips the first waiting node, an operator resumes.
       let resumed: Awaited<ReturnType<typeof resumeTask>> | undefined;
       const hook = hooked.once(nodeWrite(slow, taskId), async () => {
@@ -160,19 +173,14 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       // And a late breaker call after the resume does not halt it again.
       await tripBreaker(slow, taskId);
       assert.equal((await other.getTask(taskId))?.value.state, 'running');
-      await queue.close();
     });
 
     it('a resumed task is not settled on its old counts while its skipped nodes are being queued again', async () => {
       const { hooked, slow, other } = await twoActors();
-      const taskId = await recorded(other, ['a', 'b', 'c']);
-      await other.setTaskState(taskId, 'running');
-      await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      const taskId = await oneDead(other);
       await tripBreaker(other, taskId);
       assert.deepEqual((await other.listNodes(taskId)).map((n) => n.state), ['DEAD', 'SKIPPED', 'SKIPPED']);
-      const queue = new MemoryWorkQueue();
-      const names = queueNames('t');
-      for (const q of [names.node('c:1', 'b'), names.node('c:1', 'c')]) await queue.ensureQueue({ name: q, deadLetter: `${q}-dlq`, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+      const { queue, names } = await nodeQueues();
       // Just before the resume queues the first skipped node again, a runner finishing elsewhere settles.
       let settled: unknown = 'not called';
       const hook = hooked.once(nodeWrite(slow, taskId), async () => {
@@ -187,18 +195,13 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.equal(task?.resuming, undefined, 'the resume mark is cleared at the end');
       assert.deepEqual((await other.listNodes(taskId)).map((n) => n.state), ['DEAD', 'QUEUED', 'QUEUED']);
       assert.equal((await queue.stats(names.node('c:1', 'b'))).visible, 1);
-      await queue.close();
     });
 
     it('a resume that died half-way is finished by the next resume', async () => {
       const { hooked, slow, other } = await twoActors();
-      const taskId = await recorded(other, ['a', 'b', 'c']);
-      await other.setTaskState(taskId, 'running');
-      await other.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      const taskId = await oneDead(other);
       await tripBreaker(other, taskId);
-      const queue = new MemoryWorkQueue();
-      const names = queueNames('t');
-      for (const q of [names.node('c:1', 'b'), names.node('c:1', 'c')]) await queue.ensureQueue({ name: q, deadLetter: `${q}-dlq`, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+      const { queue, names } = await nodeQueues();
       // The first resume dies right after it queued node b again (before b's work item was sent).
       hooked.once(
         (c) => c.method === 'get' && c.path === slow.paths.node(taskId, 'c'),
@@ -216,7 +219,6 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.deepEqual((await other.listNodes(taskId)).map((n) => n.state), ['DEAD', 'QUEUED', 'QUEUED']);
       assert.ok((await queue.stats(names.node('c:1', 'b'))).visible >= 1);
       assert.equal((await queue.stats(names.node('c:1', 'c'))).visible, 1);
-      await queue.close();
     });
   });
 }
