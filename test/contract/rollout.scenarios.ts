@@ -49,33 +49,34 @@ async function queuesEmpty(h: Harness, timeoutMs = 10_000): Promise<Record<strin
   }
 }
 
+/**
+ * One Harness per test on the suite's backends, with a fresh probe action, stopped after each test. Call it
+ * inside a describe.
+ */
+function harnessPerTest(setup: ScenarioSetup, cluster: string) {
+  let h: Harness | undefined;
+  const env = {
+    probe: new Probe(),
+    async start(nodes: string[], extra: Partial<HarnessOptions> = {}): Promise<Harness> {
+      env.probe = new Probe();
+      const zkRoot = setup.zkRoot();
+      h = new Harness({ backend: await setup.backend(zkRoot), cluster, nodes, zkRoot, queuePrefix: setup.queuePrefix(), actions: [env.probe.action()], visibilitySec: 4, ...extra });
+      await h.start();
+      return h;
+    },
+  };
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+  });
+  return env;
+}
+
 export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
   describe(`rollout scenarios: ${name}`, function () {
     this.timeout(120_000);
-    let h: Harness | undefined;
-    let probe: Probe;
-
-    async function start(opts: { routers?: number; nodes?: string[] } = {}): Promise<Harness> {
-      probe = new Probe();
-      const zkRoot = setup.zkRoot();
-      h = new Harness({
-        backend: await setup.backend(zkRoot),
-        cluster: 'cassandra:geo_counter',
-        nodes: opts.nodes ?? nodeNames(setup.nodes),
-        routers: opts.routers ?? 1,
-        zkRoot,
-        queuePrefix: setup.queuePrefix(),
-        actions: [probe.action()],
-        visibilitySec: 4,
-      });
-      await h.start();
-      return h;
-    }
-
-    afterEach(async () => {
-      await h?.stop();
-      h = undefined;
-    });
+    const env = harnessPerTest(setup, 'cassandra:geo_counter');
+    const start = (opts: { routers?: number; nodes?: string[] } = {}) => env.start(opts.nodes ?? nodeNames(setup.nodes), { routers: opts.routers ?? 1 });
 
     it(`rolls out to ${setup.nodes} nodes with limit ${setup.limit}: all succeed, the limit is reached and never exceeded, the queues end empty`, async () => {
       const h = await start();
@@ -88,8 +89,8 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
         assert.equal(n.attempts, 1, n.node);
         assert.ok(n.startedAt && n.endedAt && n.startedAt <= n.endedAt, `${n.node} has start and end times`);
       }
-      assert.equal(probe.maxConcurrency(taskId), setup.limit, 'concurrency reached the limit and never exceeded it');
-      assert.deepEqual([...probe.executions(taskId).values()], new Array(setup.nodes).fill(1));
+      assert.equal(env.probe.maxConcurrency(taskId), setup.limit, 'concurrency reached the limit and never exceeded it');
+      assert.deepEqual([...env.probe.executions(taskId).values()], new Array(setup.nodes).fill(1));
       assert.deepEqual(await queuesEmpty(h), {});
     });
 
@@ -104,8 +105,8 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       const { task } = await h.waitFinal(taskId);
       assert.equal(task.state, 'succeeded');
       assert.equal(sent, 6, 'work items sent in all');
-      for (const [node, count] of probe.executions(taskId)) assert.equal(count, 1, node);
-      assert.equal(probe.executions(taskId).size, 6);
+      for (const [node, count] of env.probe.executions(taskId)) assert.equal(count, 1, node);
+      assert.equal(env.probe.executions(taskId).size, 6);
       assert.deepEqual(await queuesEmpty(h), {});
     });
 
@@ -114,7 +115,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       let killed!: () => void;
       const wasKilled = new Promise<void>((r) => (killed = r));
       let first = true;
-      probe.onExecute = (node) => {
+      env.probe.onExecute = (node) => {
         if (node === 'n01' && first) {
           first = false;
           // Crash the runner while its action runs and it holds a slot.
@@ -134,7 +135,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(again?.state, 'SUCCEEDED');
       assert.equal(again?.attempts, 2);
       assert.match(again?.history[0]?.error ?? '', /interrupted/);
-      assert.equal(probe.maxConcurrency(taskId), 1);
+      assert.equal(env.probe.maxConcurrency(taskId), 1);
       assert.deepEqual(await queuesEmpty(h), {});
     });
 
@@ -175,7 +176,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
 
     it('retries a failing node with backoff and records each attempt with its error', async () => {
       const h = await start({ nodes: nodeNames(2) });
-      probe.failUntil.set('n01', 2);
+      env.probe.failUntil.set('n01', 2);
       const taskId = await h.submit({ limit: 1, retry: { count: 2, backoff: '50ms' }, args: { ms: 10 } });
       const { task, nodes } = await h.waitFinal(taskId);
       assert.equal(task.state, 'succeeded');
@@ -189,7 +190,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
 
     it('dead-letters a node whose retries are exhausted and halts the task: no other node starts', async () => {
       const h = await start({ nodes: nodeNames(5) });
-      for (const n of nodeNames(5)) probe.failUntil.set(n, 99);
+      for (const n of nodeNames(5)) env.probe.failUntil.set(n, 99);
       const taskId = await h.submit({ limit: 1, max_failures: 1, retry: { count: 1, backoff: '20ms' }, args: { ms: 10 } });
       const nodes = await h.waitFor(taskId, 'every node to settle after the halt', (ns, t) => t?.state === 'halted' && ns.every((n) => ['SUCCEEDED', 'DEAD', 'SKIPPED'].includes(n.state)));
       const task = (await h.store.getTask(taskId))?.value;
@@ -202,7 +203,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(skipped.length, 4);
       for (const n of skipped) {
         assert.match(n.reason ?? '', /halted/);
-        assert.equal(probe.executions(taskId).get(n.node), undefined, `${n.node} never ran after the halt`);
+        assert.equal(env.probe.executions(taskId).get(n.node), undefined, `${n.node} never ran after the halt`);
       }
       const letters = await drain(h, h.names.clusterDlq(h.o.cluster), 1);
       assert.equal(letters.length, 1);
@@ -218,27 +219,14 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
 export function controlScenarios(name: string, setup: ScenarioSetup): void {
   describe(`control scenarios: ${name}`, function () {
     this.timeout(120_000);
-    let h: Harness | undefined;
-    let probe: Probe;
-
-    async function start(nodes: string[], wrapSession?: HarnessOptions['wrapSession']): Promise<Harness> {
-      probe = new Probe();
-      const zkRoot = setup.zkRoot();
-      h = new Harness({ backend: await setup.backend(zkRoot), cluster: 'kafka:events', nodes, zkRoot, queuePrefix: setup.queuePrefix(), actions: [probe.action()], visibilitySec: 4, ...(wrapSession ? { wrapSession } : {}) });
-      await h.start();
-      return h;
-    }
-
-    afterEach(async () => {
-      await h?.stop();
-      h = undefined;
-    });
+    const env = harnessPerTest(setup, 'kafka:events');
+    const start = (nodes: string[], wrapSession?: HarnessOptions['wrapSession']) => env.start(nodes, wrapSession ? { wrapSession } : {});
 
     it('cancel: the action in flight gets its abort signal, no further node starts, the task ends cancelled', async () => {
       const h = await start(nodeNames(5));
       let running!: () => void;
       const isRunning = new Promise<void>((r) => (running = r));
-      probe.onExecute = () => running();
+      env.probe.onExecute = () => running();
       const taskId = await h.submit({ limit: 1, args: { ms: 60_000 } });
       await isRunning;
       await cancelTask(h.store, taskId, 'oncall');
@@ -246,7 +234,7 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       const task = (await h.store.getTask(taskId))?.value;
       assert.equal(task?.state, 'cancelled');
       assert.equal(task?.cancelled?.by, 'oncall');
-      const ran = [...probe.executions(taskId).keys()];
+      const ran = [...env.probe.executions(taskId).keys()];
       assert.equal(ran.length, 1, 'only the node in flight had started');
       const inFlight = nodes.find((n) => n.node === ran[0]);
       assert.match(inFlight?.reason ?? '', /cancelled during attempt 1/);
@@ -259,19 +247,19 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       const h = await start(nodeNames(4));
       let first!: () => void;
       const started = new Promise<void>((r) => (first = r));
-      probe.onExecute = () => first();
+      env.probe.onExecute = () => first();
       const taskId = await h.submit({ limit: 1, args: { ms: 300 } });
       await started;
       await pauseTask(h.store, taskId, 'oncall');
       // The node in flight finishes; nothing else starts while paused.
       const paused = await h.waitFor(taskId, 'the others to wait, paused', (ns) => ns.filter((n) => n.state === 'SUCCEEDED').length === 1 && ns.filter((n) => n.state === 'WAITING' && /paused by oncall/.test(n.reason ?? '')).length === 3);
       assert.equal(paused.filter((n) => n.state === 'STARTED').length, 0);
-      assert.equal(probe.executions(taskId).size, 1);
+      assert.equal(env.probe.executions(taskId).size, 1);
       await resumeTask(h.store, h.queue, h.names, taskId);
       const { task, nodes } = await h.waitFinal(taskId);
       assert.equal(task.state, 'succeeded');
       assert.ok(nodes.every((n) => n.state === 'SUCCEEDED' && n.attempts === 1));
-      assert.equal(probe.maxConcurrency(taskId), 1);
+      assert.equal(env.probe.maxConcurrency(taskId), 1);
     });
 
     /** A harness whose runner for `node` writes its start only after `step` ran (put between its last look at the task and its start). */
@@ -296,7 +284,7 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       assert.match(nodes[0]?.reason ?? '', /cancelled by oncall/);
       assert.equal(nodes[0]?.state, 'SKIPPED');
       assert.equal(nodes[0]?.attempts, 0, 'no attempt was started');
-      assert.equal(probe.executions(taskId).size, 0, 'the action never ran');
+      assert.equal(env.probe.executions(taskId).size, 0, 'the action never ran');
     });
 
     it('a pause that lands just before the node starts: the node waits, and runs once after resume', async () => {
@@ -305,22 +293,22 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       taskId = await h.submit({ limit: 1, args: { ms: 10 } });
       await h.waitFor(taskId, 'the node to wait, paused', (ns) => ns[0]?.state === 'WAITING' && /paused by oncall/.test(ns[0].reason ?? ''));
       assert.ok(fired());
-      assert.equal(probe.executions(taskId).size, 0);
+      assert.equal(env.probe.executions(taskId).size, 0);
       await resumeTask(h.store, h.queue, h.names, taskId, 'oncall');
       const { task, nodes } = await h.waitFinal(taskId);
       assert.equal(task.state, 'succeeded');
       assert.equal(nodes[0]?.attempts, 1);
-      assert.equal(probe.executions(taskId).get('n1'), 1);
+      assert.equal(env.probe.executions(taskId).get('n1'), 1);
     });
 
     it('resume after a halt queues the skipped nodes again with a fresh failure budget', async () => {
       const h = await start(nodeNames(4));
       let firstNode: string | undefined;
-      probe.onExecute = (node) => {
+      env.probe.onExecute = (node) => {
         firstNode ??= node;
       };
       // Whichever node goes first fails once, for good (no retries): the breaker halts the task.
-      probe.failWhere = (node, attempt) => node === firstNode && attempt === 1;
+      env.probe.failWhere = (node, attempt) => node === firstNode && attempt === 1;
       const taskId = await h.submit({ limit: 1, max_failures: 1, args: { ms: 10 } });
       await h.waitFor(taskId, 'the halt to settle', (ns, t) => t?.state === 'halted' && ns.every((n) => ['DEAD', 'SKIPPED'].includes(n.state)));
       const r = await resumeTask(h.store, h.queue, h.names, taskId);
@@ -336,7 +324,7 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       const again = await h.waitFinal(taskId);
       assert.equal(again.task.state, 'succeeded');
       assert.equal(again.task.breakerBase, 0);
-      assert.equal(probe.executions(taskId).get(firstNode ?? ''), 2);
+      assert.equal(env.probe.executions(taskId).get(firstNode ?? ''), 2);
     });
 
     it('times an attempt out: the action is aborted and the attempt fails with a timeout', async () => {
@@ -350,7 +338,7 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
 
     it('redrives a dead node from the dead-letter queue with a fresh attempt budget', async () => {
       const h = await start(nodeNames(2));
-      probe.failWhere = (node, attempt) => node === 'n01' && attempt <= 2;
+      env.probe.failWhere = (node, attempt) => node === 'n01' && attempt <= 2;
       const taskId = await h.submit({ limit: 2, max_failures: 2, retry: { count: 1, backoff: '10ms' }, args: { ms: 10 } });
       const first = await h.waitFinal(taskId);
       assert.equal(first.task.state, 'failed');
@@ -389,21 +377,8 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
 export function targetScenarios(name: string, setup: ScenarioSetup): void {
   describe(`target scenarios: ${name}`, function () {
     this.timeout(60_000);
-    let h: Harness | undefined;
-    let probe: Probe;
-
-    async function start(nodes: string[], clock?: { now(): number; sleep: Clock['sleep'] }): Promise<Harness> {
-      probe = new Probe();
-      const zkRoot = setup.zkRoot();
-      h = new Harness({ backend: await setup.backend(zkRoot), cluster: 'es:logs', nodes, zkRoot, queuePrefix: setup.queuePrefix(), actions: [probe.action()], visibilitySec: 4, ...(clock ? { clock, windowRecheckMs: 50 } : {}) });
-      await h.start();
-      return h;
-    }
-
-    afterEach(async () => {
-      await h?.stop();
-      h = undefined;
-    });
+    const env = harnessPerTest(setup, 'es:logs');
+    const start = (nodes: string[], clock?: { now(): number; sleep: Clock['sleep'] }) => env.start(nodes, clock ? { clock, windowRecheckMs: 50 } : {});
 
     it('a target with no live runner is recorded as such, then DEAD after the grace period, and counts toward max_failures', async () => {
       const h = await start(['n01', 'n02']);
@@ -433,7 +408,7 @@ export function targetScenarios(name: string, setup: ScenarioSetup): void {
       const taskId = await h.submit({ limit: 2, args: { ms: 10 }, window: { days: ['tue'], start: '02:00', end: '05:00', timezone: 'UTC' } });
       const waiting = await h.waitFor(taskId, 'both nodes to wait for the window', (ns) => ns.length === 2 && ns.every((n) => n.state === 'WAITING' && /outside its maintenance window/.test(n.reason ?? '')));
       assert.equal(waiting.length, 2);
-      assert.equal(probe.executions(taskId).size, 0);
+      assert.equal(env.probe.executions(taskId).size, 0);
       now = Date.parse('2026-11-24T02:00:30Z');
       const { task } = await h.waitFinal(taskId);
       assert.equal(task.state, 'succeeded');
@@ -445,7 +420,7 @@ export function targetScenarios(name: string, setup: ScenarioSetup): void {
       const released = new Promise<void>((r) => (hold = r));
       let inFlight!: () => void;
       const running = new Promise<void>((r) => (inFlight = r));
-      probe.onExecute = async () => {
+      env.probe.onExecute = async () => {
         inFlight();
         await released;
       };
