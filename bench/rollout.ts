@@ -74,7 +74,11 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
-/** Waits, woken by watches, until the task reaches a final state; returns it. Bounded by `timeoutMs`. */
+/**
+ * Waits, woken by watches, until the task reaches a final state; returns it. Bounded by `timeoutMs`. Not
+ * cli/wait.ts's waitForTask: that one lists every node record on each change to print progress, load that
+ * would land on the event loop being measured.
+ */
 async function waitFinal(store: TaskStore, taskId: string, timeoutMs: number): Promise<string> {
   const deadline = performance.now() + timeoutMs;
   const watch = new TaskWatch(store, taskId);
