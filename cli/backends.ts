@@ -1,13 +1,13 @@
 // Connecting the real backends for a command: ZooKeeper (task records, slots, membership) and SQS (queues).
 // Built only here and in the embedded mode; daemons receive them through their options.
 import type { CommonConfig } from './config.js';
-import type { Coordinator } from '../core/coordinator.js';
+import type { Coordinator } from '../core/coordination/coordinator.js';
 import type { Logger } from '../core/logger.js';
-import { queueNames, type QueueNames } from '../core/queue-names.js';
-import { SqsWorkQueue } from '../core/sqs-work-queue.js';
-import { TaskStore } from '../core/task-store.js';
-import { ZkCoordinator } from '../core/zk-coordinator.js';
-import type { WorkQueue } from '../core/work-queue.js';
+import { queueNames, type QueueNames } from '../core/queue/queue-names.js';
+import { SqsWorkQueue } from '../core/queue/sqs-work-queue.js';
+import { TaskStore } from '../core/task/task-store.js';
+import { ZkCoordinator } from '../core/coordination/zk-coordinator.js';
+import type { WorkQueue } from '../core/queue/work-queue.js';
 
 export interface Backends {
   queue: WorkQueue;

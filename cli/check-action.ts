@@ -1,6 +1,6 @@
 // Checking a spec's action and arguments in the CLI, so a bad task is refused before anything is enqueued.
 import { builtinRegistry } from '../actions/builtin.js';
-import type { TaskSpec } from '../core/task-spec.js';
+import type { TaskSpec } from '../core/task/task-spec.js';
 
 /** Checks the action and its arguments here, so a bad task is refused before anything is enqueued. */
 export function checkAction(spec: TaskSpec): void {

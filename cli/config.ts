@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
 import { OptionError, SpecError } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/logger.js';
-import { validatePrefix } from '../core/queue-names.js';
-import { validateZkRoot } from '../core/zk-paths.js';
+import { validatePrefix } from '../core/queue/queue-names.js';
+import { validateZkRoot } from '../core/coordination/zk-paths.js';
 
 export interface CommonConfig {
   zk: string;

@@ -1,11 +1,11 @@
 // The discovery adapters a command needs (router, plan), built from one set of options.
 import { Option, type Command } from 'commander';
-import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery, type DiscoveryMap } from '../core/discovery.js';
-import { compileNodeIdSource } from '../core/ec2-discovery-options.js';
-import { Ec2TagDiscovery } from '../core/ec2-discovery.js';
+import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery, type DiscoveryMap } from '../core/discovery/discovery.js';
+import { compileNodeIdSource } from '../core/discovery/ec2-discovery-options.js';
+import { Ec2TagDiscovery } from '../core/discovery/ec2-discovery.js';
 import type { Logger } from '../core/logger.js';
-import { Membership } from '../core/membership.js';
-import type { TaskStore } from '../core/task-store.js';
+import { Membership } from '../core/coordination/membership.js';
+import type { TaskStore } from '../core/task/task-store.js';
 import type { CommonConfig } from './config.js';
 
 export interface DiscoveryFlags {

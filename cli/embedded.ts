@@ -3,13 +3,13 @@
 // processes would be. `taskerman dev` runs on it; nothing needs to be installed.
 import type { AnyAction } from '../actions/action.js';
 import { builtinRegistry } from '../actions/builtin.js';
-import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../core/discovery.js';
+import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../core/discovery/discovery.js';
 import type { Logger } from '../core/logger.js';
-import { Membership } from '../core/membership.js';
-import { MemoryCoordinatorStore } from '../core/memory-coordinator.js';
-import { MemoryQueueStore, MemoryWorkQueue } from '../core/memory-work-queue.js';
-import { queueNames, type QueueNames } from '../core/queue-names.js';
-import { TaskStore } from '../core/task-store.js';
+import { Membership } from '../core/coordination/membership.js';
+import { MemoryCoordinatorStore } from '../core/coordination/memory-coordinator.js';
+import { MemoryQueueStore, MemoryWorkQueue } from '../core/queue/memory-work-queue.js';
+import { queueNames, type QueueNames } from '../core/queue/queue-names.js';
+import { TaskStore } from '../core/task/task-store.js';
 import { Router } from '../router/router.js';
 import { Runner } from '../runner/runner.js';
 

@@ -1,5 +1,5 @@
 // How a task looks to a human (a table) and to a script (JSON with ISO-8601 times), from its records.
-import { NODE_STATES, type NodeRecord, type NodeState, type TaskRecord } from '../core/task.js';
+import { NODE_STATES, type NodeRecord, type NodeState, type TaskRecord } from '../core/task/task.js';
 
 export interface TaskStatusJson {
   task_id: string;

@@ -1,7 +1,7 @@
 // Following a task until it ends: woken by ZooKeeper watches (TaskWatch), printing a progress line on every
 // change. Shared by `run --wait`, `submit --wait`, `status --watch` and `dev`.
-import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../core/task.js';
-import { TaskWatch, type TaskStore } from '../core/task-store.js';
+import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../core/task/task.js';
+import { TaskWatch, type TaskStore } from '../core/task/task-store.js';
 import { progressLine } from './status-view.js';
 
 export interface WaitResult {

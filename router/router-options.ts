@@ -1,10 +1,10 @@
 // Router options: defaults applied once, compiled into a required shape.
 import type { ActionRegistry } from '../actions/registry.js';
-import type { DiscoveryMap } from '../core/discovery.js';
+import type { DiscoveryMap } from '../core/discovery/discovery.js';
 import type { Logger } from '../core/logger.js';
-import type { QueueNames } from '../core/queue-names.js';
-import type { TaskStore } from '../core/task-store.js';
-import type { WorkQueue } from '../core/work-queue.js';
+import type { QueueNames } from '../core/queue/queue-names.js';
+import type { TaskStore } from '../core/task/task-store.js';
+import type { WorkQueue } from '../core/queue/work-queue.js';
 import { OptionError } from '../core/errors.js';
 
 export interface RouterOptions {

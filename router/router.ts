@@ -8,16 +8,16 @@
 // marker (the router died mid-way) resends only to nodes still QUEUED, and the runners drop duplicates.
 // The global message is deleted last, so a crash at any point leaves it to be redelivered.
 import { EventEmitter } from 'node:events';
-import { sendToDeadLetter } from '../core/dead-letter.js';
+import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import { delay } from '../core/delay.js';
-import { resolveTargets } from '../core/discovery.js';
+import { resolveTargets } from '../core/discovery/discovery.js';
 import { describeError, errorCode, MessageError, TaskermanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { Membership } from '../core/membership.js';
+import { Membership } from '../core/coordination/membership.js';
 import { mapLimit } from '../core/pool.js';
-import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task.js';
-import { resolveLimit, specToWire } from '../core/task-spec.js';
-import type { QueueMessage } from '../core/work-queue.js';
+import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task/task.js';
+import { resolveLimit, specToWire } from '../core/task/task-spec.js';
+import type { QueueMessage } from '../core/queue/work-queue.js';
 import { compileRouterOptions, type CompiledRouterOptions, type RouterOptions } from './router-options.js';
 
 export interface RouterEvents {

@@ -3,15 +3,15 @@
 // that reason (their work item goes to the dead-letter queue, so `dlq redrive` can retry them once the
 // runner is back) and count toward max_failures. Runs in every router; an ephemeral lock lets one sweep at
 // a time.
-import { tripBreaker } from '../core/breaker.js';
-import { isNodeExists, toJsonBuffer } from '../core/coordinator.js';
-import { sendToDeadLetter } from '../core/dead-letter.js';
+import { tripBreaker } from '../core/task/breaker.js';
+import { isNodeExists, toJsonBuffer } from '../core/coordination/coordinator.js';
+import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import type { Logger } from '../core/logger.js';
-import { Membership } from '../core/membership.js';
-import type { QueueNames } from '../core/queue-names.js';
-import { encodeWorkMessage, FINAL_TASK_STATES } from '../core/task.js';
-import type { TaskStore } from '../core/task-store.js';
-import type { WorkQueue } from '../core/work-queue.js';
+import { Membership } from '../core/coordination/membership.js';
+import type { QueueNames } from '../core/queue/queue-names.js';
+import { encodeWorkMessage, FINAL_TASK_STATES } from '../core/task/task.js';
+import type { TaskStore } from '../core/task/task-store.js';
+import type { WorkQueue } from '../core/queue/work-queue.js';
 import { formatDuration } from '../core/duration.js';
 
 export interface SupervisorOptions {

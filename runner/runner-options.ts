@@ -3,9 +3,9 @@ import type { ActionRegistry } from '../actions/registry.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { OptionError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { QueueNames } from '../core/queue-names.js';
-import type { TaskStore } from '../core/task-store.js';
-import type { WorkQueue } from '../core/work-queue.js';
+import type { QueueNames } from '../core/queue/queue-names.js';
+import type { TaskStore } from '../core/task/task-store.js';
+import type { WorkQueue } from '../core/queue/work-queue.js';
 
 export interface RunnerOptions {
   cluster: string;

@@ -22,10 +22,10 @@ import {
   toJsonBuffer,
   CoordinatorError,
   type Coordinator,
-} from '../core/coordinator.js';
+} from '../core/coordination/coordinator.js';
 import { SpecError } from '../core/errors.js';
-import { isValidTaskId } from '../core/task.js';
-import { validateZkRoot } from '../core/zk-paths.js';
+import { isValidTaskId } from '../core/task/task.js';
+import { validateZkRoot } from '../core/coordination/zk-paths.js';
 
 /** Why a fire time was fired: on time, late (a handover or a slow loop), caught up after downtime, or sent again. */
 export type FireReason = 'schedule' | 'late' | 'catchup' | 'resend';

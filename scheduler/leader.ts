@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import { CoordinatorError, joinPath, type Coordinator, type SessionState, type Watcher } from '../core/coordinator.js';
+import { CoordinatorError, joinPath, type Coordinator, type SessionState, type Watcher } from '../core/coordination/coordinator.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 

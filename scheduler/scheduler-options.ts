@@ -1,13 +1,13 @@
 // Scheduler options: every default documented here, applied once, validated, compiled into a required shape.
 import { hostname } from 'node:os';
-import type { Coordinator } from '../core/coordinator.js';
+import type { Coordinator } from '../core/coordination/coordinator.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { OptionError, type Issue } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { QueueNames } from '../core/queue-names.js';
-import type { TaskSpec } from '../core/task-spec.js';
-import type { WorkQueue } from '../core/work-queue.js';
-import { validateZkRoot } from '../core/zk-paths.js';
+import type { QueueNames } from '../core/queue/queue-names.js';
+import type { TaskSpec } from '../core/task/task-spec.js';
+import type { WorkQueue } from '../core/queue/work-queue.js';
+import { validateZkRoot } from '../core/coordination/zk-paths.js';
 
 /** One spec and the file it came from. */
 export interface LoadedSpec {

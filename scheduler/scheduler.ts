@@ -24,11 +24,11 @@
 // on what the expression means (L, W, #, names, DST).
 import { EventEmitter } from 'node:events';
 import { createTask, parse as parseCron, validateDetailed, type Logger as CronLogger, type ScheduledTask } from 'node-cron';
-import { joinPath } from '../core/coordinator.js';
-import { emitTask } from '../core/emit.js';
+import { joinPath } from '../core/coordination/coordinator.js';
+import { emitTask } from '../core/task/emit.js';
 import { describeError, SpecError, type Issue } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { TaskSpec } from '../core/task-spec.js';
+import type { TaskSpec } from '../core/task/task-spec.js';
 import { FireMarkers, fireTaskId, type FireReason, type MarkerState } from './fire-marker.js';
 import { LeaderElection } from './leader.js';
 import {

@@ -1,4 +1,4 @@
-# One policy per role, each allowing only the SQS calls that role's code makes (core/sqs-work-queue.ts is
+# One policy per role, each allowing only the SQS calls that role's code makes (core/queue/sqs-work-queue.ts is
 # the only SQS caller; test/unit/terraform.test.ts derives the expected actions from it and from which
 # queues each role touches, so a new call in code without a change here fails the tests).
 #
@@ -80,7 +80,7 @@ data "aws_iam_policy_document" "router" {
     resources = [local.any_node_queue_arn]
   }
 
-  # discovery: aws_tags (core/ec2-discovery.ts). DescribeInstances has no resource-level permissions.
+  # discovery: aws_tags (core/discovery/ec2-discovery.ts). DescribeInstances has no resource-level permissions.
   statement {
     sid       = "DiscoverNodes"
     effect    = "Allow"
@@ -126,14 +126,14 @@ data "aws_iam_policy_document" "runner" {
 # Operator: the humans and CI that use the CLI. Only these commands reach AWS (cancel, pause, status, tasks
 # and gc touch ZooKeeper only); none of them creates a queue (no ensureQueue, so no CreateQueue or
 # GetQueueAttributes).
-#   run, submit:                 send a task to the global queue (core/emit.ts emitTask);
+#   run, submit:                 send a task to the global queue (core/task/emit.ts emitTask);
 #   dlq list | show | redrive:   find the dead-letter queues (ListQueues; with --cluster, GetQueueUrl on that
 #                                one), read them without consuming (receive, then visibility back to 0), and
 #                                for redrive send each message back to its source queue and delete it from
-#                                the dead-letter queue (core/dead-letters.ts);
+#                                the dead-letter queue (core/queue/dead-letters.ts);
 #   dlq purge:                   PurgeQueue on the dead-letter queues in scope;
 #   resume:                      send the work items of the nodes a halt skipped to their node queues
-#                                (core/task-control.ts resumeTask);
+#                                (core/task/task-control.ts resumeTask);
 #   plan, run --dry-run:         resolve targets, with EC2 DescribeInstances for discovery aws_tags.
 data "aws_iam_policy_document" "operator" {
   # run / submit; and dlq redrive of a task the router dead-lettered (its source is the global queue).
@@ -169,7 +169,7 @@ data "aws_iam_policy_document" "operator" {
     resources = [local.any_node_queue_arn]
   }
 
-  # plan and run --dry-run with discovery aws_tags (core/ec2-discovery.ts). No resource-level permissions.
+  # plan and run --dry-run with discovery aws_tags (core/discovery/ec2-discovery.ts). No resource-level permissions.
   statement {
     sid       = "DiscoverNodes"
     effect    = "Allow"

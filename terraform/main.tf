@@ -1,8 +1,8 @@
 # The queues terraform owns: the global queue (scheduler and on-call users send tasks, routers consume) and
 # its dead-letter queue. The per-cluster queues are created by the router on the first fan-out to a cluster
-# (core/sqs-work-queue.ts ensureQueue), so here they only have NAMES, for the IAM policies in iam.tf.
+# (core/queue/sqs-work-queue.ts ensureQueue), so here they only have NAMES, for the IAM policies in iam.tf.
 #
-# The names follow core/queue-names.ts (test/unit/terraform.test.ts evaluates these expressions and compares
+# The names follow core/queue/queue-names.ts (test/unit/terraform.test.ts evaluates these expressions and compares
 # them with the code):
 #   global:        <prefix>--global             dead letters: <prefix>--global-dlq
 #   cluster queue: <prefix>--c--<segment(cluster, 40)>     dead letters: <cluster queue>-dlq
@@ -12,7 +12,7 @@ locals {
   global_queue_name = "${var.queue_prefix}--global"
   global_dlq_name   = "${var.queue_prefix}--global-dlq"
 
-  # segment(raw, max) of core/queue-names.ts, for max = 40 (cluster queues) and 30 (node queues): a name is
+  # segment(raw, max) of core/queue/queue-names.ts, for max = 40 (cluster queues) and 30 (node queues): a name is
   # kept as is when it is [A-Za-z0-9_]+ and at most max long; otherwise every other character becomes "_",
   # the result is cut to max - 11 characters ("_" if empty), and "-" plus the first 10 hex digits of the
   # sha256 of the original name is appended. Indexed by the max as a string: local.cluster_segments["40"][c].

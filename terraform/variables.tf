@@ -4,7 +4,7 @@ variable "queue_prefix" {
   default     = "taskerman"
 
   validation {
-    # core/queue-names.ts validatePrefix
+    # core/queue/queue-names.ts validatePrefix
     condition     = can(regex("^[A-Za-z0-9_]{1,24}$", var.queue_prefix))
     error_message = "The queue_prefix must be 1-24 characters of letters, digits or underscores (it starts every queue name)."
   }
@@ -16,7 +16,7 @@ variable "clusters" {
   default     = []
 
   validation {
-    # core/task-spec.ts CLUSTER_RE
+    # core/task/task-spec.ts CLUSTER_RE
     condition     = alltrue([for c in var.clusters : can(regex("^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$", c))])
     error_message = "Each cluster name must be 1-200 characters of letters, digits, dots, underscores, colons, at signs or dashes, starting with a letter or digit."
   }

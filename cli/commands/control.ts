@@ -1,9 +1,9 @@
 // `taskerman cancel | pause | resume <task_id>`: operator controls on a running task.
 import { Command } from 'commander';
-import { currentUser } from '../../core/emit.js';
+import { currentUser } from '../../core/task/emit.js';
 import { OptionError } from '../../core/errors.js';
-import { cancelTask, pauseTask, resumeTask } from '../../core/task-control.js';
-import { isValidTaskId } from '../../core/task.js';
+import { cancelTask, pauseTask, resumeTask } from '../../core/task/task-control.js';
+import { isValidTaskId } from '../../core/task/task.js';
 import type { Backends } from '../backends.js';
 import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';

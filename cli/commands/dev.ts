@@ -2,11 +2,11 @@
 // it submits a rolling `sleep` over 12 nodes, `limit: 2`, shows progress, and exits 0 when every node has
 // succeeded; with a spec file it runs that spec on simulated nodes.
 import { Command } from 'commander';
-import { StaticDiscovery } from '../../core/discovery.js';
-import { currentUser, emitTask } from '../../core/emit.js';
+import { StaticDiscovery } from '../../core/discovery/discovery.js';
+import { currentUser, emitTask } from '../../core/task/emit.js';
 import { OptionError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { loadTaskSpecFile, parseTaskSpec, type TaskSpec } from '../../core/task-spec.js';
+import { loadTaskSpecFile, parseTaskSpec, type TaskSpec } from '../../core/task/task-spec.js';
 import { LOG_LEVELS } from '../../core/logger.js';
 import { createEmbedded } from '../embedded.js';
 import { EXIT, ExitError } from '../handle-error.js';

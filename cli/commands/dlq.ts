@@ -1,7 +1,7 @@
 // `taskerman dlq list | show | redrive | purge`: the dead-letter queues, with the reason of every message.
 import { Command } from 'commander';
-import { listDeadLetters, redriveDeadLetters, deadLetterQueues, type DeadLetter, type DeadLetterFilter } from '../../core/dead-letters.js';
-import { currentUser } from '../../core/emit.js';
+import { listDeadLetters, redriveDeadLetters, deadLetterQueues, type DeadLetter, type DeadLetterFilter } from '../../core/queue/dead-letters.js';
+import { currentUser } from '../../core/task/emit.js';
 import { NotFoundError, OptionError } from '../../core/errors.js';
 import { commandContext, withBackends, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';

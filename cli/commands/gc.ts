@@ -1,7 +1,7 @@
 // `taskerman gc --older-than 1d`: remove finished tasks from ZooKeeper now (routers also do it in the
 // background after --retention).
 import { Command } from 'commander';
-import { collectGarbage } from '../../core/cleaner.js';
+import { collectGarbage } from '../../core/task/cleaner.js';
 import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
 import { commandContext, withBackends } from '../command-context.js';

@@ -1,8 +1,8 @@
 // `taskerman plan <spec>` (and `run --dry-run`): resolve targets and show the limit, failure budget, live
 // runners and held slots, without enqueuing anything.
 import { Command } from 'commander';
-import { planTask, planText } from '../../core/plan.js';
-import { loadTaskSpecFile, type TaskSpec } from '../../core/task-spec.js';
+import { planTask, planText } from '../../core/discovery/plan.js';
+import { loadTaskSpecFile, type TaskSpec } from '../../core/task/task-spec.js';
 import { commandContext, withBackends, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { buildDiscoveries, withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';

@@ -1,7 +1,7 @@
 // `taskerman router`: the routing daemon (any number of replicas), with the cleaner of finished tasks.
 import { Command } from 'commander';
 import { builtinRegistry } from '../../actions/builtin.js';
-import { Cleaner } from '../../core/cleaner.js';
+import { Cleaner } from '../../core/task/cleaner.js';
 import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
 import { Router } from '../../router/router.js';

@@ -1,10 +1,10 @@
 // `taskerman run <action>`: build a task from flags, validate it, put it on the global queue, and with
 // --wait follow it to the end (exit 1 if it did not succeed).
 import { Command, Option } from 'commander';
-import { currentUser, emitTask } from '../../core/emit.js';
+import { currentUser, emitTask } from '../../core/task/emit.js';
 import { OptionError } from '../../core/errors.js';
-import { queueNames } from '../../core/queue-names.js';
-import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../core/task-spec.js';
+import { queueNames } from '../../core/queue/queue-names.js';
+import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../core/task/task-spec.js';
 import { commandContext, openQueue, withBackends, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { EXIT, ExitError } from '../handle-error.js';

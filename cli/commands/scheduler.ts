@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { Command } from 'commander';
 import { SpecError, describeError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { loadTaskSpecFile } from '../../core/task-spec.js';
+import { loadTaskSpecFile } from '../../core/task/task-spec.js';
 import { loadSchedulable, Scheduler, type LoadedSpec, type SpecLoad, type SpecSource } from '../../scheduler/scheduler.js';
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';

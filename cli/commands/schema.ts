@@ -1,11 +1,11 @@
 // `taskerman schema`: the JSON Schema of a task spec file, for editors (e.g. the YAML language server:
 // `# yaml-language-server: $schema=./taskerman-spec.schema.json`). Generated from the one zod schema the
-// validator uses (`core/task-spec.ts`), as its *input* side: what may be written in a file, before the
+// validator uses (`core/task/task-spec.ts`), as its *input* side: what may be written in a file, before the
 // transforms (so `limit` is a number or a string, `timeout` a duration string or seconds). The fields that
 // a transform validates get their accepted forms spelled out, and every field a description.
 import { Command } from 'commander';
 import { z } from 'zod';
-import { taskSpecSchema } from '../../core/task-spec.js';
+import { taskSpecSchema } from '../../core/task/task-spec.js';
 
 type JsonSchema = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // --watch follows the task until it ends.
 import { Command } from 'commander';
 import { NotFoundError } from '../../core/errors.js';
-import { isValidTaskId } from '../../core/task.js';
+import { isValidTaskId } from '../../core/task/task.js';
 import { OptionError } from '../../core/errors.js';
 import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';

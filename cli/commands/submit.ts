@@ -1,6 +1,6 @@
 // `taskerman submit <spec>`: enqueue a task spec file (YAML or JSON) as an ad-hoc run.
 import { Command } from 'commander';
-import { loadTaskSpecFile } from '../../core/task-spec.js';
+import { loadTaskSpecFile } from '../../core/task/task-spec.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { submitSpec } from './run.js';

@@ -5,7 +5,7 @@ import { extname, join } from 'node:path';
 import { Command } from 'commander';
 import { builtinRegistry } from '../../actions/builtin.js';
 import { SpecError, TaskermanError, type Issue } from '../../core/errors.js';
-import { loadTaskSpecFile, SPEC_EXTENSIONS } from '../../core/task-spec.js';
+import { loadTaskSpecFile, SPEC_EXTENSIONS } from '../../core/task/task-spec.js';
 import { EXIT, ExitError } from '../handle-error.js';
 
 export async function specFiles(paths: string[]): Promise<string[]> {

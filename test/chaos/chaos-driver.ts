@@ -5,8 +5,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SqsWorkQueue } from '../../core/sqs-work-queue.js';
-import { ZkCoordinator } from '../../core/zk-coordinator.js';
+import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
+import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { startSqsServer, type SqsServer } from '../support/sqs-server.js';
 import { startZkServer, type ZkServer } from '../support/zk-server.js';
 import { FAULT_KINDS, type FaultKind } from './faults.js';

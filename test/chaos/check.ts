@@ -11,9 +11,9 @@
 //              starts after the task was cancelled or halted. A runner's start is a write guarded on the
 //              task record, so it is ordered before the cancel or halt in ZooKeeper; `graceMs` covers only
 //              the time from that write to the action's first probe line, measured on another clock.
-import type { DeadLetter } from '../../core/dead-letters.js';
-import type { Progress } from '../../core/task-store.js';
-import { FINAL_TASK_STATES, TERMINAL_NODE_STATES, type NodeRecord, type TaskRecord } from '../../core/task.js';
+import type { DeadLetter } from '../../core/queue/dead-letters.js';
+import type { Progress } from '../../core/task/task-store.js';
+import { FINAL_TASK_STATES, TERMINAL_NODE_STATES, type NodeRecord, type TaskRecord } from '../../core/task/task.js';
 import type { ActionLine, ProbeLine } from './probe-file.js';
 
 export interface RoundEvidence {

@@ -3,9 +3,9 @@
 // started; SIGTERM stops gracefully and exits 0; anything unexpected exits 1, which the driver reports).
 import { pino } from 'pino';
 import { createLogger, type Logger } from '../../core/logger.js';
-import { SqsWorkQueue } from '../../core/sqs-work-queue.js';
-import { TaskStore } from '../../core/task-store.js';
-import { ZkCoordinator } from '../../core/zk-coordinator.js';
+import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
+import { TaskStore } from '../../core/task/task-store.js';
+import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import type { LevelWithSilent } from 'pino';
 import { CHILD_SESSION_TIMEOUT_MS, ENV, READY_LINE, requiredEnv, TEST_CREDENTIALS } from './proc-env.js';
 

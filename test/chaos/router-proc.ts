@@ -3,11 +3,11 @@
 // independently of the records) and, with CHAOS_SEND_DELAY_MS, to pause up to that long before each send,
 // which stretches a fan-out so that the driver can kill the router in the middle of one.
 import { builtinRegistry } from '../../actions/builtin.js';
-import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery.js';
-import { Membership } from '../../core/membership.js';
-import { queueNames } from '../../core/queue-names.js';
-import { parseWorkMessage } from '../../core/task.js';
-import type { OutgoingMessage, WorkQueue } from '../../core/work-queue.js';
+import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery/discovery.js';
+import { Membership } from '../../core/coordination/membership.js';
+import { queueNames } from '../../core/queue/queue-names.js';
+import { parseWorkMessage } from '../../core/task/task.js';
+import type { OutgoingMessage, WorkQueue } from '../../core/queue/work-queue.js';
 import { Router } from '../../router/router.js';
 import { chaosSleepAction } from './chaos-action.js';
 import { childBackends, childLogger, runChild } from './child-support.js';

@@ -4,7 +4,7 @@
 //   CHAOS_ZK=127.0.0.1:2181 CHAOS_ZK_ROOT=/c CHAOS_SQS=http://127.0.0.1:4566 CHAOS_QUEUE_PREFIX=c \
 //   CHAOS_CLUSTER=chaos:c1 CHAOS_NODE=n01 CHAOS_PROBE=/tmp/probe.jsonl node --import tsx test/chaos/runner-proc.ts
 import { builtinRegistry } from '../../actions/builtin.js';
-import { queueNames } from '../../core/queue-names.js';
+import { queueNames } from '../../core/queue/queue-names.js';
 import { Runner } from '../../runner/runner.js';
 import { chaosSleepAction } from './chaos-action.js';
 import { childBackends, childLogger, runChild } from './child-support.js';

@@ -3,7 +3,7 @@
 // for watch events and session states with a bounded timeout, and prove that something did NOT happen by
 // ordering (a later event on the same session arrives after any earlier one would have).
 import assert from 'node:assert/strict';
-import { CoordinatorError, type Coordinator, type SessionState, type WatchEvent, type Watcher } from '../../core/coordinator.js';
+import { CoordinatorError, type Coordinator, type SessionState, type WatchEvent, type Watcher } from '../../core/coordination/coordinator.js';
 
 export interface CoordinatorEnv {
   /** A new session. */

@@ -1,13 +1,13 @@
-// The behaviour of the m-of-n slots (`core/lease.ts`, Semaphore) on any Coordinator adapter: FIFO grants
+// The behaviour of the m-of-n slots (`core/coordination/lease.ts`, Semaphore) on any Coordinator adapter: FIFO grants
 // (invariant 6), never more than `limit` holders (invariant 1), no missed wake-up when waiters give up
 // (each waiter watches only a window of `limit` predecessors), slots freed with their holder's session, a
 // holder's signal aborting when its session is suspended or lost. Each requester has its own session, as
 // runners on different nodes do. Nothing sleeps: tests wait for grants, rejections and session states with
 // a bounded timeout; the order of requests is fixed by waiting until each request is queued before the next.
 import assert from 'node:assert/strict';
-import { joinPath, type Coordinator } from '../../core/coordinator.js';
+import { joinPath, type Coordinator } from '../../core/coordination/coordinator.js';
 import { AbortedError, SessionLostError } from '../../core/errors.js';
-import { Semaphore, type Lease, type SlotInfo } from '../../core/lease.js';
+import { Semaphore, type Lease, type SlotInfo } from '../../core/coordination/lease.js';
 import { stateRecorder, within } from './coordinator.contract.js';
 import { pick, prng } from '../support/prng.js';
 
@@ -459,7 +459,7 @@ export function leaseContract(name: string, factory: () => Promise<LeaseEnv>): v
       });
     });
 
-    // Losing the connection is losing the slot (core/lease.ts): a runner then releases and asks again. The
+    // Losing the connection is losing the slot (core/coordination/lease.ts): a runner then releases and asks again. The
     // znode of a slot given up while disconnected must not stay behind once the same session comes back.
     describe('slots given up while disconnected', function () {
       it('a lease released while its session is suspended frees the slot once the session is back', async function () {

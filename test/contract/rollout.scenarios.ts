@@ -2,17 +2,17 @@
 // ZooKeeper + an SQS-protocol server (test/integration). They try to break the invariants of DESIGN.md
 // (limit, no loss, fan-out once) rather than read the code.
 import assert from 'node:assert/strict';
-import { collectGarbage } from '../../core/cleaner.js';
-import { DLQ_ATTR } from '../../core/dead-letter.js';
-import { deadLetterQueues, listDeadLetters, redriveDeadLetters } from '../../core/dead-letters.js';
-import { cancelTask, pauseTask, resumeTask } from '../../core/task-control.js';
+import { collectGarbage } from '../../core/task/cleaner.js';
+import { DLQ_ATTR } from '../../core/queue/dead-letter.js';
+import { deadLetterQueues, listDeadLetters, redriveDeadLetters } from '../../core/queue/dead-letters.js';
+import { cancelTask, pauseTask, resumeTask } from '../../core/task/task-control.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { ExplicitDiscovery } from '../../core/discovery.js';
+import { ExplicitDiscovery } from '../../core/discovery/discovery.js';
 import { silentLogger } from '../../core/logger.js';
-import { planTask } from '../../core/plan.js';
+import { planTask } from '../../core/discovery/plan.js';
 import { Supervisor } from '../../router/supervisor.js';
-import { encodeTaskMessage, newTaskId } from '../../core/task.js';
-import type { QueueMessage } from '../../core/work-queue.js';
+import { encodeTaskMessage, newTaskId } from '../../core/task/task.js';
+import type { QueueMessage } from '../../core/queue/work-queue.js';
 import { Harness, type Backend, type HarnessOptions } from '../support/harness.js';
 import { InterleavedCoordinator, written } from '../support/interleave.js';
 import { Probe } from '../support/probe.js';

@@ -1,13 +1,13 @@
 // TaskStore behaviour that must hold on every Coordinator adapter.
 import assert from 'node:assert/strict';
-import { tripBreaker } from '../../core/breaker.js';
-import type { Coordinator } from '../../core/coordinator.js';
-import { MemoryWorkQueue } from '../../core/memory-work-queue.js';
-import { queueNames } from '../../core/queue-names.js';
-import { resumeTask } from '../../core/task-control.js';
-import { parseTaskSpec } from '../../core/task-spec.js';
-import { TaskChangedError, TaskStore } from '../../core/task-store.js';
-import { newTaskId } from '../../core/task.js';
+import { tripBreaker } from '../../core/task/breaker.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
+import { queueNames } from '../../core/queue/queue-names.js';
+import { resumeTask } from '../../core/task/task-control.js';
+import { parseTaskSpec } from '../../core/task/task-spec.js';
+import { TaskChangedError, TaskStore } from '../../core/task/task-store.js';
+import { newTaskId } from '../../core/task/task.js';
 import { InterleavedCoordinator } from '../support/interleave.js';
 
 export function taskStoreContract(name: string, factory: () => Promise<{ open(): Promise<Coordinator>; root: string; cleanup(): Promise<void> }>): void {

@@ -3,14 +3,14 @@
 // `queueNames(prefix)`, so tests never share queues. Waits are long polls bounded by mocha's timeout; no test
 // asserts on elapsed wall time.
 import assert from 'node:assert/strict';
-import { queueNames, type QueueNames } from '../../core/queue-names.js';
+import { queueNames, type QueueNames } from '../../core/queue/queue-names.js';
 import {
   QueueDoesNotExistError,
   type QueueMessage,
   type QueueSpec,
   type ReceiveOptions,
   type WorkQueue,
-} from '../../core/work-queue.js';
+} from '../../core/queue/work-queue.js';
 
 export interface WorkQueueFixture {
   queue: WorkQueue;

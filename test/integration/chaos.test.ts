@@ -5,8 +5,8 @@
 // message each happen at least once. Then the checker on its own, on hand-made evidence: it must catch
 // what it claims to catch, or a green chaos run would mean nothing.
 import assert from 'node:assert/strict';
-import type { DeadLetter } from '../../core/dead-letters.js';
-import type { NodeRecord, TaskRecord } from '../../core/task.js';
+import type { DeadLetter } from '../../core/queue/dead-letters.js';
+import type { NodeRecord, TaskRecord } from '../../core/task/task.js';
 import { runChaos } from '../chaos/chaos.js';
 import { checkRound, type RoundEvidence } from '../chaos/check.js';
 import type { ProbeLine } from '../chaos/probe-file.js';

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ZkCoordinator } from '../../core/zk-coordinator.js';
+import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
 import { freePort } from '../support/zk-server.js';
 import { within } from '../contract/coordinator.contract.js';

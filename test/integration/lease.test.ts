@@ -1,11 +1,11 @@
-// The FIFO m-of-n slots (core/lease.ts) against the shared real ZooKeeper server: the lease contract, each
+// The FIFO m-of-n slots (core/coordination/lease.ts) against the shared real ZooKeeper server: the lease contract, each
 // test under a fresh root (removed afterwards), each requester with its own session. Expiry is forced the
 // way test/integration/zk-coordinator.test.ts does it (the session is taken over and closed from a second
 // connection); a suspension is a dropped TCP connection, after which the client reconnects to the same
 // session by itself.
-import type { Coordinator } from '../../core/coordinator.js';
-import { createLibraryClient, ZkCoordinator } from '../../core/zk-coordinator.js';
-import type { ZkClient } from '../../core/zk-coordinator-options.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { createLibraryClient, ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
+import type { ZkClient } from '../../core/coordination/zk-coordinator-options.js';
 import { leaseContract } from '../contract/lease.contract.js';
 import { freshZkRoot, requireZk } from '../support/env.js';
 import { dropConnection, expireSession } from '../support/zk-session.js';

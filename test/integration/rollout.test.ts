@@ -1,7 +1,7 @@
 // The end-to-end scenarios against a real ZooKeeper server and a real SQS-protocol server (fauxqs), both
 // on loopback ports started by the global setup: 20 runner instances, limit 3.
-import { ZkCoordinator } from '../../core/zk-coordinator.js';
-import { SqsWorkQueue } from '../../core/sqs-work-queue.js';
+import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
+import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
 import { controlScenarios, rolloutScenarios, targetScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint, testZk } from '../support/env.js';
 

@@ -3,11 +3,11 @@
 // and queue prefix per test, removed afterwards. Every wait is bounded; nothing asserts on elapsed time.
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../core/logger.js';
-import { queueNames, type QueueNames } from '../../core/queue-names.js';
-import { SqsWorkQueue } from '../../core/sqs-work-queue.js';
-import { parseTaskMessage, type Task } from '../../core/task.js';
-import { parseTaskSpec } from '../../core/task-spec.js';
-import { ZkCoordinator } from '../../core/zk-coordinator.js';
+import { queueNames, type QueueNames } from '../../core/queue/queue-names.js';
+import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
+import { parseTaskMessage, type Task } from '../../core/task/task.js';
+import { parseTaskSpec } from '../../core/task/task-spec.js';
+import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { compactFireTime, FireMarkers, fireTaskId } from '../../scheduler/fire-marker.js';
 import { Scheduler, type FireEvent, type SpecSource } from '../../scheduler/scheduler.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';

@@ -12,9 +12,9 @@ import {
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
 import { BackendError, SqsError } from '../../core/errors.js';
-import { queueNames } from '../../core/queue-names.js';
-import { SqsWorkQueue } from '../../core/sqs-work-queue.js';
-import { QueueDoesNotExistError, type QueueSpec } from '../../core/work-queue.js';
+import { queueNames } from '../../core/queue/queue-names.js';
+import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
+import { QueueDoesNotExistError, type QueueSpec } from '../../core/queue/work-queue.js';
 import { workQueueContract } from '../contract/work-queue.contract.js';
 import { freshQueuePrefix, testSqsEndpoint } from '../support/env.js';
 

@@ -1,4 +1,4 @@
-import { ZkCoordinator } from '../../core/zk-coordinator.js';
+import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { taskStoreContract } from '../contract/task-store.contract.js';
 import { freshZkRoot, requireZk, testZk } from '../support/env.js';
 

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { CoordinatorError, type Coordinator } from '../../core/coordinator.js';
+import { CoordinatorError, type Coordinator } from '../../core/coordination/coordinator.js';
 import { BackendError } from '../../core/errors.js';
-import { createLibraryClient, ZkCoordinator } from '../../core/zk-coordinator.js';
-import type { ZkClient, ZkClientFactory, ZkCoordinatorOptions, ZkStat, ZkTransaction } from '../../core/zk-coordinator-options.js';
+import { createLibraryClient, ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
+import type { ZkClient, ZkClientFactory, ZkCoordinatorOptions, ZkStat, ZkTransaction } from '../../core/coordination/zk-coordinator-options.js';
 import { coordinatorContract, recordingWatcher, stateRecorder, within } from '../contract/coordinator.contract.js';
 import { freshZkRoot, requireZk } from '../support/env.js';
 import { expireSession } from '../support/zk-session.js';

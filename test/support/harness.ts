@@ -3,16 +3,16 @@
 import { builtinRegistry } from '../../actions/builtin.js';
 import type { AnyAction } from '../../actions/action.js';
 import type { Clock } from '../../core/clock.js';
-import type { Coordinator } from '../../core/coordinator.js';
-import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery.js';
-import { emitTask } from '../../core/emit.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery/discovery.js';
+import { emitTask } from '../../core/task/emit.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
-import { Membership } from '../../core/membership.js';
-import { queueNames, type QueueNames } from '../../core/queue-names.js';
-import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../../core/task.js';
-import { parseTaskSpec, type TaskSpecInput } from '../../core/task-spec.js';
-import { TaskStore, TaskWatch } from '../../core/task-store.js';
-import type { WorkQueue } from '../../core/work-queue.js';
+import { Membership } from '../../core/coordination/membership.js';
+import { queueNames, type QueueNames } from '../../core/queue/queue-names.js';
+import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../../core/task/task.js';
+import { parseTaskSpec, type TaskSpecInput } from '../../core/task/task-spec.js';
+import { TaskStore, TaskWatch } from '../../core/task/task-store.js';
+import type { WorkQueue } from '../../core/queue/work-queue.js';
 import { Router } from '../../router/router.js';
 import { Runner } from '../../runner/runner.js';
 

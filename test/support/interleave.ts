@@ -1,7 +1,7 @@
 // A Coordinator wrapper that runs a test's step just before a chosen call reaches the real session: the way
 // to put another actor's write exactly between a reader's read and its guarded write, on any adapter,
 // without timing.
-import type { Coordinator, CreateMode, NodeData, SessionState, Stat, TxOp, Watcher } from '../../core/coordinator.js';
+import type { Coordinator, CreateMode, NodeData, SessionState, Stat, TxOp, Watcher } from '../../core/coordination/coordinator.js';
 
 export interface Call {
   method: 'create' | 'get' | 'exists' | 'set' | 'remove' | 'children' | 'transaction';

@@ -1,6 +1,6 @@
 // Driving a real ZooKeeper session from a test: force its expiry, or drop its connection (a network blip).
 import net from 'node:net';
-import type { ZkClient } from '../../core/zk-coordinator-options.js';
+import type { ZkClient } from '../../core/coordination/zk-coordinator-options.js';
 import { within } from '../contract/coordinator.contract.js';
 
 const CLOSE_SESSION_OP = -11;

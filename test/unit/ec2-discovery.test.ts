@@ -14,12 +14,12 @@ import {
   type InstanceStateName,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DiscoveryError, resolveTargets } from '../../core/discovery.js';
-import { Ec2TagDiscovery, EC2_DISCOVERY_IAM_ACTION, nodeNameOf } from '../../core/ec2-discovery.js';
-import { compileEc2TagDiscoveryOptions, type Ec2TagDiscoveryOptions } from '../../core/ec2-discovery-options.js';
+import { DiscoveryError, resolveTargets } from '../../core/discovery/discovery.js';
+import { Ec2TagDiscovery, EC2_DISCOVERY_IAM_ACTION, nodeNameOf } from '../../core/discovery/ec2-discovery.js';
+import { compileEc2TagDiscoveryOptions, type Ec2TagDiscoveryOptions } from '../../core/discovery/ec2-discovery-options.js';
 import { BackendError, OptionError, TaskermanError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { parseTaskSpec, type TaskSpec } from '../../core/task-spec.js';
+import { parseTaskSpec, type TaskSpec } from '../../core/task/task-spec.js';
 
 const CLUSTER = 'cassandra:geo_counter';
 const TAG = 'taskerman:cluster';

@@ -2,11 +2,11 @@
 // messages go to the global queue and to a runner's node queue; each one ends in a dead-letter queue with
 // a reason, and a valid task sent in the middle of them still completes.
 import assert from 'node:assert/strict';
-import { DLQ_ATTR } from '../../core/dead-letter.js';
-import { MemoryCoordinatorStore } from '../../core/memory-coordinator.js';
-import { MemoryQueueStore, MemoryWorkQueue } from '../../core/memory-work-queue.js';
-import { encodeTaskMessage, encodeWorkMessage, newTaskId, parseTaskMessage } from '../../core/task.js';
-import type { QueueMessage } from '../../core/work-queue.js';
+import { DLQ_ATTR } from '../../core/queue/dead-letter.js';
+import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
+import { MemoryQueueStore, MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
+import { encodeTaskMessage, encodeWorkMessage, newTaskId, parseTaskMessage } from '../../core/task/task.js';
+import type { QueueMessage } from '../../core/queue/work-queue.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
 import { Harness } from '../support/harness.js';
 import { Probe } from '../support/probe.js';

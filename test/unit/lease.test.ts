@@ -1,7 +1,7 @@
-// The FIFO m-of-n slots (core/lease.ts) on the in-memory Coordinator: the shared lease contract, with the
+// The FIFO m-of-n slots (core/coordination/lease.ts) on the in-memory Coordinator: the shared lease contract, with the
 // store's hooks for expiry and for a suspended connection.
-import type { Coordinator } from '../../core/coordinator.js';
-import { MemoryCoordinatorStore, type MemoryCoordinator } from '../../core/memory-coordinator.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { MemoryCoordinatorStore, type MemoryCoordinator } from '../../core/coordination/memory-coordinator.js';
 import { leaseContract } from '../contract/lease.contract.js';
 
 leaseContract('MemoryCoordinator', async () => {

@@ -1,7 +1,7 @@
 // The in-memory Coordinator: the shared contract, plus what only it can simulate cheaply (suspend/resume).
 import assert from 'node:assert/strict';
-import { CoordinatorError, type Coordinator } from '../../core/coordinator.js';
-import { MemoryCoordinatorStore, type MemoryCoordinator } from '../../core/memory-coordinator.js';
+import { CoordinatorError, type Coordinator } from '../../core/coordination/coordinator.js';
+import { MemoryCoordinatorStore, type MemoryCoordinator } from '../../core/coordination/memory-coordinator.js';
 import { coordinatorContract, recordingWatcher, stateRecorder, within } from '../contract/coordinator.contract.js';
 
 coordinatorContract('MemoryCoordinator', async () => {

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import type { Clock } from '../../core/clock.js';
 import { AbortedError, NotFoundError, OptionError } from '../../core/errors.js';
-import { MemoryQueueStore, MemoryWorkQueue } from '../../core/memory-work-queue.js';
-import { queueNames } from '../../core/queue-names.js';
-import type { QueueMessage, QueueSpec } from '../../core/work-queue.js';
+import { MemoryQueueStore, MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
+import { queueNames } from '../../core/queue/queue-names.js';
+import type { QueueMessage, QueueSpec } from '../../core/queue/work-queue.js';
 import { workQueueContract } from '../contract/work-queue.contract.js';
 import { freshQueuePrefix } from '../support/env.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { OptionError } from '../../core/errors.js';
-import { queueNames, MAX_QUEUE_NAME } from '../../core/queue-names.js';
+import { queueNames, MAX_QUEUE_NAME } from '../../core/queue/queue-names.js';
 
 const VALID = /^[A-Za-z0-9_-]{1,80}$/;
 

@@ -1,7 +1,7 @@
 // The end-to-end scenarios on the in-memory backends (fast; the same scenarios run on real ZooKeeper and
 // SQS in test/integration/rollout.test.ts).
-import { MemoryCoordinatorStore } from '../../core/memory-coordinator.js';
-import { MemoryQueueStore, MemoryWorkQueue } from '../../core/memory-work-queue.js';
+import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
+import { MemoryQueueStore, MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
 import { controlScenarios, rolloutScenarios, targetScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
 

@@ -2,7 +2,7 @@
 // its state alone (RUNNING) would hide why nothing moves.
 import assert from 'node:assert/strict';
 import { progressLine, statusJson, statusText } from '../../cli/status-view.js';
-import type { NodeRecord, TaskRecord } from '../../core/task.js';
+import type { NodeRecord, TaskRecord } from '../../core/task/task.js';
 
 const task = (over: Partial<TaskRecord> = {}): TaskRecord => ({
   taskId: 't-1',

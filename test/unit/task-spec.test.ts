@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SpecError } from '../../core/errors.js';
-import { parseTaskSpec, parseTaskSpecText, resolveLimit, specToWire } from '../../core/task-spec.js';
+import { parseTaskSpec, parseTaskSpecText, resolveLimit, specToWire } from '../../core/task/task-spec.js';
 
 const base = { name: 'geo-restart', action: 'sleep', cluster: 'cassandra:geo_counter', nodes: ['a', 'b'] };
 

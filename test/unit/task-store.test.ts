@@ -1,4 +1,4 @@
-import { MemoryCoordinatorStore } from '../../core/memory-coordinator.js';
+import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
 import { taskStoreContract } from '../contract/task-store.contract.js';
 import { freshZkRoot } from '../support/env.js';
 

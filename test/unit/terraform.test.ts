@@ -2,12 +2,12 @@
 // real HCL parser (@cdktf/hcl2json, HashiCorp's hclsyntax compiled to wasm) and the expressions that
 // matter are evaluated by a small evaluator of the HCL expression language below (the subset the module
 // uses; anything else throws, naming it). What is checked:
-//   - queue names: the module's locals and outputs, evaluated, equal core/queue-names.ts for a table of
+//   - queue names: the module's locals and outputs, evaluated, equal core/queue/queue-names.ts for a table of
 //     cluster names and prefixes; so a change to the naming rule in code only (or in HCL only) fails here;
 //   - the redrive policy of the global queue, and its defaults against the router's;
 //   - each role's policy, as rendered from its aws_iam_policy_document, grants exactly the actions the code
 //     needs on exactly the queues it uses: the actions are derived from the SDK commands that
-//     core/sqs-work-queue.ts sends in each WorkQueue method, the methods each role calls are read from its
+//     core/queue/sqs-work-queue.ts sends in each WorkQueue method, the methods each role calls are read from its
 //     sources, so a new SQS call in code without a policy change fails here (roles: scheduler, router,
 //     runner, and the operator, i.e. the CLI commands that reach AWS);
 //   - the variable validations agree with the code's prefix and cluster-name rules; the README documents
@@ -17,10 +17,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getExpressionAst, parse } from '@cdktf/hcl2json';
-import { EC2_DISCOVERY_IAM_ACTION } from '../../core/ec2-discovery.js';
+import { EC2_DISCOVERY_IAM_ACTION } from '../../core/discovery/ec2-discovery.js';
 import { OptionError } from '../../core/errors.js';
-import { queueNames, segment, validatePrefix } from '../../core/queue-names.js';
-import { parseTaskSpec } from '../../core/task-spec.js';
+import { queueNames, segment, validatePrefix } from '../../core/queue/queue-names.js';
+import { parseTaskSpec } from '../../core/task/task-spec.js';
 import { compileRouterOptions, type RouterOptions } from '../../router/router-options.js';
 
 const ROOT = process.cwd();
@@ -645,7 +645,7 @@ async function loadModule(dir: string): Promise<{ module: TfModule; files: strin
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// What the code calls: SQS operations per WorkQueue method (from core/sqs-work-queue.ts), methods per role.
+// What the code calls: SQS operations per WorkQueue method (from core/queue/sqs-work-queue.ts), methods per role.
 
 interface MethodOps {
   /** IAM actions on the queue the method is called with. */
@@ -658,9 +658,9 @@ interface MethodOps {
 const iamActionOf = (operation: string): string => `sqs:${operation.replace(/Batch$/, '')}`;
 
 function sqsActionsByMethod(): { byMethod: Map<string, MethodOps>; imported: string[]; reached: Set<string> } {
-  const src = readFileSync(join(ROOT, 'core/sqs-work-queue.ts'), 'utf8');
+  const src = readFileSync(join(ROOT, 'core/queue/sqs-work-queue.ts'), 'utf8');
   const importList = /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-sqs'/.exec(src)?.[1];
-  assert.ok(importList, 'core/sqs-work-queue.ts imports from @aws-sdk/client-sqs');
+  assert.ok(importList, 'core/queue/sqs-work-queue.ts imports from @aws-sdk/client-sqs');
   const imported = [...importList.matchAll(/\b(\w+)Command\b/g)].map((m) => m[1] as string);
 
   const cls = src.slice(src.indexOf('export class SqsWorkQueue'));
@@ -711,7 +711,7 @@ const DEAD_LETTER_OF: Record<QueueKind, QueueKind | undefined> = { global: 'glob
  * sources below (a method used in code but missing here fails); the queue of each call is read by hand.
  */
 const USAGE: Record<Role, { method: string; queue: QueueKind; where: string }[]> = {
-  scheduler: [{ method: 'send', queue: 'global', where: 'core/emit.ts emitTask' }],
+  scheduler: [{ method: 'send', queue: 'global', where: 'core/task/emit.ts emitTask' }],
   router: [
     { method: 'ensureQueue', queue: 'global', where: 'Router.start (dead letters: globalDlq)' },
     { method: 'receive', queue: 'global', where: 'Router.run' },
@@ -734,17 +734,17 @@ const USAGE: Record<Role, { method: string; queue: QueueKind; where: string }[]>
   ],
   // The CLI. No command calls ensureQueue: an operator never creates a queue.
   operator: [
-    { method: 'send', queue: 'global', where: 'run, submit → core/emit.ts emitTask' },
+    { method: 'send', queue: 'global', where: 'run, submit → core/task/emit.ts emitTask' },
     // dlq redrive sends a message back to the queue named in its taskerman.source_queue attribute, which
     // sendToDeadLetter callers set to: the global queue (Router.reject), a node queue (Supervisor, and
     // Runner.deadLetter for work from a node queue), or the cluster queue (Runner.deadLetter for work from
     // the cluster queue). Nothing is sent to cluster queues yet (the router has no SendMessage there), so
     // nothing can be dead-lettered from one: no send to 'cluster' here either.
-    { method: 'send', queue: 'global', where: 'dlq redrive → core/dead-letters.ts redriveDeadLetters' },
-    { method: 'send', queue: 'node', where: 'dlq redrive → redriveDeadLetters; resume → core/task-control.ts resumeTask' },
-    { method: 'exists', queue: 'clusterDlq', where: 'dlq --cluster → core/dead-letters.ts deadLetterQueues' },
+    { method: 'send', queue: 'global', where: 'dlq redrive → core/queue/dead-letters.ts redriveDeadLetters' },
+    { method: 'send', queue: 'node', where: 'dlq redrive → redriveDeadLetters; resume → core/task/task-control.ts resumeTask' },
+    { method: 'exists', queue: 'clusterDlq', where: 'dlq --cluster → core/queue/dead-letters.ts deadLetterQueues' },
     { method: 'list', queue: 'unscoped', where: 'dlq without --cluster → deadLetterQueues: every "<prefix>--…-dlq"' },
-    { method: 'receive', queue: 'globalDlq', where: 'dlq list/show/redrive → core/dead-letters.ts scan' },
+    { method: 'receive', queue: 'globalDlq', where: 'dlq list/show/redrive → core/queue/dead-letters.ts scan' },
     { method: 'receive', queue: 'clusterDlq', where: 'dlq list/show/redrive → scan' },
     { method: 'changeVisibility', queue: 'globalDlq', where: 'scan: what it did not consume becomes visible again' },
     { method: 'changeVisibility', queue: 'clusterDlq', where: 'scan: what it did not consume becomes visible again' },
@@ -764,14 +764,14 @@ const HELPERS: Record<string, string> = { sendToDeadLetter: 'send', emitTask: 's
  * them is seen.
  *   cli/commands/run.ts      run and submit (submit.ts only calls run.ts's submitSpec) → emitTask;
  *                            run --dry-run → printPlan (plan.ts)
- *   cli/commands/dlq.ts      dlq list/show/redrive/purge → core/dead-letters.ts; purge calls queue.purge itself
- *   cli/commands/control.ts  resume → core/task-control.ts resumeTask (cancel and pause: ZooKeeper only)
+ *   cli/commands/dlq.ts      dlq list/show/redrive/purge → core/queue/dead-letters.ts; purge calls queue.purge itself
+ *   cli/commands/control.ts  resume → core/task/task-control.ts resumeTask (cancel and pause: ZooKeeper only)
  *   cli/commands/plan.ts     plan, run --dry-run: buildDiscoveries → EC2 for discovery aws_tags; no queue
- *   core/emit.ts, core/dead-letters.ts, core/task-control.ts   what those commands call
+ *   core/task/emit.ts, core/queue/dead-letters.ts, core/task/task-control.ts   what those commands call
  * Not sources: the daemon commands (router.ts, runner.ts, scheduler.ts: their roles' policies) and dev.ts
  * (in-memory queues); every other command file touches neither SQS nor EC2, which a test below checks.
  */
-const OPERATOR_SOURCES = ['cli/commands/run.ts', 'cli/commands/dlq.ts', 'cli/commands/control.ts', 'cli/commands/plan.ts', 'core/emit.ts', 'core/dead-letters.ts', 'core/task-control.ts'];
+const OPERATOR_SOURCES = ['cli/commands/run.ts', 'cli/commands/dlq.ts', 'cli/commands/control.ts', 'cli/commands/plan.ts', 'core/task/emit.ts', 'core/queue/dead-letters.ts', 'core/task/task-control.ts'];
 /** CLI command files that are not the operator's, and why. */
 const NOT_OPERATOR: Record<string, string> = {
   'cli/commands/router.ts': 'the router daemon: the router policy',
@@ -782,7 +782,7 @@ const NOT_OPERATOR: Record<string, string> = {
 
 function sourcesOf(role: Role): string[] {
   const dirFiles = (d: string) => (existsSync(join(ROOT, d)) ? readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => join(d, f)) : []);
-  if (role === 'scheduler') return ['core/emit.ts', ...dirFiles('scheduler')];
+  if (role === 'scheduler') return ['core/task/emit.ts', ...dirFiles('scheduler')];
   if (role === 'operator') return OPERATOR_SOURCES;
   return dirFiles(role);
 }
@@ -887,7 +887,7 @@ describe('terraform/ module against the code', function () {
     });
 
     for (const prefix of PREFIXES) {
-      it(`per-cluster names evaluated from the HCL equal core/queue-names.ts (prefix "${prefix}")`, () => {
+      it(`per-cluster names evaluated from the HCL equal core/queue/queue-names.ts (prefix "${prefix}")`, () => {
         const q = queueNames(prefix);
         const m = tf.with({ queue_prefix: prefix, clusters: SAMPLE_CLUSTERS });
         assert.equal(m.output('global_queue_name'), q.global);
@@ -980,7 +980,7 @@ describe('terraform/ module against the code', function () {
     const { byMethod, imported, reached } = sqsActionsByMethod();
     const portMethods = new Set(['ensureQueue', 'exists', 'send', 'sendBatch', 'receive', 'delete', 'changeVisibility', 'stats', 'list', 'purge']);
 
-    it('reads the SQS calls of every WorkQueue method from core/sqs-work-queue.ts', () => {
+    it('reads the SQS calls of every WorkQueue method from core/queue/sqs-work-queue.ts', () => {
       assert.ok(imported.length >= 5, `commands imported: ${imported.join(', ')}`);
       // Every command the adapter imports is sent from some method: nothing escaped the reading.
       assert.deepEqual([...reached].sort(), [...imported].sort());
@@ -999,8 +999,8 @@ describe('terraform/ module against the code', function () {
     it('operator: its sources are every CLI command that reaches SQS or EC2, bar the daemons and dev', () => {
       // The core functions that take a WorkQueue: calling one reaches SQS.
       const queueFns = new Set<string>();
-      for (const f of readdirSync(join(ROOT, 'core')).filter((x) => x.endsWith('.ts'))) {
-        for (const m of readFileSync(join(ROOT, 'core', f), 'utf8').matchAll(/export (?:async )?function (\w+)\(([^)]*)\)/g)) {
+      for (const f of coreSources()) {
+        for (const m of readFileSync(join(ROOT, f), 'utf8').matchAll(/export (?:async )?function (\w+)\(([^)]*)\)/g)) {
           if (/:\s*WorkQueue\b/.test(m[2] as string)) queueFns.add(m[1] as string);
         }
       }
@@ -1015,7 +1015,7 @@ describe('terraform/ module against the code', function () {
       // The core modules in the sources are exactly those defining a queue function a command source calls.
       const called = new Set<string>();
       for (const f of reaching) for (const fn of queueFns) if (new RegExp(`\\b${fn}\\(`).test(readFileSync(join(ROOT, f), 'utf8'))) called.add(fn);
-      const coreOf = (fn: string) => readdirSync(join(ROOT, 'core')).filter((x) => x.endsWith('.ts')).map((x) => `core/${x}`).find((x) => new RegExp(`export (?:async )?function ${fn}\\(`).test(readFileSync(join(ROOT, x), 'utf8')));
+      const coreOf = (fn: string) => coreSources().find((x) => new RegExp(`export (?:async )?function ${fn}\\(`).test(readFileSync(join(ROOT, x), 'utf8')));
       assert.deepEqual([...new Set([...called].map(coreOf))].sort(), OPERATOR_SOURCES.filter((f) => f.startsWith('core/')).sort());
     });
 
@@ -1051,7 +1051,7 @@ describe('terraform/ module against the code', function () {
     }
 
     it('EC2: the discovery adapter calls only DescribeInstances', () => {
-      const src = readFileSync(join(ROOT, 'core/ec2-discovery.ts'), 'utf8');
+      const src = readFileSync(join(ROOT, 'core/discovery/ec2-discovery.ts'), 'utf8');
       const commands = [...src.matchAll(/\b(\w+)Command\b/g)].map((m) => `ec2:${m[1] as string}`);
       assert.deepEqual([...new Set(commands)], [EC2_DISCOVERY_IAM_ACTION]);
     });
@@ -1127,3 +1127,8 @@ describe('terraform/ module against the code', function () {
     for (const [name, v] of Object.entries({ ...tf.doc.variable, ...tf.doc.output })) assert.ok(typeof v.description === 'string' && v.description.length > 10, `${name} has no description`);
   });
 });
+
+/** Every TypeScript source under core/, as repo-relative paths (core/ has a folder per concept). */
+function coreSources(): string[] {
+  return (readdirSync(join(ROOT, 'core'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => `core/${f}`).sort();
+}

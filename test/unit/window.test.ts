@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { SpecError } from '../../core/errors.js';
-import { parseTaskSpec } from '../../core/task-spec.js';
-import { isInWindow, windowSchema } from '../../core/window.js';
+import { parseTaskSpec } from '../../core/task/task-spec.js';
+import { isInWindow, windowSchema } from '../../core/task/window.js';
 
 const at = (iso: string) => Date.parse(iso);
 

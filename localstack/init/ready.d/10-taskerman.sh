@@ -7,7 +7,7 @@
 #   - three EC2 instances tagged taskerman:cluster=cassandra:geo_counter and Name=cass-geo-1..3, for EC2-tag
 #     discovery.
 # Cluster and node queues are NOT created here: the router creates them (with their dead-letter queue) on the
-# first fan-out to a cluster (router/router.ts `fanOut` / `ensure`). The names follow core/queue-names.ts.
+# first fan-out to a cluster (router/router.ts `fanOut` / `ensure`). The names follow core/queue/queue-names.ts.
 #
 # Idempotent: CreateQueue with the same name and attributes returns the existing queue, and an instance is
 # only launched when none with its Name and cluster tag exists. Re-run it by hand with
@@ -28,7 +28,7 @@ export AWS_SECRET_ACCESS_KEY=test
 REGION="${TASKERMAN_DEMO_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$REGION" AWS_REGION="$REGION"
 # Must equal the CLI's --queue-prefix / TASKERMAN_QUEUE_PREFIX (default "taskerman"); same rule as
-# core/queue-names.ts validatePrefix.
+# core/queue/queue-names.ts validatePrefix.
 PREFIX="${TASKERMAN_QUEUE_PREFIX:-taskerman}"
 [[ "$PREFIX" =~ ^[A-Za-z0-9_]{1,24}$ ]] || die "TASKERMAN_QUEUE_PREFIX \"$PREFIX\" must be 1-24 characters of letters, digits or _"
 
@@ -66,7 +66,7 @@ dlq_arn="$(lsaws sqs get-queue-attributes --queue-url "$dlq_url" --attribute-nam
 log "dead-letter queue $GLOBAL_DLQ: $dlq_arn"
 
 # RedrivePolicy is a JSON document carried as a string attribute; written exactly as the SQS adapter writes it
-# (core/sqs-work-queue.ts ensureQueue: JSON.stringify({deadLetterTargetArn, maxReceiveCount})).
+# (core/queue/sqs-work-queue.ts ensureQueue: JSON.stringify({deadLetterTargetArn, maxReceiveCount})).
 redrive="$(printf '{"deadLetterTargetArn":"%s","maxReceiveCount":%d}' "$dlq_arn" "$MAX_RECEIVE_COUNT")"
 attributes="$(printf '{"VisibilityTimeout":"%d","RedrivePolicy":"%s"}' "$VISIBILITY_TIMEOUT" "${redrive//\"/\\\"}")"
 global_url="$(lsaws sqs create-queue --queue-name "$GLOBAL_QUEUE" --attributes "$attributes" --query QueueUrl --output text)"

@@ -1,7 +1,7 @@
 // Follows one task's record through a ZooKeeper data watch, for a runner working on one of its nodes:
 // the runner learns at once that the task was cancelled (abort the action in flight), halted or paused
 // (start nothing new), without re-reading the record before every step.
-import { fromJsonBuffer, type NodeData } from './coordinator.js';
+import { fromJsonBuffer, type NodeData } from '../coordination/coordinator.js';
 import type { TaskRecord } from './task.js';
 import type { TaskStore } from './task-store.js';
 

@@ -2,9 +2,9 @@
 // invisibility so one scan sees each once, then made visible again. Redriving sends a message back to the
 // queue it came from and gives its node a fresh attempt budget.
 import { DLQ_ATTR } from './dead-letter.js';
-import { TaskermanError } from './errors.js';
+import { TaskermanError } from '../errors.js';
 import { isDeadLetterQueue, type QueueNames } from './queue-names.js';
-import type { TaskStore } from './task-store.js';
+import type { TaskStore } from '../task/task-store.js';
 import type { QueueMessage, WorkQueue } from './work-queue.js';
 
 export interface DeadLetter {

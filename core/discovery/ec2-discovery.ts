@@ -12,11 +12,11 @@ import {
   type Ec2TagDiscoveryOptions,
   type NodeIdSource,
 } from './ec2-discovery-options.js';
-import { BackendError, type TaskermanError } from './errors.js';
-import type { Logger } from './logger.js';
+import { BackendError, type TaskermanError } from '../errors.js';
+import type { Logger } from '../logger.js';
 // Shared with the SQS adapter: the same socket-level failures mean "nothing there" for every AWS client.
-import { unreachableReason } from './aws.js';
-import type { TaskSpec } from './task-spec.js';
+import { unreachableReason } from '../aws.js';
+import type { TaskSpec } from '../task/task-spec.js';
 
 export type { Ec2TagDiscoveryOptions, NodeIdSource } from './ec2-discovery-options.js';
 

@@ -10,7 +10,7 @@
 //   <root>/cleaner                               ephemeral: the cleaner running now
 // Names we do not choose (clusters, nodes) are URI-encoded, so "/" can never escape a level.
 import { encodeSegment, joinPath } from './coordinator.js';
-import { OptionError } from './errors.js';
+import { OptionError } from '../errors.js';
 
 export interface ZkPaths {
   root: string;

@@ -1,10 +1,10 @@
 // Emitting a task: give it an id, stamp who asked and when, and put it on the global queue. Used by the
 // CLI (`run`, `submit`), the scheduler and the embedded mode.
 import { userInfo } from 'node:os';
-import type { QueueNames } from './queue-names.js';
+import type { QueueNames } from '../queue/queue-names.js';
 import { encodeTaskMessage, newTaskId, type Emitter, type Task } from './task.js';
 import type { TaskSpec } from './task-spec.js';
-import type { WorkQueue } from './work-queue.js';
+import type { WorkQueue } from '../queue/work-queue.js';
 
 export function currentUser(): string {
   try {

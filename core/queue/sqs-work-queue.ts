@@ -18,8 +18,8 @@ import {
   type MessageAttributeValue,
   type SendMessageBatchRequestEntry,
 } from '@aws-sdk/client-sqs';
-import { asErrorLike, unreachableReason } from './aws.js';
-import { AbortedError, BackendError, SqsError } from './errors.js';
+import { asErrorLike, unreachableReason } from '../aws.js';
+import { AbortedError, BackendError, SqsError } from '../errors.js';
 import {
   compileSqsWorkQueueOptions,
   type CompiledSqsWorkQueueOptions,

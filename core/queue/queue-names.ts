@@ -9,7 +9,7 @@
 // A segment is [A-Za-z0-9_]+ optionally followed by "-<10 hex>", so "--" only ever separates parts and the
 // mapping from (kind, cluster, node) to a name is one-to-one unless two hashes collide (2^-40).
 import { createHash } from 'node:crypto';
-import { OptionError } from './errors.js';
+import { OptionError } from '../errors.js';
 
 export const MAX_QUEUE_NAME = 80;
 const DLQ_SUFFIX = '-dlq';

@@ -1,8 +1,8 @@
 // Options of the SQS adapter of the WorkQueue port (`sqs-work-queue.ts`): defaults applied and validated
 // once, here, and compiled into a fully-required shape with durations in ms.
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
-import { resolveEndpoint, resolveRegion } from './aws.js';
-import { OptionError } from './errors.js';
+import { resolveEndpoint, resolveRegion } from '../aws.js';
+import { OptionError } from '../errors.js';
 
 export interface SqsWorkQueueOptions {
   /**

@@ -1,6 +1,6 @@
 // Options of the ZooKeeper adapter of the Coordinator port (`zk-coordinator.ts`), the narrow client interface
 // it drives (only the calls it makes), and the compiled, fully-required shape with durations in ms.
-import { OptionError } from './errors.js';
+import { OptionError } from '../errors.js';
 
 /** The part of a pino logger the adapter uses. */
 export interface ZkLogger {

@@ -3,7 +3,7 @@
 // everything read from a queue goes through `parseTaskMessage` / `parseWorkMessage`.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { MessageError, SpecError } from './errors.js';
+import { MessageError, SpecError } from '../errors.js';
 import { parseTaskSpec, specToWire, type TaskSpec } from './task-spec.js';
 
 export const TASK_STATES = ['routing', 'routed', 'running', 'succeeded', 'failed', 'halted', 'cancelled'] as const;

@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { TaskermanError } from './errors.js';
-import type { Membership } from './membership.js';
-import type { DiscoveryKind, TaskSpec } from './task-spec.js';
+import { TaskermanError } from '../errors.js';
+import type { Membership } from '../coordination/membership.js';
+import type { DiscoveryKind, TaskSpec } from '../task/task-spec.js';
 
 export interface Discovery {
   readonly kind: DiscoveryKind;

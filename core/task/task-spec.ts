@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
-import { SpecError, type Issue } from './errors.js';
+import { parseDuration } from '../duration.js';
+import { SpecError, type Issue } from '../errors.js';
 import { windowSchema, type MaintenanceWindow } from './window.js';
 
 export const DISCOVERY_KINDS = ['aws_tags', 'static', 'members', 'explicit'] as const;

@@ -1,11 +1,11 @@
 // A plan: what a task would do, without enqueuing anything — its resolved targets, its limit and failure
 // budget as numbers, which targets have a live runner, and which of the cluster's slots are held now.
-import { decodeSegment } from './coordinator.js';
+import { decodeSegment } from '../coordination/coordinator.js';
 import { resolveTargets, type DiscoveryMap } from './discovery.js';
-import { Semaphore, type SlotInfo } from './lease.js';
-import { Membership } from './membership.js';
-import { resolveLimit, type TaskSpec } from './task-spec.js';
-import type { TaskStore } from './task-store.js';
+import { Semaphore, type SlotInfo } from '../coordination/lease.js';
+import { Membership } from '../coordination/membership.js';
+import { resolveLimit, type TaskSpec } from '../task/task-spec.js';
+import type { TaskStore } from '../task/task-store.js';
 
 export interface Plan {
   cluster: string;

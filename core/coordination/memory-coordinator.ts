@@ -16,7 +16,7 @@ import {
   type WatchEvent,
   type Watcher,
 } from './coordinator.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock } from '../clock.js';
 
 interface ZNode {
   data: Buffer;

@@ -1,11 +1,11 @@
 // Operator controls on a task: cancel (a tombstone: no node starts again, actions in flight are aborted),
 // pause and resume (admission stops and restarts without losing place), and resume after a circuit-breaker
 // halt (the nodes skipped by the halt are queued again and the failure budget starts afresh).
-import { TaskermanError, NotFoundError } from './errors.js';
-import type { QueueNames } from './queue-names.js';
+import { TaskermanError, NotFoundError } from '../errors.js';
+import type { QueueNames } from '../queue/queue-names.js';
 import { encodeWorkMessage, FINAL_TASK_STATES, type TaskRecord } from './task.js';
 import type { TaskStore } from './task-store.js';
-import type { WorkQueue } from './work-queue.js';
+import type { WorkQueue } from '../queue/work-queue.js';
 
 export class ControlError extends TaskermanError {
   constructor(message: string, hint?: string) {

@@ -2,9 +2,9 @@
 // bound. A task is first marked with a tombstone (<root>/tombstones/<task_id>), then its records and slot
 // directory are removed, then the tombstone: a cleaner that dies half-way leaves the tombstone, and the next
 // run finishes the job. Runs in every router; an ephemeral lock lets one run at a time.
-import { isNodeExists, toJsonBuffer, fromJsonBuffer, type Coordinator } from './coordinator.js';
-import type { Logger } from './logger.js';
-import { mapLimit } from './pool.js';
+import { isNodeExists, toJsonBuffer, fromJsonBuffer, type Coordinator } from '../coordination/coordinator.js';
+import type { Logger } from '../logger.js';
+import { mapLimit } from '../pool.js';
 import type { TaskRecord } from './task.js';
 import type { TaskStore } from './task-store.js';
 

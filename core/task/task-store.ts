@@ -10,11 +10,11 @@ import {
   toJsonBuffer,
   type Coordinator,
   type TxOp,
-} from './coordinator.js';
-import { isoNow, systemClock, type Clock } from './clock.js';
-import { delay } from './delay.js';
-import { mapLimit } from './pool.js';
-import { TaskermanError } from './errors.js';
+} from '../coordination/coordinator.js';
+import { isoNow, systemClock, type Clock } from '../clock.js';
+import { delay } from '../delay.js';
+import { mapLimit } from '../pool.js';
+import { TaskermanError } from '../errors.js';
 import {
   FINAL_TASK_STATES,
   TERMINAL_NODE_STATES,
@@ -25,7 +25,7 @@ import {
   type TaskState,
 } from './task.js';
 import { specToWire } from './task-spec.js';
-import { zkPaths, type ZkPaths } from './zk-paths.js';
+import { zkPaths, type ZkPaths } from '../coordination/zk-paths.js';
 
 export interface Versioned<T> {
   value: T;

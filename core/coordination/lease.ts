@@ -15,7 +15,7 @@ import {
   type Coordinator,
   type SessionState,
 } from './coordinator.js';
-import { AbortedError, SessionLostError } from './errors.js';
+import { AbortedError, SessionLostError } from '../errors.js';
 
 export interface SlotHolder {
   taskId: string;

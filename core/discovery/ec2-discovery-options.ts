@@ -1,9 +1,9 @@
 // Options of the EC2-tag adapter of the Discovery port (`ec2-discovery.ts`): defaults applied and validated
 // once, here, and compiled into a fully-required shape with durations in ms.
 import type { EC2Client, EC2ClientConfig } from '@aws-sdk/client-ec2';
-import { OptionError } from './errors.js';
-import { resolveEndpoint, resolveRegion } from './aws.js';
-import { silentLogger, type Logger } from './logger.js';
+import { OptionError } from '../errors.js';
+import { resolveEndpoint, resolveRegion } from '../aws.js';
+import { silentLogger, type Logger } from '../logger.js';
 
 /**
  * Where a node's name comes from. It must be what that node's runner calls itself (`taskerman runner --node`,

@@ -32,7 +32,7 @@ import {
   type WatchEvent,
   type Watcher,
 } from './coordinator.js';
-import { BackendError } from './errors.js';
+import { BackendError } from '../errors.js';
 import {
   compileZkCoordinatorOptions,
   silentZkLogger,

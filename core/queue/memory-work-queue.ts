@@ -10,8 +10,8 @@
 // NotFoundError (SQS: MessageNotInflight). Not modelled: message retention, the 60 s purge cooldown, the
 // 1 MiB size limit, FIFO queues, and SQS's occasional duplicate or out-of-order delivery.
 import { randomUUID } from 'node:crypto';
-import { systemClock, type Clock } from './clock.js';
-import { AbortedError, NotFoundError, OptionError } from './errors.js';
+import { systemClock, type Clock } from '../clock.js';
+import { AbortedError, NotFoundError, OptionError } from '../errors.js';
 import {
   QueueDoesNotExistError,
   type OutgoingMessage,
