@@ -23,6 +23,43 @@ export interface ActionContext<A = Record<string, unknown>> {
   logger: Logger;
   /** Tell the runner the action is alive (extends the message's invisibility early). */
   heartbeat(): void;
+  /**
+   * The earlier attempts of this task on this node, oldest first, as recorded in ZooKeeper: an attempt whose
+   * runner died (a reboot) shows up with `interrupted: true`. Empty on the first attempt.
+   */
+  history: readonly AttemptInfo[];
+  /** The node's grant from its cluster's budget: it outlives the runner (a reboot keeps it). */
+  grant: GrantInfo;
+  /**
+   * Facts an attempt records before a step that cannot be undone, kept in ZooKeeper with the node record, so
+   * a retried or resumed attempt (after a reboot, a runner crash or a redelivery) knows what was already done:
+   * `await ctx.checkpoint.set('boot_id_before', id)` before rebooting, `ctx.checkpoint.get('boot_id_before')`
+   * after. Values are JSON; keep them small (the whole checkpoint is bounded at 4 KiB).
+   */
+  checkpoint: ActionCheckpoint;
+}
+
+export interface AttemptInfo {
+  attempt: number;
+  startedAt: string;
+  endedAt?: string;
+  error?: string;
+  /** The runner stopped during this attempt (crash, reboot, kill): its steps may have run partly or fully. */
+  interrupted: boolean;
+}
+
+export interface GrantInfo {
+  /** Fencing token: grows with every grant of the cluster. */
+  token: number;
+  /** When the grant was given (ISO-8601): before this attempt if the node was granted before a reboot. */
+  grantedAt: string;
+  taskId: string;
+}
+
+export interface ActionCheckpoint {
+  get<T = unknown>(key: string): T | undefined;
+  /** Written before it resolves; throws when the record cannot be written (the step must not go on). */
+  set(key: string, value: unknown): Promise<void>;
 }
 
 export type Step<A> = (ctx: ActionContext<A>) => Promise<void>;

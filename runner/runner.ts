@@ -11,7 +11,7 @@
 // the runner is not sure it holds (the lease's signal aborts when the session is suspended or lost).
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
-import type { AnyAction, ActionContext } from '../actions/action.js';
+import type { ActionCheckpoint, AnyAction, ActionContext, AttemptInfo } from '../actions/action.js';
 import { backoffDelay } from '../core/backoff.js';
 import { tripBreaker } from '../core/task/breaker.js';
 import { isoNow } from '../core/clock.js';
@@ -43,6 +43,9 @@ export interface RunnerEvents {
 type Outcome = { ok: true } | { ok: false; error: unknown; slotLost: boolean; cancelled: boolean };
 
 const STOPPED = Symbol('stopped');
+const INTERRUPTED = 'interrupted:';
+/** Bound of a node's checkpoint (ActionContext.checkpoint), as JSON: node records stay small. */
+const CHECKPOINT_MAX_BYTES = 4096;
 
 export class Runner extends EventEmitter<RunnerEvents> {
   readonly cluster: string;
@@ -474,6 +477,21 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (halted) log.error({ reason: halted.reason }, 'task halted by the circuit breaker');
   }
 
+  /** The action's checkpoint: read from the node record as last written, written through it (CAS). */
+  private checkpointFor(item: WorkItem): ActionCheckpoint {
+    return {
+      get: <T>(key: string): T | undefined => (this.known?.taskId === item.taskId ? (this.known.rec.value.checkpoint?.[key] as T | undefined) : undefined),
+      set: async (key: string, value: unknown): Promise<void> => {
+        await this.setNode(item, (r) => {
+          const checkpoint = { ...r.checkpoint, [key]: value };
+          const size = Buffer.byteLength(JSON.stringify(checkpoint));
+          if (size > CHECKPOINT_MAX_BYTES) throw new TaskermanError('INVALID_ARGS', `checkpoint of ${item.taskId}/${this.node} would be ${size} bytes (at most ${CHECKPOINT_MAX_BYTES})`, { retryable: false });
+          return { ...r, checkpoint };
+        });
+      },
+    };
+  }
+
   private async runSteps(action: AnyAction, args: unknown, item: WorkItem, attempt: number, lease: Lease, timeoutMs: number, cancelled: AbortSignal, log: Logger): Promise<Outcome> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new TimeoutError(`timed out after ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
@@ -488,6 +506,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
       signal,
       logger: log.child({ attempt }),
       heartbeat: () => undefined,
+      history: (this.known?.rec.value.history ?? []).filter((h) => h.attempt < attempt).map(toAttemptInfo),
+      grant: { token: lease.fencingToken, grantedAt: this.now(), taskId: item.taskId },
+      checkpoint: this.checkpointFor(item),
     };
     const steps: Array<[string, ((c: ActionContext<unknown>) => Promise<void>) | undefined]> = [
       ['pre_check', action.preCheck],
@@ -516,9 +537,19 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 }
 
+function toAttemptInfo(h: AttemptRecord): AttemptInfo {
+  return {
+    attempt: h.attempt,
+    startedAt: h.startedAt,
+    ...(h.endedAt ? { endedAt: h.endedAt } : {}),
+    ...(h.error ? { error: h.error } : {}),
+    interrupted: h.error?.startsWith(INTERRUPTED) ?? false,
+  };
+}
+
 /** An attempt left open by a runner that died is closed as interrupted (it does not count as a failure). */
 function closeInterrupted(history: AttemptRecord[], at: string): AttemptRecord[] {
-  return history.map((h) => (h.endedAt ? h : { ...h, endedAt: at, error: 'interrupted: the runner stopped during this attempt', counted: false }));
+  return history.map((h) => (h.endedAt ? h : { ...h, endedAt: at, error: `${INTERRUPTED} the runner stopped during this attempt`, counted: false }));
 }
 
 /** Failed attempts that count against the retry budget: since the last redrive, not lost slots or deaths of the runner. */

@@ -49,6 +49,8 @@ export interface NodeRecord {
   reason?: string;
   updatedAt: string;
   history: AttemptRecord[];
+  /** Facts the action recorded for later attempts (ActionContext.checkpoint), at most 4 KiB as JSON. */
+  checkpoint?: Record<string, unknown>;
 }
 
 export interface TaskRecord {

@@ -26,7 +26,7 @@ async function gone(pid: number, timeoutMs = 10_000): Promise<boolean> {
 }
 
 function ctxFor(args: unknown, signal: AbortSignal): ActionContext<unknown> {
-  return { taskId: 't', cluster: 'c', node: 'n', args, attempt: 1, fencingToken: 1, signal, logger: silentLogger, heartbeat: () => undefined };
+  return { taskId: 't', cluster: 'c', node: 'n', args, attempt: 1, fencingToken: 1, signal, logger: silentLogger, heartbeat: () => undefined, history: [], grant: { token: 1, grantedAt: new Date(0).toISOString(), taskId: 't' }, checkpoint: { get: () => undefined, set: async () => undefined } };
 }
 
 describe('exec action', () => {
