@@ -1,6 +1,7 @@
 // End-to-end scenarios that every backend pair must pass: the in-memory one (test/unit) and real
 // ZooKeeper + an SQS-protocol server (test/integration). They try to break the invariants of DESIGN.md
 // (limit, no loss, fan-out once) rather than read the code.
+import { BudgetStore } from '../../core/budget/budget-store.js';
 import assert from 'node:assert/strict';
 import { collectGarbage } from '../../core/task/cleaner.js';
 import { DLQ_ATTR } from '../../core/queue/dead-letter.js';
@@ -16,6 +17,7 @@ import type { QueueMessage } from '../../core/queue/work-queue.js';
 import { Harness, type Backend, type HarnessOptions } from '../support/harness.js';
 import { InterleavedCoordinator, written } from '../support/interleave.js';
 import { Probe } from '../support/probe.js';
+import { waitUntil } from '../support/wait-until.js';
 
 export interface ScenarioSetup {
   /** Backends for one test; `root` is its fresh ZooKeeper root, to remove at cleanup. */
@@ -110,7 +112,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.deepEqual(await queuesEmpty(h), {});
     });
 
-    it('frees the slot of a killed runner: the others go on, and the node finishes when its runner is back', async () => {
+    it('keeps the grant of a killed runner (a reboot): no other node starts until it is back and its post_check passed', async () => {
       const h = await start({ nodes: nodeNames(6) });
       let killed!: () => void;
       const wasKilled = new Promise<void>((r) => (killed = r));
@@ -118,16 +120,21 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       env.probe.onExecute = (node) => {
         if (node === 'n01' && first) {
           first = false;
-          // Crash the runner while its action runs and it holds a slot.
+          // Crash the runner while its action runs under its grant, as a reboot would.
           setImmediate(() => void h.runners.get('n01')?.kill().then(killed));
         }
       };
       const taskId = await h.submit({ limit: 1, args: { ms: 200 } });
       await wasKilled;
-      // With limit 1, the others can only run if the dead runner's slot was freed.
-      await h.waitFor(taskId, 'the other nodes to succeed', (nodes) => nodes.filter((n) => n.node !== 'n01').every((n) => n.state === 'SUCCEEDED'));
-      const n01 = (await h.store.getNode(taskId, 'n01'))?.value;
-      assert.equal(n01?.state, 'STARTED', 'the killed node is visibly in flight, not lost');
+      // The grant outlives the runner's session: the keeper (another runner now) sees n01 granted and gone, and
+      // holds every other node back on the task's limit.
+      const budget = new BudgetStore(h.store.coordinator, h.store.paths);
+      const snap = await waitUntil('the others to wait on the killed node', async () => {
+        const b = await budget.inspect(h.o.cluster);
+        return b.grants.some((g) => g.node === 'n01' && g.task_id === taskId) && !b.live.includes('n01') && b.gate.waiting.filter((w) => w.blocked_by === 'task_limit').length === 5 ? b : undefined;
+      });
+      assert.match(snap.gate.waiting[0]?.reason ?? '', /task limit 1: 1 of the cluster disrupted \(n01\)/);
+      assert.equal((await h.store.getNode(taskId, 'n01'))?.value.state, 'STARTED', 'the killed node is visibly in flight, not lost');
       await (await h.newRunner('n01')).start();
       const { task, nodes } = await h.waitFinal(taskId);
       assert.equal(task.state, 'succeeded');
@@ -135,8 +142,10 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(again?.state, 'SUCCEEDED');
       assert.equal(again?.attempts, 2);
       assert.match(again?.history[0]?.error ?? '', /interrupted/);
-      assert.equal(env.probe.maxConcurrency(taskId), 1);
+      assert.equal(again?.history[0]?.fencingToken, again?.history[1]?.fencingToken, 'the second attempt ran under the same grant');
+      assert.equal(env.probe.maxDisrupted((e) => e.taskId === taskId), 1, 'never two nodes disrupted at once, counting the killed one until it passed');
       assert.deepEqual(await queuesEmpty(h), {});
+      assert.deepEqual(await budget.grants(h.o.cluster), [], 'every grant released with its node\'s end');
     });
 
     it('dead-letters bad input with a reason and keeps routing and running', async () => {
@@ -311,8 +320,19 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       env.probe.failWhere = (node, attempt) => node === firstNode && attempt === 1;
       const taskId = await h.submit({ limit: 1, max_failures: 1, args: { ms: 10 } });
       await h.waitFor(taskId, 'the halt to settle', (ns, t) => t?.state === 'halted' && ns.every((n) => ['DEAD', 'SKIPPED'].includes(n.state)));
+      // The dead node keeps its grant: it failed its check, so it counts as disrupted.
+      const budget = new BudgetStore(h.store.coordinator, h.store.paths);
+      const dead = (await budget.grants(h.o.cluster)).find((g) => g.node === firstNode);
+      assert.ok(dead?.dead, 'the DEAD node keeps its grant, marked dead');
       const r = await resumeTask(h.store, h.queue, h.names, taskId);
       assert.equal(r.requeued.length, 3);
+      // With limit 1 the resumed nodes wait on it, visibly, until an operator gives it back.
+      await waitUntil('the resumed nodes to wait on the dead node', async () => {
+        const b = await budget.inspect(h.o.cluster);
+        return b.gate.waiting.length === 3 && b.gate.waiting.every((w) => w.blocked_by === 'task_limit' && w.reason.includes(firstNode ?? '?'));
+      });
+      assert.ok(await budget.releaseGrant(h.o.cluster, firstNode ?? '', { by: 'oncall', reason: 'checked by hand', kind: 'released' }));
+      assert.deepEqual((await budget.events(h.o.cluster)).map((e) => [e.kind, e.node, e.by]), [['released', firstNode, 'oncall']]);
       const { task, nodes } = await h.waitFor(taskId, 'the resumed task to end', (_ns, t) => t?.state === 'failed' || t?.state === 'succeeded').then(async (ns) => ({ task: (await h.store.getTask(taskId))?.value, nodes: ns }));
       // The dead node stays dead (redrive it to retry), so the task fails, but every other node ran.
       assert.equal(task?.state, 'failed');
@@ -368,7 +388,7 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       assert.deepEqual(r.removed, [taskId]);
       assert.equal(await h.store.getTask(taskId), undefined);
       assert.deepEqual((await h.store.coordinator.children(h.store.paths.tombstones)) ?? [], []);
-      assert.equal(await h.store.coordinator.exists(h.store.paths.taskLeases(h.o.cluster, taskId)), undefined);
+      assert.deepEqual((await h.store.coordinator.children(h.store.paths.grants(h.o.cluster))) ?? [], [], 'no grant outlives a finished task');
     });
   });
 }
@@ -414,7 +434,7 @@ export function targetScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(task.state, 'succeeded');
     });
 
-    it('plans without enqueuing: targets, limit and budget as numbers, live runners, held slots', async () => {
+    it('plans without enqueuing: targets, limit and budget as numbers, live runners, the cluster budget it draws from', async () => {
       const h = await start(['n01', 'n02', 'n03']);
       let hold!: () => void;
       const released = new Promise<void>((r) => (hold = r));
@@ -434,7 +454,9 @@ export function targetScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(plan.maxFailures, 1);
       assert.deepEqual(plan.live, ['n01', 'n02', 'n03']);
       assert.deepEqual(plan.notLive, ['n04']);
-      assert.deepEqual(plan.slots.map((s) => [s.node, s.taskId, s.holding]), [['n01', busy, true]]);
+      assert.deepEqual(plan.budget.grants.map((g) => [g.node, g.taskId, g.kind]), [['n01', busy, 'task']]);
+      assert.deepEqual(plan.budget.disrupted, ['n01']);
+      assert.equal(plan.budget.headroom, 1, 'limit 2, one node of the cluster disrupted by another task');
       assert.deepEqual(await h.leftInQueues(), before, 'nothing was enqueued');
       hold();
       assert.equal((await h.waitFinal(busy)).task.state, 'succeeded');
