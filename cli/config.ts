@@ -1,11 +1,13 @@
 // Common options, in one place: flags > environment > --config file > defaults. The config file (YAML) has
 // the same keys as the long options in snake_case (zk, zk_root, region, sqs_endpoint, queue_prefix,
-// log_level), plus sections for a runner's exec allowlist.
+// log_level), plus a runner's sections: `zone`, the exec allowlist (`exec:`) and the health checks of the
+// cluster budget's gate (`checks:`).
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
+import { healthChecksSchema, type HealthChecks } from '../core/budget/health-check.js';
 import { OptionError, SpecError } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/logger.js';
 import { validatePrefix } from '../core/queue/queue-names.js';
@@ -19,8 +21,20 @@ export interface CommonConfig {
   queuePrefix: string;
   logLevel: (typeof LOG_LEVELS)[number];
   exec: ExecAllowlist;
+  /** Health checks a runner runs for its cluster's health gate (`checks:`); nothing that runs comes from ZooKeeper. */
+  checks: HealthChecks;
   /** The whole config file, for command-specific keys. */
   file: Record<string, unknown>;
+}
+
+/** A zone (rack, availability zone) as the cluster budget's zone_budget counts it. */
+export const ZONE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+const ZONE_RULE = 'must be a zone name of letters, digits, ".", "_", ":" or "-", like eu-west-1a';
+
+/** Validates a --zone flag. */
+export function validateZone(zone: string, field = 'zone'): string {
+  if (!ZONE_RE.test(zone)) throw new OptionError(field, `"${zone}" ${ZONE_RULE}`);
+  return zone;
 }
 
 const configFileSchema = z
@@ -32,6 +46,8 @@ const configFileSchema = z
     queue_prefix: z.string().optional(),
     log_level: z.enum(LOG_LEVELS).optional(),
     exec: z.strictObject({ commands: execAllowlistSchema.default({}) }).optional(),
+    zone: z.string().regex(ZONE_RE, ZONE_RULE).optional(),
+    checks: healthChecksSchema.optional(),
   });
 
 /** Adds the common options to a command (each command lists them in its own --help). */
@@ -78,6 +94,7 @@ export function resolveCommon(opts: Record<string, unknown>, defaults: { logLeve
     queuePrefix: validatePrefix(pick(opts.queuePrefix, file.queue_prefix) ?? 'taskerman'),
     logLevel,
     exec: file.exec?.commands ?? {},
+    checks: file.checks ?? {},
     file: file as Record<string, unknown>,
   };
 }
