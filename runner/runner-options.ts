@@ -46,6 +46,8 @@ export interface RunnerOptions {
   maxItems?: number;
   /** The budget keeper re-evaluates at least this often, ms. Default 5 s. */
   keeperTickMs?: number;
+  /** A DEAD node's grant: its action's post_check runs again this often, and the grant goes back when it passes, ms. Default 60 s. */
+  deadRecheckMs?: number;
 }
 
 export type CompiledRunnerOptions = Required<Omit<RunnerOptions, 'zone'>> & { zone: string | undefined };
@@ -65,6 +67,7 @@ export function compileRunnerOptions(o: RunnerOptions): CompiledRunnerOptions {
     checks: {},
     maxItems: 8,
     keeperTickMs: 5000,
+    deadRecheckMs: 60_000,
     ...o,
   };
   if (!Number.isInteger(c.maxItems) || c.maxItems < 1 || c.maxItems > 64) throw new OptionError('maxItems', 'must be 1-64 work items');

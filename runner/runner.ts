@@ -92,6 +92,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private readonly budget: BudgetStore;
   private readonly keeper: BudgetKeeper;
   private suspended = false;
+  private deadCheck: Promise<void> | undefined;
   private unsubscribeSession: (() => void) | undefined;
 
   constructor(opts: RunnerOptions) {
@@ -132,6 +133,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       ...(this.o.zone ? { zone: this.o.zone } : {}),
     });
     await this.keeper.start();
+    await this.resumeDeadCheck().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'could not look for a DEAD grant of this node'));
     this.loops = this.queues.map((q) => this.poll(q));
     this.log.info({ queues: this.queues }, 'runner started');
   }
@@ -151,6 +153,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     t.unref();
     await Promise.all(this.loops);
     await Promise.allSettled([...this.inflight]);
+    await this.deadCheck;
     clearTimeout(t);
     await this.keeper.stop();
     this.unsubscribeSession?.();
@@ -585,7 +588,60 @@ export class Runner extends EventEmitter<RunnerEvents> {
     await this.budget.markDead(this.cluster, this.node, grant.record.token, `task ${item.taskId}: ${error}`);
     await this.deadLetter(w.queue, w.m, outcome.error, item, attempt);
     await this.breaker(item, log);
+    this.recheckDead(w.action, w.args, item.taskId, grant.record.token);
     return 'done';
+  }
+
+  /**
+   * A DEAD node keeps its grant (it failed its check, so it is unavailable) until a later post_check of its action
+   * passes here, or an operator releases it. Re-checks every `deadRecheckMs` while the grant is still that one.
+   */
+  private recheckDead(action: AnyAction, args: unknown, taskId: string, token: number): void {
+    if (!action.postCheck || this.deadCheck) return;
+    const log = this.log.child({ task_id: taskId, action: action.name });
+    const signal = this.stopping.signal;
+    this.deadCheck = (async () => {
+      try {
+        while (!signal.aborted) {
+          await delay(this.o.deadRecheckMs, signal);
+          const g = await this.budget.getGrant(this.cluster, this.node);
+          if (!g || g.value.token !== token || !g.value.dead) return;
+          const ctx: ActionContext<unknown> = {
+            taskId, cluster: this.cluster, node: this.node, args, attempt: 0, fencingToken: token, signal, logger: log,
+            heartbeat: () => undefined, history: [], grant: { token, grantedAt: g.value.granted_at, taskId },
+            checkpoint: { get: () => undefined, set: async () => undefined },
+          };
+          try {
+            await action.postCheck?.call(action, ctx);
+          } catch (err) {
+            log.debug({ err: describeError(err) }, 'DEAD node still fails its post_check; it keeps its grant');
+            continue;
+          }
+          const r = await this.budget.releaseGrant(this.cluster, this.node, { by: this.node, reason: `post_check of ${action.name} passed on re-check after the node was DEAD`, kind: 'released', token });
+          if (r) log.info('DEAD node passed its post_check again: grant released');
+          return;
+        }
+      } catch (err) {
+        if (!signal.aborted) this.emit('problem', err as Error);
+      } finally {
+        this.deadCheck = undefined;
+      }
+    })();
+  }
+
+  /** At start: a grant left DEAD by an earlier run of this node goes on being re-checked. */
+  private async resumeDeadCheck(): Promise<void> {
+    const g = await this.budget.getGrant(this.cluster, this.node);
+    if (!g?.value.dead || !g.value.task_id) return;
+    const t = await this.o.store.getTask(g.value.task_id);
+    if (!t) return;
+    try {
+      const spec = parseTaskSpec(t.value.spec);
+      const action = this.o.registry.get(spec.action, spec.version);
+      this.recheckDead(action, this.o.registry.parseArgs(action, spec.args), g.value.task_id, g.value.token);
+    } catch {
+      // This runner cannot run that task's action: the grant waits for an operator.
+    }
   }
 
   /** Halts the task once `max_failures` nodes are DEAD; no further node of it starts. */

@@ -111,11 +111,12 @@ export function validateCommand(): Command {
     .option('--json', 'print JSON')
     .action(async (paths: string[], o: { json?: boolean }) => {
       const files = await specFiles(paths);
-      const { ok, issues } = await validateFiles(files);
+      const { ok, issues, policies } = await validateFiles(files);
+      const policyOf = new Map(policies.map((p) => [p.file, p.policy.cluster]));
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ valid: ok, problems: issues }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ valid: ok, policies: policies.map((p) => ({ file: p.file, cluster: p.policy.cluster })), problems: issues }, null, 2)}\n`);
       } else {
-        for (const f of ok) process.stdout.write(`${f}: ok\n`);
+        for (const f of ok) process.stdout.write(`${f}: ok${policyOf.has(f) ? ` (policy of ${policyOf.get(f)})` : ''}\n`);
         for (const i of issues) process.stderr.write(`${i.file}: ${i.field}: ${i.message}\n`);
       }
       if (files.length === 0) throw new ExitError(EXIT.usage, `taskerman: no spec or policy files (.yaml, .yml, .json) in ${paths.join(', ')}`);
