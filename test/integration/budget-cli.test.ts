@@ -216,3 +216,28 @@ describe('budget commands (integration, separate processes)', function () {
     assert.deepEqual(exit, { code: 0, signal: null }, watch.stderr);
   });
 });
+
+describe('dev --demo (one process, in-memory backends)', function () {
+  this.timeout(120_000);
+  afterEach(async function () {
+    await killAll();
+  });
+
+  it('two tasks share the budget of 2: both succeed and never more than 2 nodes are disrupted at once', async function () {
+    const r = await runCli(['dev', '--demo', '--seconds', '0.2'], cliEnv({}), 90_000);
+    assert.equal(r.code, 0, show(r));
+    const tables = r.stdout.split(/\n(?=task )/);
+    assert.equal(tables.length, 2, r.stdout);
+    for (const t of tables) {
+      assert.match(t, /^task \S+: SUCCEEDED/);
+      assert.match(t, /nodes: 12 \(12 SUCCEEDED\)/);
+    }
+    const progress = outputLines(r.stderr).filter((l) => / disrupted \d+\/2: /.test(l));
+    assert.ok(progress.length > 2, r.stderr);
+    for (const l of progress) assert.ok(Number(/ disrupted (\d+)\/2: /.exec(l)?.[1]) <= 2, l);
+    const most = /at most (\d+) node\(s\) of demo:cassandra were inside an action at once \(from the node records\), (\d+) held a grant at once/.exec(r.stderr);
+    assert.ok(most, r.stderr);
+    assert.ok(Number(most[1]) >= 1 && Number(most[1]) <= 2, most[0]);
+    assert.ok(Number(most[2]) <= 2, most[0]);
+  });
+});
