@@ -108,7 +108,7 @@ function showCommand(): Command {
       return;
     }
     if (policies.length === 0) ctx.err('taskerman: no cluster has a policy (each is governed by its tasks\' limits alone)');
-    ctx.out(policies.map(policyText).join('\n\n'));
+    else ctx.out(policies.map(policyText).join('\n\n'));
   });
 }
 
