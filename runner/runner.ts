@@ -92,6 +92,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private readonly budget: BudgetStore;
   private readonly keeper: BudgetKeeper;
   private suspended = false;
+  /** Counts session state changes; a grant verified in the current epoch needs no new read before a step. */
+  private sessionEpoch = 0;
+  private readonly verifiedEpoch = new WeakMap<HeldGrant, number>();
   private deadCheck: Promise<void> | undefined;
   private unsubscribeSession: (() => void) | undefined;
 
@@ -108,6 +111,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.keeper.on('problem', (err) => this.emit('problem', err));
   }
 
+  /** The runner's current ZooKeeper session (it changes after an expiry). */
+  get sessionId(): string {
+    return this.o.store.coordinator.sessionId;
+  }
+
   /** This runner's keeper of the cluster budget (one runner of the cluster leads at a time). */
   get budgetKeeper(): BudgetKeeper {
     return this.keeper;
@@ -121,6 +129,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     await this.o.store.init();
     this.unsubscribeSession = this.o.store.coordinator.onSessionState((st) => {
       this.suspended = st === 'suspended';
+      this.sessionEpoch++;
     });
     await this.budget.registerNode(this.cluster, this.node, this.o.zone);
     await this.membership.join({
@@ -493,6 +502,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
     const resumed = grant.resumed;
     w.grant = grant;
+    this.verifiedEpoch.set(grant, this.sessionEpoch);
     w.freshGrant = !resumed;
     log.info({ token: grant.record.token, resumed }, resumed ? 'node already holds its grant (granted before this runner started)' : 'grant received');
     // Paused, halted, cancelled or out of its window while we waited: a fresh grant goes back, and we look again.
@@ -727,9 +737,15 @@ export class Runner extends EventEmitter<RunnerEvents> {
       });
       if (signal.aborted) throw signal.reason;
     }
+    // The grant's watch tells of a release; a read is needed only when the session moved since the last look
+    // (a watch event could have been in flight across the disconnection).
+    if (grant.signal.aborted) throw grant.signal.reason;
+    if (this.sessionEpoch === this.verifiedEpoch.get(grant)) return;
     for (let i = 0; ; i++) {
       try {
+        const epoch = this.sessionEpoch;
         if (!(await grant.verify())) throw grant.signal.reason;
+        this.verifiedEpoch.set(grant, epoch);
         return;
       } catch (err) {
         if (!(err instanceof CoordinatorError && err.code === 'CONNECTION_LOSS') || i >= 20) throw err;
