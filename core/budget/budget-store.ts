@@ -38,6 +38,15 @@ export interface BudgetSnapshot {
   events: BudgetEvent[];
 }
 
+/** The last full resolution of a cluster's members by discovery. */
+export interface InventoryRecord {
+  discovery: 'aws_tags' | 'static';
+  /** The inventory file (static), relative to the router's inventory root. */
+  inventory: string | undefined;
+  nodes: string[];
+  at: string;
+}
+
 /** The policy as stored: its wire form plus who applied it and when. */
 interface StoredPolicy {
   policy: ReturnType<typeof policyToWire>;
@@ -146,6 +155,25 @@ export class BudgetStore {
 
   async liveNodes(cluster: string): Promise<string[]> {
     return ((await this.coordinator.children(this.paths.clusterMembers(cluster))) ?? []).map(decodeSegment).sort();
+  }
+
+  // ---- inventory: how the cluster's full membership was last resolved (for the router's janitor) ----
+
+  /** Records how a task resolved the cluster's whole membership (aws_tags or static), and what it found. */
+  async recordInventory(cluster: string, inv: InventoryRecord): Promise<void> {
+    await this.initCluster(cluster);
+    const path = joinPath(this.paths.cluster(cluster), 'inventory');
+    try {
+      await this.coordinator.create(path, toJsonBuffer(inv));
+    } catch (err) {
+      if (!isNodeExists(err)) throw err;
+      await this.coordinator.set(path, toJsonBuffer(inv), -1);
+    }
+  }
+
+  async inventory(cluster: string): Promise<InventoryRecord | undefined> {
+    const d = await this.coordinator.get(joinPath(this.paths.cluster(cluster), 'inventory'));
+    return d ? fromJsonBuffer<InventoryRecord>(d.data) : undefined;
   }
 
   // ---- grants ----

@@ -122,6 +122,9 @@ export async function findGrant(store: BudgetStore, cluster: string, node: strin
   return new WatchedGrant(store, cluster, node, g, d.stat.version, true);
 }
 
+/** A waiter reads its grant again at least this often, whatever its watches say. */
+const RECHECK_MS = 15_000;
+
 export interface WaitOptions {
   signal?: AbortSignal;
   /** Called once the request is queued, with its name. */
@@ -172,7 +175,10 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
         if (!(err instanceof CoordinatorError && ['CONNECTION_LOSS', 'SESSION_EXPIRED'].includes(err.code))) throw err;
         // Not connected: the session listener pokes us when it is back.
       }
+      // A watch can be lost with a connection (the session listener covers most of that); look again now and then.
+      const safety = setTimeout(poke, RECHECK_MS);
       await changed;
+      clearTimeout(safety);
     }
   } finally {
     offSession();

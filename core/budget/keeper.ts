@@ -86,7 +86,13 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     await this.store.initCluster(this.cluster);
     this.unsubscribe = this.store.coordinator.onSessionState((s) => this.onSession(s));
     await this.join();
-    this.ticker = setInterval(() => this.kick(), this.tickMs);
+    this.ticker = setInterval(() => {
+      if (this.electionFailed) {
+        this.electionFailed = false;
+        (this.electionNode ? this.checkElection() : this.join()).catch((err: unknown) => this.problem(err));
+      }
+      this.kick();
+    }, this.tickMs);
     this.ticker.unref();
   }
 
@@ -115,16 +121,19 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       this.armed.clear();
       return;
     }
-    if (s === 'connected' && !this.electionNode && !this.stopped) {
-      this.join().catch((err: unknown) => this.problem(err));
-      return;
-    }
+    if (this.stopped) return;
     this.armed.clear();
-    this.kick();
+    // Back (same session or a new one): stand again if our node went, and look at the election afresh either
+    // way: a watch on the keeper ahead, or a read that failed while ZooKeeper was away, may have been lost.
+    const again = !this.electionNode ? this.join() : this.checkElection();
+    again.catch((err: unknown) => this.problem(err));
   }
+
+  private electionFailed = false;
 
   private problem(err: unknown): void {
     if (this.stopped) return;
+    this.electionFailed = true;
     this.log.warn({ err: describeError(err) }, 'budget keeper: will try again');
     this.emit('problem', err instanceof Error ? err : new Error(String(err)));
   }
@@ -175,6 +184,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     const st = await this.store.coordinator.exists(ahead, () => {
       this.checkElection().catch((err: unknown) => this.problem(err));
     });
+    this.electionFailed = false;
     if (!st) await this.checkElection();
   }
 
