@@ -128,7 +128,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   async start(): Promise<void> {
     await this.o.store.init();
     this.unsubscribeSession = this.o.store.coordinator.onSessionState((st) => {
-      this.suspended = st === 'suspended';
+      // Unreachable from a suspension until the same session is back, or from a loss until a new one is up.
+      this.suspended = st === 'suspended' || st === 'lost';
       this.sessionEpoch++;
     });
     await this.budget.registerNode(this.cluster, this.node, this.o.zone);
@@ -611,6 +612,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const log = this.log.child({ task_id: taskId, action: action.name });
     const signal = this.stopping.signal;
     this.deadCheck = (async () => {
+      // Yield first, so that the finally below never runs before this assignment.
+      await Promise.resolve();
       try {
         while (!signal.aborted) {
           await delay(this.o.deadRecheckMs, signal);
@@ -724,35 +727,39 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  /** Waits while the ZooKeeper session is suspended, then checks that the grant is still ours. */
+  /**
+   * Waits while ZooKeeper is unreachable (suspended, or lost until a new session is up), then checks that the
+   * grant is still ours. Bounded by the attempt's own signal (its timeout): an outage is not the node's failure.
+   */
   private async readyForStep(grant: HeldGrant, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) throw signal.reason;
-    while (this.suspended) {
-      await new Promise<void>((resolve) => {
-        const off = this.o.store.coordinator.onSessionState(() => {
-          off();
-          resolve();
-        });
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+    for (;;) {
       if (signal.aborted) throw signal.reason;
-    }
-    // The grant's watch tells of a release; a read is needed only when the session moved since the last look
-    // (a watch event could have been in flight across the disconnection).
-    if (grant.signal.aborted) throw grant.signal.reason;
-    if (this.sessionEpoch === this.verifiedEpoch.get(grant)) return;
-    for (let i = 0; ; i++) {
+      if (grant.signal.aborted) throw grant.signal.reason;
+      if (this.suspended) {
+        await new Promise<void>((resolve) => {
+          const off = this.o.store.coordinator.onSessionState(() => {
+            off();
+            resolve();
+          });
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        continue;
+      }
+      // The grant's watch tells of a release; a read is needed only when the session moved since the last look
+      // (a watch event could have been in flight across the disconnection).
+      if (this.sessionEpoch === this.verifiedEpoch.get(grant)) return;
       try {
         const epoch = this.sessionEpoch;
         if (!(await grant.verify())) throw grant.signal.reason;
         this.verifiedEpoch.set(grant, epoch);
         return;
       } catch (err) {
-        if (!(err instanceof CoordinatorError && err.code === 'CONNECTION_LOSS') || i >= 20) throw err;
-        await delay(this.o.retryPauseMs / 4, signal);
+        if (!(err instanceof CoordinatorError && (err.code === 'CONNECTION_LOSS' || err.code === 'SESSION_EXPIRED'))) throw err;
+        await delay(this.o.retryPauseMs / 4, signal).catch(() => undefined);
       }
     }
   }
+
 }
 
 function toAttemptInfo(h: AttemptRecord): AttemptInfo {

@@ -193,28 +193,32 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     if (!this.leading || this.stopped) return;
     this.dirty = true;
     if (this.running) return;
-    this.running = (async () => {
+    // `running` is cleared in a then-callback, which always runs after this assignment (an async function that
+    // finished without awaiting would clear it before the assignment and leave it set for good).
+    this.running = this.evaluateWhileDirty().finally(() => {
+      this.running = undefined;
+      // Asked again while the last round was finishing: go on.
+      if (this.dirty && this.leading && !this.suspended) this.kick();
+    });
+  }
+
+  private async evaluateWhileDirty(): Promise<void> {
+    let rounds = 0;
+    while (this.dirty && this.leading && !this.stopped && !this.suspended) {
+      this.dirty = false;
       try {
-        let rounds = 0;
-        while (this.dirty && this.leading && !this.stopped && !this.suspended) {
-          this.dirty = false;
-          try {
-            await this.evaluate();
-          } catch (err) {
-            if (err instanceof CoordinatorError && ['BAD_VERSION', 'NO_NODE', 'NODE_EXISTS'].includes(err.code)) {
-              // Someone changed the state under this round (a request withdrawn, a grant released): go again.
-              this.stats.conflicts++;
-              this.dirty = ++rounds < 20;
-              if (!this.dirty) this.problem(err);
-            } else {
-              this.problem(err);
-            }
-          }
+        await this.evaluate();
+      } catch (err) {
+        if (err instanceof CoordinatorError && ['BAD_VERSION', 'NO_NODE', 'NODE_EXISTS'].includes(err.code)) {
+          // Someone changed the state under this round (a request withdrawn, a grant released): go again.
+          this.stats.conflicts++;
+          this.dirty = ++rounds < 20;
+          if (!this.dirty) this.problem(err);
+        } else {
+          this.problem(err);
         }
-      } finally {
-        this.running = undefined;
       }
-    })();
+    }
   }
 
   private watcher(path: string): Watcher | undefined {
