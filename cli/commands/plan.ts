@@ -1,12 +1,29 @@
 // `taskerman plan <spec>` (and `run --dry-run`): resolve targets and show the limit, failure budget, live
 // runners and held slots, without enqueuing anything.
 import { Command } from 'commander';
-import { planTask, planText } from '../../core/discovery/plan.js';
+import { planTask, planText, type Plan } from '../../core/discovery/plan.js';
+import { toIso } from '../output/json-shapes.js';
+import { printJson } from '../output/print.js';
+import type { OutputOf } from '../output/outputs.js';
 import { loadTaskSpecFile, type TaskSpec } from '../../core/task/task-spec.js';
 import { commandContext, withBackends, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { buildDiscoveries, withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 import { checkAction } from '../check-action.js';
+
+export function planJson(p: Plan): OutputOf<'plan'> {
+  return {
+    cluster: p.cluster,
+    action: p.action,
+    discovery: p.discovery,
+    targets: p.targets,
+    limit: p.limit,
+    max_failures: p.maxFailures,
+    live: p.live,
+    not_live: p.notLive,
+    slots: p.slots.map((s) => ({ node: s.node, task_id: s.taskId, fencing_token: s.fencingToken, holding: s.holding, requested_at: toIso(s.requestedAt) ?? s.requestedAt })),
+  };
+}
 
 export async function printPlan(ctx: CommandContext, spec: TaskSpec, flags: DiscoveryFlags, json: boolean): Promise<void> {
   checkAction(spec);
@@ -14,7 +31,8 @@ export async function printPlan(ctx: CommandContext, spec: TaskSpec, flags: Disc
     const d = buildDiscoveries(flags, ctx.cfg, b.store, ctx.logger);
     try {
       const plan = await planTask(spec, d.map, b.store);
-      ctx.out(json ? JSON.stringify(plan, null, 2) : planText(plan));
+      if (json) printJson(ctx, 'plan', planJson(plan));
+      else ctx.out(planText(plan));
     } finally {
       d.close();
     }

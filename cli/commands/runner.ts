@@ -18,7 +18,7 @@ export function runnerCommand(): Command {
       .option('--visibility <seconds>', 'visibility timeout of a message in hand (extended while working)', '60')
       .option('--drain-timeout <seconds>', 'on SIGTERM, abort the action in flight after this long', '600'),
   ).action(async (o: { cluster?: string; node?: string; visibility: string; drainTimeout: string }, cmd: Command) => {
-    const ctx = commandContext(cmd, { logLevel: 'info' });
+    const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
     const cluster = o.cluster ?? (typeof ctx.cfg.file.cluster === 'string' ? ctx.cfg.file.cluster : undefined);
     if (!cluster) throw new OptionError('cluster', 'is required: --cluster <name> or `cluster:` in --config');
     const node = o.node ?? (typeof ctx.cfg.file.node === 'string' ? ctx.cfg.file.node : hostname());

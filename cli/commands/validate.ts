@@ -7,6 +7,7 @@ import { builtinRegistry } from '../../actions/builtin.js';
 import { SpecError, TaskermanError, type Issue } from '../../core/errors.js';
 import { loadTaskSpecFile, SPEC_EXTENSIONS } from '../../core/task/task-spec.js';
 import { EXIT, ExitError } from '../handle-error.js';
+import { printJson } from '../output/print.js';
 
 export async function specFiles(paths: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -69,7 +70,7 @@ export function validateCommand(): Command {
       const files = await specFiles(paths);
       const { ok, issues } = await validateFiles(files);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ valid: ok, problems: issues }, null, 2)}\n`);
+        printJson({ out: (l) => process.stdout.write(`${l}\n`) }, 'validate', { valid: ok, problems: issues.map((i) => ({ file: i.file ?? null, field: i.field, message: i.message })) });
       } else {
         for (const f of ok) process.stdout.write(`${f}: ok\n`);
         for (const i of issues) process.stderr.write(`${i.file}: ${i.field}: ${i.message}\n`);
