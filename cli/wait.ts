@@ -82,6 +82,11 @@ export async function waitForTask(store: TaskStore, taskId: string, opts: WaitOp
   let saidNoRouter = false;
   const watch = new TaskWatch(store, taskId);
   let lastLine = '';
+  // A suspended session fires no watch: wake at once to notice (and say) that ZooKeeper went away.
+  let kick = new AbortController();
+  const offSession = store.coordinator.onSessionState((s) => {
+    if (s === 'suspended' || s === 'lost') kick.abort();
+  });
   try {
     for (;;) {
       if (opts.signal?.aborted) return undefined;
@@ -137,9 +142,11 @@ export async function waitForTask(store: TaskStore, taskId: string, opts: WaitOp
       }
       // The watch wakes us on change; the timeout is a backstop against a missed one (and the no-router note).
       const backstop = !seenRecord && opts.pending && !saidNoRouter ? Math.max(100, (opts.noRouterAfterMs ?? DEFAULT_NO_ROUTER_MS) - (Date.now() - started)) : 5000;
-      await watch.next(Math.min(5000, backstop), opts.signal);
+      if (kick.signal.aborted) kick = new AbortController();
+      await watch.next(Math.min(5000, backstop), opts.signal ? AbortSignal.any([opts.signal, kick.signal]) : kick.signal);
     }
   } finally {
+    offSession();
     watch.stop();
   }
 }
