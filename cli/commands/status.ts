@@ -3,7 +3,7 @@
 // table with --nodes (filtered with --state); --json is always complete. --watch follows the task until it
 // ends and exits like `run --wait`.
 import { Command, Option } from 'commander';
-import { NotFoundError, OptionError } from '../../core/errors.js';
+import { NotFoundError, OptionError, TaskermanError } from '../../core/errors.js';
 import { isValidTaskId, NODE_STATES, type NodeState } from '../../core/task/task.js';
 import type { Backends } from '../backends.js';
 import { commandContext, withBackends, type CommandContext } from '../command-context.js';
@@ -23,12 +23,13 @@ function emittedAtOf(taskId: string): Date | undefined {
 }
 
 /** A task with no record: still in the global queue (no router took it yet), or really unknown. */
-async function notFound(ctx: CommandContext, b: Backends, taskId: string): Promise<NotFoundError> {
+async function notFound(ctx: CommandContext, b: Backends, taskId: string): Promise<TaskermanError> {
   const stats = await b.queue.stats(b.names.global);
   const waiting = stats.visible + stats.inFlight + stats.delayed;
   const emitted = emittedAtOf(taskId);
   if (waiting > 0) {
-    return new NotFoundError(`task ${taskId} is not recorded in ZooKeeper (--zk-root ${ctx.cfg.zkRoot}) yet`, {
+    return new TaskermanError('NOT_FOUND', `task ${taskId} is not recorded in ZooKeeper (--zk-root ${ctx.cfg.zkRoot}) yet`, {
+      retryable: false,
       hint: `the global queue ${b.names.global} (region ${ctx.cfg.region}) holds ${waiting} message(s) no router has finished${emitted ? `; the task was emitted at ${emitted.toISOString()}` : ''}: is a router running with this --zk-root and --queue-prefix ${ctx.cfg.queuePrefix}?`,
     });
   }
