@@ -8,6 +8,8 @@ import { newTaskId, type Task } from '../../core/task/task.js';
 import { parseTaskSpec } from '../../core/task/task-spec.js';
 import { TaskStore } from '../../core/task/task-store.js';
 import { tripBreaker } from '../../core/task/breaker.js';
+import { TaskFollower } from '../../core/task/task-follower.js';
+import { CoordinatorError } from '../../core/coordination/coordinator.js';
 import { describeFailure, EXIT, ExitError, exitCodeFor } from '../../cli/handle-error.js';
 import { taskOutcome, waitForTask } from '../../cli/wait.js';
 import { within } from '../contract/coordinator.contract.js';
@@ -131,5 +133,62 @@ describe('following a task (cli/wait.ts)', () => {
     await admin.createTask({ task: t2, targets: ['a', 'b'], limit: 1, maxFailures: 1, state: 'routing' });
     await admin.updateNode(t2.taskId, 'a', (r) => ({ ...r, state: 'DEAD', attempts: 1 }));
     assert.equal((await tripBreaker(admin, t2.taskId))?.state, 'halted');
+  });
+});
+
+describe("the runner's TaskFollower after a ZooKeeper blip", () => {
+  it('re-arms its watch when the session is back: a cancel made after a failed re-read still aborts the action', async () => {
+    const server = new MemoryCoordinatorStore();
+    try {
+      const session = server.session();
+      // The re-read a fired watch makes can fail (ZooKeeper away); this wrapper fails the next get on demand.
+      let failNextGet = false;
+      const flaky = new Proxy(session, {
+        get(target, prop) {
+          if (prop === 'get') {
+            return (path: string, w?: Parameters<MemoryCoordinator['get']>[1]) => {
+              if (failNextGet) {
+                failNextGet = false;
+                return Promise.reject(new CoordinatorError('CONNECTION_LOSS', path, 'not connected'));
+              }
+              return target.get(path, w);
+            };
+          }
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+      const admin = new TaskStore(server.session(), ROOT);
+      await admin.init();
+      const t = newTask(['a']);
+      await admin.createTask({ task: t, targets: ['a'], limit: 1, maxFailures: 1, state: 'routing' });
+      const f = new TaskFollower(new TaskStore(flaky, ROOT), t.taskId);
+      assert.equal((await f.start())?.state, 'routing');
+      failNextGet = true;
+      await admin.updateTask(t.taskId, (r) => ({ ...r, state: 'running' }));
+      await within(
+        (async () => {
+          while (failNextGet) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        'the watch to fire and its re-read to fail',
+        5000,
+      );
+      await admin.updateTask(t.taskId, (r) => ({ ...r, state: 'cancelled', cancelled: { by: 'ana', at: new Date().toISOString() } }));
+      // The connection comes back (same session): the follower must watch again and see the cancel.
+      server.suspend(session);
+      server.resume(session);
+      await within(
+        new Promise<void>((resolve) => {
+          if (f.cancelled.aborted) return resolve();
+          f.cancelled.addEventListener('abort', () => resolve(), { once: true });
+        }),
+        'the follower to see the cancel',
+        3000,
+      );
+      assert.equal(f.current?.state, 'cancelled');
+      f.stop();
+    } finally {
+      await server.stop();
+    }
   });
 });
