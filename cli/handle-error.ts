@@ -35,7 +35,7 @@ export interface ErrorWhere {
 }
 
 const USAGE_CODES = new Set(['INVALID_SPEC', 'INVALID_OPTION', 'INVALID_ARGS', 'UNKNOWN_ACTION', 'INVALID_MESSAGE']);
-const BACKEND_CODES = new Set(['BACKEND_UNAVAILABLE', 'SQS_ERROR', 'QUEUE_MISSING', 'SESSION_LOST', 'DISCOVERY_FAILED']);
+const BACKEND_CODES = new Set(['BACKEND_UNAVAILABLE', 'SQS_ERROR', 'QUEUE_MISSING', 'SESSION_LOST']);
 const ZK_DOWN = new Set<CoordinatorError['code']>(['CONNECTION_LOSS', 'SESSION_EXPIRED', 'CLOSED']);
 
 /** AWS SDK errors that say the credentials or the permissions are wrong, with what to do. */

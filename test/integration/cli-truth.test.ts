@@ -4,6 +4,9 @@
 // misspelt cluster is an error naming the queue, region and prefix; `status` of a task still in the global
 // queue says so; and a follower rides out ZooKeeper being stopped and started, or gives up with exit 3.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
 import { queueNames } from '../../core/queue/queue-names.js';
@@ -170,6 +173,19 @@ describe('taskerman CLI tells the truth (integration, issue 8)', function () {
     assert.match(st.stderr, new RegExp(`^taskerman: task ${id} is not recorded in ZooKeeper \\(--zk-root ${root}\\) yet \\(the global queue ${names.global} \\(region us-east-1\\) holds 1 message\\(s\\) no router has finished; the task was emitted at \\S+Z: is a router running`));
   });
 
+  it("the README's main example: plan says which --inventory-root it needs, and works with it (item 11)", async function () {
+    const spec = 'examples/tasks/geo-counter-weekly-restart.yaml';
+    const bare = await cli(['plan', spec], env);
+    assert.equal(bare.code, 1, bare.stderr);
+    assert.equal(lines(bare.stderr).length, 1, bare.stderr);
+    assert.match(lines(bare.stderr)[0] ?? '', /^taskerman: inventory inventories\/cassandra\.yaml not found under the inventory root \S+ \(inventory paths are relative to --inventory-root: .*--inventory-root examples\/tasks\)\)$/);
+    const ok = await cli(['plan', spec, '--inventory-root', 'examples/tasks', '--json'], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    const plan = validOutput('plan', ok.stdout) as { targets: string[]; limit: number; max_failures: number };
+    assert.deepEqual(plan.targets, ['cass-geo-1', 'cass-geo-2', 'cass-geo-3']);
+    assert.equal(plan.limit, 2);
+  });
+
   describe('a follower and a ZooKeeper that is stopped and started', function () {
     let server: ZkServer | undefined;
     before(function () {
@@ -237,5 +253,39 @@ describe('taskerman CLI tells the truth (integration, issue 8)', function () {
       assert.match(last, new RegExp(`^taskerman: ZooKeeper at \\S+ unreachable for \\d+s: stopped following task ${taskId} \\(the task goes on; follow it again with \`taskerman status ${taskId} --watch\` once ZooKeeper is back\\)$`));
       noStack(p.stderr);
     });
+  });
+});
+
+describe('taskerman dev runs the README example as shipped (item 11)', function () {
+  this.timeout(120_000);
+  afterEach(killAll);
+
+  it('dev <spec> finds its inventory next to the spec, simulates exec without --config, and ends 0 with the table', async function () {
+    const r = await cli(['dev', 'examples/tasks/geo-counter-weekly-restart.yaml', '--seconds', '0.2'], cliEnv({}), 60_000);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /no --config: exec is simulated/);
+    assert.match(r.stdout, /^task \S+: SUCCEEDED$/m);
+    assert.match(r.stdout, /^ {2}name: geo-counter-weekly-restart, owner: gsi$/m);
+    for (const n of ['cass-geo-1', 'cass-geo-2', 'cass-geo-3']) assert.match(r.stdout, new RegExp(`^${n}\\s+SUCCEEDED\\s+1\\s`, 'm'));
+    assert.ok(!r.stdout.includes('"level"'), `no log line on stdout:\n${r.stdout}`);
+  });
+
+  it('dev --inventory-root and --config are taken; a config with an unknown key is refused with the key named', async function () {
+    const help = await cli(['dev', '--help'], cliEnv({}));
+    assert.match(help.stdout, /--inventory-root <dir>/);
+    assert.match(help.stdout, /--config <file\.yaml>/);
+    const r = await cli(['dev', 'examples/tasks/geo-counter-weekly-restart.yaml', '--inventory-root', 'examples'], cliEnv({}), 60_000);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /inventory inventories\/cassandra\.yaml not found under the inventory root/);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'taskerman-dev-config-'));
+    try {
+      const cfg = path.join(dir, 'runner.yaml');
+      await writeFile(cfg, 'zk_rot: /x\nexec: { commands: {} }\n');
+      const bad = await cli(['dev', 'examples/tasks/geo-counter-weekly-restart.yaml', '--config', cfg], cliEnv({}), 60_000);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.equal(bad.stderr, `${cfg}: zk_rot: unknown key: did you mean \`zk_root\`? (known keys: zk, zk_root, region, sqs_endpoint, queue_prefix, log_level, cluster, node, exec)\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
