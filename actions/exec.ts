@@ -20,7 +20,7 @@ export type ExecCommand = z.infer<typeof execCommandSchema>;
 export const execAllowlistSchema = z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'command names are letters, digits, ".", "_" or "-"'), execCommandSchema);
 export type ExecAllowlist = z.infer<typeof execAllowlistSchema>;
 
-const execArgs = z.strictObject({
+export const execArgs = z.strictObject({
   command: z.string({ error: 'must name a command from the runner allowlist' }).min(1),
   args: z.array(z.string()).max(64).default([]),
 });

@@ -1,9 +1,12 @@
 // What every command needs once its options are parsed: the compiled common config, a logger, and a way
 // to open backends that are closed when the command ends.
 import type { Command } from 'commander';
+import { pino } from 'pino';
 import { BudgetStore } from '../core/budget/budget-store.js';
 import { zkPaths } from '../core/coordination/zk-paths.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import type { WorkQueue } from '../core/queue/work-queue.js';
+import { inContext } from './handle-error.js';
 import { connectZk, openBackends, openQueue, type Backends } from './backends.js';
 import { resolveCommon, type CommonConfig } from './config.js';
 
@@ -16,9 +19,13 @@ export interface CommandContext {
   err: (line: string) => void;
 }
 
-export function commandContext(cmd: Command, defaults: { logLevel?: CommonConfig['logLevel']; pretty?: boolean } = {}): CommandContext {
+/**
+ * `daemon: true` for the router, runner and scheduler, whose JSON logs go to stdout (their output); every
+ * other command logs to stderr, so that nothing but the command's output ever lands on stdout.
+ */
+export function commandContext(cmd: Command, defaults: { logLevel?: CommonConfig['logLevel']; pretty?: boolean; daemon?: boolean } = {}): CommandContext {
   const cfg = resolveCommon(cmd.optsWithGlobals(), { logLevel: defaults.logLevel ?? 'warn' });
-  const logger = createLogger({ level: cfg.logLevel, pretty: defaults.pretty ?? false });
+  const logger = createLogger({ level: cfg.logLevel, pretty: defaults.pretty ?? false, ...(defaults.daemon ? {} : { destination: pino.destination({ fd: 2, sync: true }) }) });
   return {
     cfg,
     logger,
@@ -27,11 +34,21 @@ export function commandContext(cmd: Command, defaults: { logLevel?: CommonConfig
   };
 }
 
-/** Runs `fn` with backends open, closing them however it ends. */
+/** Where the command points, for messages about a missing queue or a lost ZooKeeper. */
+const whereOf = (cfg: CommonConfig) => ({ zk: cfg.zk, region: cfg.region, queuePrefix: cfg.queuePrefix });
+
+/** Runs `fn` with backends open, closing them however it ends; errors get the command's context. */
 export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => Promise<T>): Promise<T> {
-  const b = await openBackends(ctx.cfg, ctx.logger);
+  let b: Backends;
+  try {
+    b = await openBackends(ctx.cfg, ctx.logger);
+  } catch (err) {
+    throw inContext(err, whereOf(ctx.cfg));
+  }
   try {
     return await fn(b);
+  } catch (err) {
+    throw inContext(err, whereOf(ctx.cfg));
   } finally {
     await b.close();
   }
@@ -42,8 +59,22 @@ export async function withBudget<T>(ctx: CommandContext, fn: (budget: BudgetStor
   const coordinator = await connectZk(ctx.cfg, ctx.logger);
   try {
     return await fn(new BudgetStore(coordinator, zkPaths(ctx.cfg.zkRoot)));
+  } catch (err) {
+    throw inContext(err, whereOf(ctx.cfg));
   } finally {
     await coordinator.close();
+  }
+}
+
+/** Runs `fn` with only the queue open (commands that only send to SQS). */
+export async function withQueue<T>(ctx: CommandContext, fn: (q: WorkQueue) => Promise<T>): Promise<T> {
+  const queue = openQueue(ctx.cfg);
+  try {
+    return await fn(queue);
+  } catch (err) {
+    throw inContext(err, whereOf(ctx.cfg));
+  } finally {
+    await queue.close();
   }
 }
 

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
 import { healthChecksSchema, type HealthChecks } from '../core/budget/health-check.js';
+import { didYouMean } from '../core/did-you-mean.js';
 import { OptionError, SpecError } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/logger.js';
 import { validatePrefix } from '../core/queue/queue-names.js';
@@ -37,18 +38,25 @@ export function validateZone(zone: string, field = 'zone'): string {
   return zone;
 }
 
-const configFileSchema = z
-  .looseObject({
-    zk: z.string().optional(),
-    zk_root: z.string().optional(),
-    region: z.string().optional(),
-    sqs_endpoint: z.string().optional(),
-    queue_prefix: z.string().optional(),
-    log_level: z.enum(LOG_LEVELS).optional(),
-    exec: z.strictObject({ commands: execAllowlistSchema.default({}) }).optional(),
-    zone: z.string().regex(ZONE_RE, ZONE_RULE).optional(),
-    checks: healthChecksSchema.optional(),
-  });
+/**
+ * Every key a config file may hold: the common options, a runner's identity (`cluster`, `node`, `zone`), its exec
+ * allowlist and the health `checks:` of its cluster's budget gate. Unknown keys are refused (with the closest known one), as in specs: a typo like `zk_rot` must not
+ * silently mean "the default root".
+ */
+const configFileSchema = z.strictObject({
+  zk: z.string().optional(),
+  zk_root: z.string().optional(),
+  region: z.string().optional(),
+  sqs_endpoint: z.string().optional(),
+  queue_prefix: z.string().optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
+  cluster: z.string().optional(),
+  node: z.string().optional(),
+  exec: z.strictObject({ commands: execAllowlistSchema.default({}) }).optional(),
+  zone: z.string().regex(ZONE_RE, ZONE_RULE).optional(),
+  checks: healthChecksSchema.optional(),
+});
+export const CONFIG_KEYS = Object.keys(configFileSchema.shape);
 
 /** Adds the common options to a command (each command lists them in its own --help). */
 export function withCommonOptions(cmd: Command): Command {
@@ -71,7 +79,17 @@ export function readConfigFile(path: string): z.infer<typeof configFileSchema> {
   }
   const r = configFileSchema.safeParse(raw);
   if (!r.success) {
-    throw new SpecError(r.error.issues.map((i) => ({ file: path, field: i.path.join('.') || '(file)', message: i.message })));
+    throw new SpecError(
+      r.error.issues.flatMap((i) => {
+        const field = i.path.join('.');
+        if (i.code !== 'unrecognized_keys') return [{ file: path, field: field || '(file)', message: i.message }];
+        const known = field === '' ? CONFIG_KEYS : field === 'exec' ? ['commands'] : [];
+        return i.keys.map((k) => {
+          const near = didYouMean(k, known);
+          return { file: path, field: field ? `${field}.${k}` : k, message: `unknown key${near ? `: did you mean \`${near}\`?` : ''} (known keys: ${known.join(', ') || 'see examples/runner-config.yaml'})` };
+        });
+      }),
+    );
   }
   return r.data;
 }

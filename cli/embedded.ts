@@ -5,6 +5,11 @@ import type { AnyAction } from '../actions/action.js';
 import { builtinRegistry } from '../actions/builtin.js';
 import { BudgetStore } from '../core/budget/budget-store.js';
 import type { HealthChecks } from '../core/budget/health-check.js';
+import type { ExecAllowlist } from '../actions/exec.js';
+import { noopAction } from '../actions/noop.js';
+import { ActionRegistry } from '../actions/registry.js';
+import { sleepAction } from '../actions/sleep.js';
+import { simulatedExecAction } from './simulated-exec.js';
 import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../core/discovery/discovery.js';
 import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/coordination/membership.js';
@@ -22,6 +27,10 @@ export interface EmbeddedOptions {
   queuePrefix?: string;
   zkRoot?: string;
   inventoryRoot?: string;
+  /** The runners' exec allowlist (a runner config's `exec.commands`). */
+  execAllowlist?: ExecAllowlist;
+  /** Without an allowlist: simulate `exec` (each node waits this many seconds) instead of refusing every command. */
+  simulateExecSeconds?: number;
   /** Extra actions (tests register probes). */
   actions?: AnyAction[];
   /** Runner message visibility, seconds. */
@@ -56,7 +65,10 @@ export function createEmbedded(o: EmbeddedOptions): Embedded {
     clients.push(c);
     return c;
   };
-  const registry = builtinRegistry({ extra: o.actions ?? [] });
+  const registry =
+    o.simulateExecSeconds !== undefined && !o.execAllowlist
+      ? new ActionRegistry([noopAction, sleepAction, simulatedExecAction(o.simulateExecSeconds), ...(o.actions ?? [])])
+      : builtinRegistry({ extra: o.actions ?? [], ...(o.execAllowlist ? { execAllowlist: o.execAllowlist } : {}) });
 
   const routerStore = new TaskStore(coordinatorStore.session(), zkRoot);
   const router = new Router({

@@ -1,6 +1,6 @@
 // The `taskerman` program: one file per subcommand under cli/commands, composed here; errors become exit
 // codes in one place (handle-error.ts).
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { budgetCommand } from './commands/budget.js';
 import { cancelCommand, pauseCommand, resumeCommand } from './commands/control.js';
 import { devCommand } from './commands/dev.js';
@@ -19,7 +19,7 @@ import { statusCommand } from './commands/status.js';
 import { submitCommand } from './commands/submit.js';
 import { tasksCommand } from './commands/tasks.js';
 import { validateCommand } from './commands/validate.js';
-import { EXIT, exitCodeFor, formatError } from './handle-error.js';
+import { EXIT, EXIT_CODES_HELP, reportFailure } from './handle-error.js';
 
 export function buildProgram(): Command {
   const program = new Command('taskerman')
@@ -27,7 +27,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showSuggestionAfterError()
     .exitOverride()
-    .addHelpText('after', '\nExit codes: 0 success, 1 the task failed, 2 bad usage or invalid spec, 3 ZooKeeper/SQS unreachable.');
+    .addHelpText('after', EXIT_CODES_HELP);
   for (const c of [
     runCommand(),
     submitCommand(),
@@ -61,12 +61,6 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander already printed its message (or the help / version).
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    const msg = formatError(err);
-    if (msg) process.stderr.write(`${msg}\n`);
-    return exitCodeFor(err);
+    return reportFailure(err, argv.slice(2));
   }
 }

@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'DISCOVERY_FAILED'
   | 'TASK_CHANGED'
   | 'GRANT_LOST'
-  | 'BUDGET_REFUSED';
+  | 'BUDGET_REFUSED'
+  | 'QUEUE_MISSING'
+  | 'INTERRUPTED';
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -118,6 +120,33 @@ export class SqsError extends TaskermanError {
 export class NotFoundError extends TaskermanError {
   constructor(what: string, opts: ErrorOptions = {}) {
     super('NOT_FOUND', `${what} not found`, { retryable: false, ...opts });
+  }
+}
+
+/**
+ * A queue the command needs does not exist: a wrong --region or --queue-prefix, a misspelt cluster, or the
+ * terraform not applied yet. Names the queue, region and prefix, and what to do.
+ */
+export class QueueMissingError extends TaskermanError {
+  constructor(
+    readonly queue: string,
+    readonly region: string,
+    readonly prefix: string,
+    opts: ErrorOptions = {},
+  ) {
+    super('QUEUE_MISSING', `queue ${queue} does not exist in region ${region} (queue prefix "${prefix}")`, {
+      retryable: false,
+      hint: 'check --region / AWS_REGION and --queue-prefix / TASKERMAN_QUEUE_PREFIX, or apply terraform/ to create the global queues',
+      ...opts,
+      context: { queue, region, prefix, ...opts.context },
+    });
+  }
+}
+
+/** The user stopped a command that was following a task (Ctrl-C); the task itself goes on. */
+export class InterruptedError extends TaskermanError {
+  constructor(message: string, opts: ErrorOptions = {}) {
+    super('INTERRUPTED', message, { retryable: false, ...opts });
   }
 }
 

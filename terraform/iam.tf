@@ -123,10 +123,11 @@ data "aws_iam_policy_document" "runner" {
   }
 }
 
-# Operator: the humans and CI that use the CLI. Only these commands reach AWS (cancel, pause, status, tasks
-# and gc touch ZooKeeper only); none of them creates a queue (no ensureQueue, so no CreateQueue or
-# GetQueueAttributes).
+# Operator: the humans and CI that use the CLI. Only these commands reach AWS (cancel, pause, tasks and gc
+# touch ZooKeeper only); none of them creates a queue (no ensureQueue, so no CreateQueue).
 #   run, submit:                 send a task to the global queue (core/task/emit.ts emitTask);
+#   status of a task with no record yet: read the global queue's message counts (GetQueueAttributes), to say
+#                                that the task still waits there for a router rather than "not found";
 #   dlq list | show | redrive:   find the dead-letter queues (ListQueues; with --cluster, GetQueueUrl on that
 #                                one), read them without consuming (receive, then visibility back to 0), and
 #                                for redrive send each message back to its source queue and delete it from
@@ -136,11 +137,12 @@ data "aws_iam_policy_document" "runner" {
 #                                (core/task/task-control.ts resumeTask);
 #   plan, run --dry-run:         resolve targets, with EC2 DescribeInstances for discovery aws_tags.
 data "aws_iam_policy_document" "operator" {
-  # run / submit; and dlq redrive of a task the router dead-lettered (its source is the global queue).
+  # run / submit; status of a task not recorded yet (its message counts); dlq redrive of a task the router
+  # dead-lettered (its source is the global queue).
   statement {
     sid       = "SendTasks"
     effect    = "Allow"
-    actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    actions   = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
     resources = [aws_sqs_queue.global.arn]
   }
 

@@ -3,15 +3,20 @@ import { Command } from 'commander';
 import { currentUser } from '../../core/task/emit.js';
 import { OptionError } from '../../core/errors.js';
 import { cancelTask, pauseTask, resumeTask } from '../../core/task/task-control.js';
-import { isValidTaskId } from '../../core/task/task.js';
+import { isValidTaskId, type TaskRecord } from '../../core/task/task.js';
+import { toIso } from '../output/json-shapes.js';
+import { printJson } from '../output/print.js';
 import type { Backends } from '../backends.js';
 import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 
 interface Outcome {
   text: string;
-  json: Record<string, unknown>;
+  task: TaskRecord;
+  requeued?: string[];
 }
+
+const actor = (a: { by: string; at: string } | undefined) => (a ? { by: a.by, at: toIso(a.at) ?? a.at } : null);
 
 function controlCommand(name: string, description: string, act: (b: Backends, taskId: string) => Promise<Outcome>): Command {
   return withCommonOptions(new Command(name).description(description).argument('<task_id>').option('--json', 'print JSON')).action(
@@ -20,7 +25,8 @@ function controlCommand(name: string, description: string, act: (b: Backends, ta
       const ctx = commandContext(cmd);
       await withBackends(ctx, async (b) => {
         const r = await act(b, taskId);
-        ctx.out(o.json ? JSON.stringify({ task_id: taskId, ...r.json }) : r.text);
+        if (o.json) printJson(ctx, 'control', { task_id: taskId, state: r.task.state, paused: actor(r.task.paused), cancelled: actor(r.task.cancelled), requeued: r.requeued ?? [] });
+        else ctx.out(r.text);
       });
     },
   );
@@ -29,17 +35,17 @@ function controlCommand(name: string, description: string, act: (b: Backends, ta
 export const cancelCommand = () =>
   controlCommand('cancel', 'cancel a task: no further node starts, actions in flight are aborted, the task ends cancelled', async (b, id) => {
     const t = await cancelTask(b.store, id, currentUser());
-    return { text: `task ${id} cancelled`, json: { state: t.state, cancelled: t.cancelled } };
+    return { text: `task ${id} cancelled`, task: t };
   });
 
 export const pauseCommand = () =>
   controlCommand('pause', 'stop admission: no further node of the task starts until resume; nodes in flight finish', async (b, id) => {
     const t = await pauseTask(b.store, id, currentUser());
-    return { text: `task ${id} paused`, json: { state: t.state, paused: t.paused ?? null } };
+    return { text: `task ${id} paused`, task: t };
   });
 
 export const resumeCommand = () =>
   controlCommand('resume', 'resume a paused task, or a halted one (its skipped nodes are queued again; the failure budget starts afresh)', async (b, id) => {
     const r = await resumeTask(b.store, b.queue, b.names, id, currentUser());
-    return { text: `task ${id} resumed (${r.task.state})${r.requeued.length ? `; queued again: ${r.requeued.join(', ')}` : ''}`, json: { state: r.task.state, requeued: r.requeued } };
+    return { text: `task ${id} resumed (${r.task.state})${r.requeued.length ? `; queued again: ${r.requeued.join(', ')}` : ''}`, task: r.task, requeued: r.requeued };
   });

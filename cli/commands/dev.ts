@@ -4,9 +4,10 @@
 // both has succeeded; with a spec file it runs that spec on simulated nodes (under --policy, if given).
 import { Command } from 'commander';
 import { parsePolicy, loadPolicyFile, type ClusterPolicy } from '../../core/budget/policy.js';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { StaticDiscovery } from '../../core/discovery/discovery.js';
 import { currentUser, emitTask } from '../../core/task/emit.js';
-import { OptionError } from '../../core/errors.js';
+import { InterruptedError, OptionError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { loadTaskSpecFile, parseTaskSpec, type TaskSpec } from '../../core/task/task-spec.js';
 import { LOG_LEVELS } from '../../core/logger.js';
@@ -15,6 +16,7 @@ import { followTasks } from '../demo-progress.js';
 import { createEmbedded } from '../embedded.js';
 import { EXIT, ExitError } from '../handle-error.js';
 import { statusText } from '../status-view.js';
+import { useColour } from '../output/colour.js';
 import { checkAction } from '../check-action.js';
 
 function positive(field: string, v: string, max: number): number {
@@ -42,12 +44,13 @@ export function devCommand(): Command {
     .option('--seconds <s>', "each node's sleep in the demo", '1')
     .option('--zones <list>', 'spread the simulated nodes over these zones, round-robin (e.g. a,b,c)')
     .option('--policy <file>', "a cluster policy to apply to the simulated cluster first (instead of the demo's)")
-    .option('--config <file.yaml>', 'a runner config whose `checks:` every simulated runner gets (for a policy\'s health gate)')
+    .option('--inventory-root <dir>', "directory a static spec's `inventory:` path is relative to (default: the spec file's directory)")
+    .option('--config <file.yaml>', "a runner config: the simulated runners use its `checks:` (a policy's health gate) and its exec allowlist (without one, exec is simulated)")
     .option('--log-level <level>', 'log level of the components (pretty, on stderr)', 'warn')
     .action(
       async (
         file: string | undefined,
-        o: { demo?: boolean; nodes: string; cluster: string; limit: string; budget: string; seconds: string; zones?: string; policy?: string; config?: string; logLevel: string },
+        o: { demo?: boolean; nodes: string; cluster: string; limit: string; budget: string; seconds: string; zones?: string; policy?: string; config?: string; inventoryRoot?: string; logLevel: string },
       ) => {
         if (!(LOG_LEVELS as readonly string[]).includes(o.logLevel)) throw new OptionError('log-level', `must be one of ${LOG_LEVELS.join(', ')}`);
         if (!file && !o.demo) throw new OptionError('dev', 'give --demo, or a spec file to run on simulated nodes');
@@ -56,10 +59,13 @@ export function devCommand(): Command {
         let nodes: string[];
         const generated = Array.from({ length: count }, (_, i) => `node-${String(i + 1).padStart(2, '0')}`);
         let policy: ClusterPolicy | undefined = o.policy ? await loadPolicyFile(o.policy) : undefined;
+        const inventoryRoot = resolvePath(o.inventoryRoot ?? (file ? dirname(file) : process.cwd()));
+        const config = o.config ? readConfigFile(o.config) : undefined;
+        const execAllowlist = config?.exec?.commands;
         if (file) {
           let spec = await loadTaskSpecFile(file);
           if (spec.discovery === 'explicit') nodes = spec.nodes;
-          else if (spec.discovery === 'static') nodes = await new StaticDiscovery(process.cwd()).resolve(spec);
+          else if (spec.discovery === 'static') nodes = await new StaticDiscovery(inventoryRoot).resolve(spec);
           else {
             // Simulated members; aws_tags is answered by them too, since there is no EC2 here.
             nodes = generated;
@@ -76,11 +82,13 @@ export function devCommand(): Command {
         for (const s of specs) checkAction(s);
         const zoneList = o.zones ? o.zones.split(',').map((z) => validateZone(z.trim(), 'zones')) : [];
         const zones = Object.fromEntries(zoneList.length ? nodes.map((n, i) => [n, zoneList[i % zoneList.length] as string]) : []);
-        const checks = o.config ? (readConfigFile(o.config).checks ?? {}) : {};
+        const checks = config?.checks ?? {};
+        const seconds = positive('seconds', o.seconds, 3600);
         const logger = createLogger({ level: o.logLevel as (typeof LOG_LEVELS)[number], pretty: true });
-        const env = createEmbedded({ logger, clusters: { [cluster]: nodes }, zones, checks });
+        const env = createEmbedded({ logger, clusters: { [cluster]: nodes }, zones, checks, inventoryRoot, ...(execAllowlist ? { execAllowlist } : { simulateExecSeconds: seconds }) });
         const say = (line: string) => process.stderr.write(`${line}\n`);
         say(`taskerman dev: router + ${nodes.length} runners of ${cluster} in one process (in-memory queues and coordinator)`);
+        if (specs.some((x) => x.action === 'exec') && !execAllowlist) say(`taskerman dev: no --config: exec is simulated (each node waits ${seconds}s); give a runner config to run its allowlist for real`);
         await env.start();
         const ac = new AbortController();
         const onSignal = () => ac.abort();
@@ -97,8 +105,8 @@ export function devCommand(): Command {
             say(`submitted ${spec.name} (${spec.action}) to ${nodes.length} nodes, limit ${spec.limit.kind === 'count' ? spec.limit.value : `${spec.limit.value}%`}: task ${task.taskId}`);
           }
           const r = await followTasks(env.store, env.budget, cluster, tasks, { out: say, signal: ac.signal });
-          if (!r) throw new ExitError(130, 'taskerman: interrupted');
-          process.stdout.write(`${r.results.map((x) => statusText(x.task, x.nodes)).join('\n\n')}\n`);
+          if (!r) throw new InterruptedError('interrupted');
+          process.stdout.write(`${r.results.map((x) => statusText(x.task, x.nodes, { colour: useColour(process.stdout) })).join('\n\n')}\n`);
           const cap = policy?.budget?.kind === 'count' ? policy.budget.value : undefined;
           say(`at most ${r.maxConcurrent} node(s) of ${cluster} were inside an action at once (from the node records), ${r.maxGrants} held a grant at once (sampled)${cap !== undefined ? `; the budget is ${cap}` : ''}`);
           const failed = r.results.filter((x) => x.task.state !== 'succeeded');

@@ -6,6 +6,9 @@ import { NotFoundError, OptionError } from '../../core/errors.js';
 import { commandContext, withBackends, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { EXIT, ExitError } from '../handle-error.js';
+import { toIso } from '../output/json-shapes.js';
+import type { OutputOf } from '../output/outputs.js';
+import { printJson } from '../output/print.js';
 
 interface ScopeOptions {
   cluster?: string;
@@ -37,6 +40,21 @@ function maxOf(o: ScopeOptions): number {
   return n;
 }
 
+function deadLetterJson(d: DeadLetter): OutputOf<'dlq-show'> {
+  return {
+    queue: d.queue,
+    id: d.id,
+    code: d.code,
+    reason: d.reason,
+    source: d.source || null,
+    task_id: d.taskId ?? null,
+    node: d.node ?? null,
+    attempts: d.attempts ?? null,
+    dead_at: toIso(d.deadAt),
+    body: d.body,
+  };
+}
+
 function line(d: DeadLetter): string {
   const who = d.taskId ? `${d.taskId}${d.node ? `/${d.node}` : ''}` : '(no task)';
   return `${d.id}  ${d.deadAt ?? '-'}  ${who}  ${d.code}: ${d.reason}`;
@@ -54,8 +72,8 @@ export function dlqCommand(): Command {
       const ctx = commandContext(cmd);
       await withScope(ctx, o, async (queues, b) => {
         const all = await listDeadLetters(b.queue, queues, filterOf(o), maxOf(o));
-        if (o.json) return ctx.out(JSON.stringify(all.map(({ receiptHandle: _r, ...d }) => d), null, 2));
-        if (all.length === 0) return ctx.out('no dead letters');
+        if (o.json) return printJson(ctx, 'dlq-list', all.map(deadLetterJson));
+        if (all.length === 0) return ctx.out(`no dead letters in ${queues.join(', ')}`);
         let last = '';
         for (const d of all) {
           if (d.queue !== last) ctx.out(`${(last = d.queue)}:`);
@@ -71,8 +89,8 @@ export function dlqCommand(): Command {
       await withScope(ctx, o, async (queues, b) => {
         const [d] = await listDeadLetters(b.queue, queues, { ...filterOf(o), messageId: id }, maxOf(o));
         if (!d) throw new NotFoundError(`dead letter ${id}`, { hint: 'list them with `taskerman dlq list`' });
-        const { receiptHandle: _r, ...shown } = d;
-        ctx.out(o.json ? JSON.stringify(shown, null, 2) : `${line(d)}\nqueue:  ${d.queue}\nsource: ${d.source}\nattempts: ${d.attempts ?? '-'}\nbody:\n${d.body}`);
+        if (o.json) printJson(ctx, 'dlq-show', deadLetterJson(d));
+        else ctx.out(`${line(d)}\nqueue:  ${d.queue}\nsource: ${d.source}\nattempts: ${d.attempts ?? '-'}\nbody:\n${d.body}`);
       });
     }),
   );
@@ -90,7 +108,7 @@ export function dlqCommand(): Command {
       const ctx = commandContext(cmd);
       await withScope(ctx, o, async (queues, b) => {
         const done = await redriveDeadLetters(b.queue, b.store, queues, filterOf(o), currentUser(), maxOf(o));
-        if (o.json) return ctx.out(JSON.stringify(done.map((d) => ({ id: d.id, source: d.source, task_id: d.taskId ?? null, node: d.node ?? null }))));
+        if (o.json) return printJson(ctx, 'dlq-redrive', done.map((d) => ({ id: d.id, source: d.source, task_id: d.taskId ?? null, node: d.node ?? null })));
         ctx.out(`redrove ${done.length} message(s)`);
         for (const d of done) ctx.out(`  ${d.id} -> ${d.source}`);
       });

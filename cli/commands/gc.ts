@@ -6,6 +6,7 @@ import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
 import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
+import { printJson } from '../output/print.js';
 
 export function gcCommand(): Command {
   return withCommonOptions(
@@ -19,7 +20,8 @@ export function gcCommand(): Command {
     const ctx = commandContext(cmd);
     await withBackends(ctx, async (b) => {
       const r = await collectGarbage(b.store, ms);
-      ctx.out(o.json ? JSON.stringify({ removed: r.removed, kept: r.kept }) : `removed ${r.removed.length} task(s), kept ${r.kept}`);
+      if (o.json) printJson(ctx, 'gc', { removed: r.removed, kept: r.kept });
+      else ctx.out(`removed ${r.removed.length} task(s), kept ${r.kept}`);
     });
   });
 }

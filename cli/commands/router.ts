@@ -42,7 +42,7 @@ export function routerCommand(): Command {
         .option('--missing-runner-grace <duration>', 'a target with no live runner this long after routing ends DEAD (counts toward max_failures)', '10m'),
     ),
   ).action(async (o: RouterFlags, cmd: Command) => {
-    const ctx = commandContext(cmd, { logLevel: 'info' });
+    const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
     const retentionMs = parseDuration(o.retention);
     if (retentionMs === undefined) throw new OptionError('retention', `"${o.retention}" must be a duration like 7d`);
     const intervalMs = parseDuration(o.gcInterval);

@@ -5,12 +5,14 @@ import { currentUser, emitTask } from '../../core/task/emit.js';
 import { OptionError } from '../../core/errors.js';
 import { queueNames } from '../../core/queue/queue-names.js';
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../core/task/task-spec.js';
-import { commandContext, openQueue, withBackends, type CommandContext } from '../command-context.js';
+import { commandContext, withBackends, withQueue, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
-import { EXIT, ExitError } from '../handle-error.js';
 import { statusJson, statusText } from '../status-view.js';
+import { printJson } from '../output/print.js';
+import { useColour } from '../output/colour.js';
 import { checkAction } from '../check-action.js';
-import { waitForTask } from '../wait.js';
+import { DEFAULT_GIVE_UP_MS, stoppedFollowing, taskOutcome, waitForTask } from '../wait.js';
+import { giveUpOption, parseGiveUp } from '../follow-options.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 import { printPlan } from './plan.js';
 
@@ -36,17 +38,15 @@ export function parseArgFlags(pairs: string[]): Record<string, unknown> {
 }
 
 /** Enqueues a validated spec; with --wait follows it and maps its end state to the exit code. */
-export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean }): Promise<void> {
+export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean; giveUpMs?: number }): Promise<void> {
   checkAction(spec);
   const emitter = { kind: 'cli' as const, user: currentUser() };
   if (!opts.wait) {
-    const queue = openQueue(ctx.cfg);
-    try {
+    await withQueue(ctx, async (queue) => {
       const task = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
-      ctx.out(opts.json ? JSON.stringify({ task_id: task.taskId }) : task.taskId);
-    } finally {
-      await queue.close();
-    }
+      if (opts.json) printJson(ctx, 'run', { task_id: task.taskId });
+      else ctx.out(task.taskId);
+    });
     return;
   }
   await withBackends(ctx, async (b) => {
@@ -56,10 +56,18 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
     const onSignal = () => ac.abort();
     process.once('SIGINT', onSignal);
     try {
-      const r = await waitForTask(b.store, task.taskId, { out: opts.json ? undefined : ctx.err, signal: ac.signal });
-      if (!r) throw new ExitError(130, `taskerman: stopped waiting; the task goes on: taskerman status ${task.taskId}`);
-      ctx.out(opts.json ? JSON.stringify(statusJson(r.task, r.nodes), null, 2) : `\n${statusText(r.task, r.nodes)}`);
-      if (r.task.state !== 'succeeded') throw new ExitError(EXIT.failed, `taskerman: task ${task.taskId} ended ${r.task.state}${r.task.reason ? `: ${r.task.reason}` : ''}`);
+      const r = await waitForTask(b.store, task.taskId, {
+        out: opts.json ? undefined : ctx.err,
+        note: ctx.err,
+        signal: ac.signal,
+        zk: ctx.cfg.zk,
+        giveUpMs: opts.giveUpMs ?? DEFAULT_GIVE_UP_MS,
+        pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
+      });
+      if (!r) throw stoppedFollowing(task.taskId);
+      if (opts.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));
+      else ctx.out(`\n${statusText(r.task, r.nodes, { colour: useColour(process.stdout) })}`);
+      taskOutcome(r);
     } finally {
       process.off('SIGINT', onSignal);
     }
@@ -85,6 +93,7 @@ export function runCommand(): Command {
       .option('--name <name>', 'task name (default: <action>-adhoc)')
       .option('--owner <team>', 'owning team, recorded with the task')
       .option('--wait', 'follow the task and exit 0 only if every node succeeded')
+      .addOption(giveUpOption())
       .option('--dry-run', 'print the plan (targets, limit, failure budget, live runners, the cluster budget) and enqueue nothing')
       .option('--json', 'print JSON')),
   ).action(async (action: string, o: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
@@ -108,6 +117,6 @@ export function runCommand(): Command {
     if (o.owner) input.owner = o.owner as string;
     const spec = parseTaskSpec(input, '(command line)');
     if (o.dryRun) return printPlan(ctx, spec, o as unknown as DiscoveryFlags, Boolean(o.json));
-    await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json) });
+    await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json), giveUpMs: parseGiveUp(o.giveUpAfter as string) });
   });
 }

@@ -23,7 +23,7 @@ export function runnerCommand(): Command {
   )
     .addHelpText('after', '\nThe --config file may also hold `zone:`, the `exec:` allowlist and the `checks:` of the cluster\'s health gate:\n  checks:\n    ring-healthy: { argv: [/usr/local/bin/cassandra-ring-healthy] }   # exit 0 = healthy\n(see examples/runner-config.yaml)')
     .action(async (o: { cluster?: string; node?: string; zone?: string; maxItems: string; visibility: string; drainTimeout: string }, cmd: Command) => {
-    const ctx = commandContext(cmd, { logLevel: 'info' });
+    const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
     const cluster = o.cluster ?? (typeof ctx.cfg.file.cluster === 'string' ? ctx.cfg.file.cluster : undefined);
     if (!cluster) throw new OptionError('cluster', 'is required: --cluster <name> or `cluster:` in --config');
     const node = o.node ?? (typeof ctx.cfg.file.node === 'string' ? ctx.cfg.file.node : hostname());

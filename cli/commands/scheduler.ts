@@ -64,7 +64,7 @@ export function schedulerCommand(): Command {
       .option('--skip-invalid', 'log and skip invalid spec files instead of refusing to start (or to reload)')
       .option('--watch', 'reload when a file in the folder changes (SIGHUP always reloads)'),
   ).action(async (o: { specs: string; skipInvalid?: boolean; watch?: boolean }, cmd: Command) => {
-    const ctx = commandContext(cmd, { logLevel: 'info' });
+    const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
     const source = directorySpecSource(o.specs);
     // Refuse bad specs before connecting anywhere: the answer does not depend on ZooKeeper or SQS.
     const pre = await loadSchedulable(source);

@@ -3,9 +3,10 @@
 // validator uses (`core/task/task-spec.ts`), as its *input* side: what may be written in a file, before the
 // transforms (so `limit` is a number or a string, `timeout` a duration string or seconds). The fields that
 // a transform validates get their accepted forms spelled out, and every field a description.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { taskSpecSchema } from '../../core/task/task-spec.js';
+import { OUTPUT_NAMES, outputJsonSchema, type OutputName } from '../output/outputs.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -46,7 +47,7 @@ const DESCRIPTIONS: Record<string, string> = {
   catchup: 'For the scheduler: a fire time missed while no scheduler was up is skipped (none, default) or the latest one is fired at start (once).',
   args: "The action's arguments, validated against its own schema.",
   retry: 'Retries per node after the first attempt, with exponential backoff and jitter.',
-  timeout: 'Per node attempt, pre_check to post_check: a duration like "30m", or seconds. Default 30m.',
+  timeout: 'Per node attempt, pre_check to post_check: a duration like "30m", or seconds; at most 7d (Node timers overflow past 24.8 days). Default 30m.',
   nodes: 'Explicit targets (skip discovery).',
   destnode: 'Exactly one explicit target.',
 };
@@ -82,8 +83,15 @@ export function taskSpecJsonSchema(): JsonSchema {
 
 export function schemaCommand(): Command {
   return new Command('schema')
-    .description('print the JSON Schema of a task spec file, for editors (e.g. > taskerman-spec.schema.json)')
-    .action(() => {
-      process.stdout.write(`${JSON.stringify(taskSpecJsonSchema(), null, 2)}\n`);
+    .description('print the JSON Schema of a task spec file (for editors), or with --output of a command\'s --json output')
+    .addOption(new Option('--output <command>', "the schema of this command's --json output instead").choices(OUTPUT_NAMES))
+    .option('--list', 'list the outputs that have a schema')
+    .action((o: { output?: OutputName; list?: boolean }) => {
+      if (o.list) {
+        process.stdout.write(`${OUTPUT_NAMES.join('\n')}\n`);
+        return;
+      }
+      const schema = o.output ? outputJsonSchema(o.output) : taskSpecJsonSchema();
+      process.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
 }

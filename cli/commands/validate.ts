@@ -10,6 +10,7 @@ import { looksLikePolicy, parsePolicyText, type ClusterPolicy } from '../../core
 import { parseTaskSpecText, SPEC_EXTENSIONS, type TaskSpec } from '../../core/task/task-spec.js';
 import { parse as parseYaml } from 'yaml';
 import { EXIT, ExitError } from '../handle-error.js';
+import { printJson } from '../output/print.js';
 
 export async function specFiles(paths: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -114,7 +115,7 @@ export function validateCommand(): Command {
       const { ok, issues, policies } = await validateFiles(files);
       const policyOf = new Map(policies.map((p) => [p.file, p.policy.cluster]));
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ valid: ok, policies: policies.map((p) => ({ file: p.file, cluster: p.policy.cluster })), problems: issues }, null, 2)}\n`);
+        printJson({ out: (l) => process.stdout.write(`${l}\n`) }, 'validate', { valid: ok, policies: policies.map((p) => ({ file: p.file, cluster: p.policy.cluster })), problems: issues.map((i) => ({ file: i.file ?? null, field: i.field, message: i.message })) });
       } else {
         for (const f of ok) process.stdout.write(`${f}: ok${policyOf.has(f) ? ` (policy of ${policyOf.get(f)})` : ''}\n`);
         for (const i of issues) process.stderr.write(`${i.file}: ${i.field}: ${i.message}\n`);

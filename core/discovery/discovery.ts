@@ -50,7 +50,11 @@ export class StaticDiscovery implements Discovery {
     try {
       doc = parseYaml(await readFile(full, 'utf8'));
     } catch (err) {
-      throw new DiscoveryError(`cannot read inventory ${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new DiscoveryError(missing ? `inventory ${file} not found under the inventory root ${this.root}` : `cannot read inventory ${file}: ${(err as Error).message.split('\n')[0]}`, {
+        cause: err,
+        ...(missing ? { hint: `inventory paths are relative to --inventory-root: give the directory that holds ${file} (for the examples: --inventory-root examples/tasks)` } : {}),
+      });
     }
     const clusters = (doc as { clusters?: unknown } | null)?.clusters;
     if (!clusters || typeof clusters !== 'object') throw new DiscoveryError(`inventory ${file}: clusters: must be a map of cluster name to a list of nodes`);

@@ -5,7 +5,7 @@ import { DLQ_ATTR } from './dead-letter.js';
 import { TaskermanError } from '../errors.js';
 import { isDeadLetterQueue, type QueueNames } from './queue-names.js';
 import type { TaskStore } from '../task/task-store.js';
-import type { QueueMessage, WorkQueue } from './work-queue.js';
+import { QueueDoesNotExistError, type QueueMessage, type WorkQueue } from './work-queue.js';
 
 export interface DeadLetter {
   queue: string;
@@ -28,10 +28,31 @@ export interface DeadLetterFilter {
   messageId?: string;
 }
 
-/** The dead-letter queues in scope: one cluster's, or the global one and every cluster's. */
+/**
+ * The dead-letter queues in scope: one cluster's, or the global one and every cluster's. A queue that does
+ * not exist is not an empty queue: a misspelt cluster or a wrong prefix or region throws
+ * QueueDoesNotExistError rather than reporting "no dead letters".
+ */
 export async function deadLetterQueues(queue: WorkQueue, names: QueueNames, cluster?: string): Promise<string[]> {
-  if (cluster) return (await queue.exists(names.clusterDlq(cluster))) ? [names.clusterDlq(cluster)] : [];
-  return (await queue.list(`${names.prefix}--`)).filter(isDeadLetterQueue).sort();
+  const all = async () => (await queue.list(`${names.prefix}--`)).filter(isDeadLetterQueue).sort();
+  if (cluster) {
+    const dlq = names.clusterDlq(cluster);
+    if (await queue.exists(dlq)) return [dlq];
+    const known = (await all()).filter((q) => q !== names.globalDlq);
+    throw new QueueDoesNotExistError(
+      dlq,
+      `no dead-letter queue for cluster "${cluster}": check the spelling of --cluster${known.length ? ` (dead-letter queues with this prefix: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', ...' : ''})` : ''}, --queue-prefix and --region; a cluster's queues are created on its first fan-out`,
+    );
+  }
+  if (!(await queue.exists(names.globalDlq))) {
+    throw new QueueDoesNotExistError(names.globalDlq, 'check --queue-prefix / TASKERMAN_QUEUE_PREFIX and --region / AWS_REGION, or apply terraform/ to create the global queues');
+  }
+  return all();
+}
+
+/** The reason as recorded, without a leading copy of its code ("TIMEOUT: TIMEOUT: ..." was printed before). */
+export function reasonWithoutCode(reason: string, code: string): string {
+  return reason.startsWith(`${code}: `) ? reason.slice(code.length + 2) : reason;
 }
 
 function toDeadLetter(q: string, m: QueueMessage): DeadLetter {
@@ -41,7 +62,7 @@ function toDeadLetter(q: string, m: QueueMessage): DeadLetter {
     queue: q,
     id: m.id,
     receiptHandle: m.receiptHandle,
-    reason: a[DLQ_ATTR.reason] ?? '(moved by the redrive policy: a consumer died holding it too often)',
+    reason: reasonWithoutCode(a[DLQ_ATTR.reason] ?? '(moved by the redrive policy: a consumer died holding it too often)', a[DLQ_ATTR.code] ?? 'REDRIVE_POLICY'),
     code: a[DLQ_ATTR.code] ?? 'REDRIVE_POLICY',
     source: a[DLQ_ATTR.source] ?? '',
     ...(a[DLQ_ATTR.taskId] ? { taskId: a[DLQ_ATTR.taskId] } : {}),

@@ -69,7 +69,11 @@ export interface WorkQueue {
 /** Thrown by adapters when a named queue does not exist (a runner may start before its queues are created). */
 export class QueueDoesNotExistError extends Error {
   readonly code = 'QUEUE_DOES_NOT_EXIST';
-  constructor(readonly queue: string) {
+  constructor(
+    readonly queue: string,
+    /** What to do about it, when the caller knows better than "check the region and prefix". */
+    readonly hint?: string,
+  ) {
     super(`queue ${queue} does not exist`);
     this.name = 'QueueDoesNotExistError';
   }

@@ -6,7 +6,8 @@ import type { TaskStore } from './task-store.js';
 
 /** Halts the task if its failure budget is spent; returns the record when this call halted it. */
 export async function tripBreaker(store: TaskStore, taskId: string): Promise<TaskRecord | undefined> {
-  const dead = await store.countDead(taskId);
+  const progress = await store.getProgress(taskId);
+  const dead = progress?.DEAD ?? 0;
   let before = undefined as TaskRecord | undefined;
   // The decision is made on the record being written, so a breaker call that raced a resume (which moved
   // breakerBase up) does not halt the resumed task again.
@@ -14,6 +15,9 @@ export async function tripBreaker(store: TaskStore, taskId: string): Promise<Tas
     before = t;
     const counted = dead - (t.breakerBase ?? 0);
     if (counted < t.maxFailures || FINAL_TASK_STATES.includes(t.state)) return undefined;
+    // Nothing left to stop: every node already ended, so the task simply failed (settled below). Calling it
+    // "halted by the circuit breaker" would send the operator looking for nodes it held back.
+    if (progress && t.targets.length > 0 && progress.terminal >= t.targets.length) return undefined;
     const now = new Date().toISOString();
     return { ...t, state: 'halted', reason: `circuit breaker: ${counted} failed node(s)${t.breakerBase ? ' since the last resume' : ''}, max_failures is ${t.maxFailures}`, endedAt: now };
   });

@@ -12,6 +12,9 @@ export class TaskFollower {
   private readonly endAc = new AbortController();
   private waiters: Array<() => void> = [];
   private stopped = false;
+  /** True while the record is not watched: a re-read failed (ZooKeeper away); re-armed when the session is back. */
+  private unwatched = false;
+  private offSession: (() => void) | undefined;
 
   constructor(
     private readonly store: TaskStore,
@@ -20,15 +23,26 @@ export class TaskFollower {
 
   /** Reads the record and arms the watch; resolves with the record (undefined if it is gone). */
   async start(): Promise<TaskRecord | undefined> {
+    // A watch that fired while ZooKeeper was away (session lost) could not be re-armed then: re-arm it when
+    // the session is back, or a cancel or halt made after a ZooKeeper blip would never reach this runner.
+    this.offSession ??= this.store.coordinator.onSessionState((state) => {
+      if ((state === 'connected' || state === 'reconnected') && this.unwatched) this.rearm();
+    });
     await this.read();
     return this.record;
   }
 
+  private rearm(): void {
+    void this.read().catch(() => {
+      this.unwatched = true;
+      this.wake();
+    });
+  }
+
   private async read(): Promise<void> {
     if (this.stopped) return;
-    const d = await this.store.coordinator.get(this.store.paths.task(this.taskId), () => {
-      void this.read().catch(() => this.wake());
-    });
+    const d = await this.store.coordinator.get(this.store.paths.task(this.taskId), () => this.rearm());
+    this.unwatched = false;
     this.apply(d);
   }
 
@@ -98,6 +112,8 @@ export class TaskFollower {
 
   stop(): void {
     this.stopped = true;
+    this.offSession?.();
+    this.offSession = undefined;
     this.wake();
   }
 }

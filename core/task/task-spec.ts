@@ -3,8 +3,10 @@
 // fully-required shape (durations in ms, limits as numbers or percentages) that the rest of the code uses.
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { validateDetailed as validateCron } from 'node-cron';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { didYouMean } from '../did-you-mean.js';
 import { parseDuration } from '../duration.js';
 import { SpecError, type Issue } from '../errors.js';
 import { windowSchema, type MaintenanceWindow } from './window.js';
@@ -70,24 +72,55 @@ const limitField = (msg: string) =>
       if (/^\d+$/.test(t) && Number(t) >= 1) return { kind: 'count', value: Number(t) };
       const m = PERCENT_RE.exec(t);
       if (m && Number(m[1]) > 0 && Number(m[1]) <= 100) return { kind: 'percent', value: Number(m[1]) };
+      // Say why a percentage was refused: it is a share of the targets, so it lies in (0, 100].
+      if (m && Number(m[1]) > 100) {
+        ctx.addIssue({ code: 'custom', message: `"${t}" is more than 100% of the targets: a percentage must be above 0% and at most 100% (or give a number of nodes like 2)` });
+        return z.NEVER;
+      }
+      if (m) {
+        ctx.addIssue({ code: 'custom', message: `"${t}" would allow no node at all: a percentage must be above 0% and at most 100%` });
+        return z.NEVER;
+      }
     }
     ctx.addIssue({ code: 'custom', message: msg });
     return z.NEVER;
   });
 
-const durationField = (example: string) =>
+/**
+ * The longest per-node `timeout`: Node's timers hold a signed 32-bit count of ms (about 24.8 days) and fire at
+ * once beyond it, so every node would fail at once with a timeout. A week is far beyond any sane attempt.
+ */
+export const MAX_TIMEOUT_MS = 7 * 24 * 3600_000;
+/** The longest retry backoff base, for the same reason (the backoff grows from it, capped below the timer limit). */
+export const MAX_BACKOFF_MS = 24 * 3600_000;
+
+const durationField = (example: string, max: { ms: number; text: string }) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `must be a duration like "${example}" (ms, s, m, h, d) or a number of seconds` });
       return z.NEVER;
     }
+    if (ms > max.ms) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is longer than the maximum of ${max.text}` });
+      return z.NEVER;
+    }
     return ms;
   });
 
+/** A cron expression exactly as node-cron (the scheduler) reads it: a CI gate with `validate` catches what the scheduler would refuse. */
+const scheduleField = z.string({ error: 'must be a cron expression like "0 3 * * 2"' }).superRefine((v, ctx) => {
+  const r = validateCron(v);
+  if (r.valid) return;
+  ctx.addIssue({
+    code: 'custom',
+    message: `"${v}" is not a cron expression: ${r.errors.map((e) => e.message.replace(/ is a invalid /, ' is an invalid ')).join('; ')}; use 5 fields "minute hour day-of-month month day-of-week" (or 6, seconds first), e.g. "0 3 * * 2" for Tuesdays at 03:00`,
+  });
+});
+
 const retrySchema = z.strictObject({
   count: z.number({ error: 'must be a whole number of retries (0 or more)' }).int('must be a whole number of retries (0 or more)').min(0, 'must be 0 or more').max(100, 'must be at most 100').default(0),
-  backoff: durationField('30s').default(30_000),
+  backoff: durationField('30s', { ms: MAX_BACKOFF_MS, text: '1d' }).default(30_000),
 });
 
 const argsSchema = z.record(z.string(), z.unknown(), { error: 'must be a map of argument names to values' });
@@ -104,13 +137,13 @@ export const taskSpecSchema = z
     max_failures: limitField(LIMIT_MSG).default({ kind: 'count', value: 1 }),
     owner: z.string().min(1, 'must not be empty').optional(),
     description: z.string().optional(),
-    schedule: z.string().min(1, 'must be a cron expression like "0 3 * * 2"').optional(),
+    schedule: scheduleField.optional(),
     timezone: z.string().optional(),
     window: windowSchema.optional(),
     catchup: z.enum(['none', 'once'], { error: 'must be "none" (skip fires missed while no scheduler ran) or "once" (fire the latest missed one at start)' }).default('none'),
     args: argsSchema.default({}),
     retry: retrySchema.default({ count: 0, backoff: 30_000 }),
-    timeout: durationField('30m').default(30 * 60_000),
+    timeout: durationField('30m', { ms: MAX_TIMEOUT_MS, text: '7d (Node timers cannot wait longer than 24.8 days; split longer work into steps)' }).default(30 * 60_000),
     nodes: z.array(z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"'), { error: 'must be a list of node names' }).default([]),
     destnode: z.union([z.literal(''), z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"')]).default(''),
     inventory: z.string().min(1).optional(),
@@ -155,6 +188,15 @@ function isValidTimezone(tz: string): boolean {
   }
 }
 
+/** The field names a strict object of the spec accepts at `path` (top level, retry, window). */
+function knownKeysAt(path: PropertyKey[]): string[] {
+  const top = Object.keys(taskSpecSchema.shape);
+  if (path.length === 0) return top;
+  if (path[0] === 'retry') return ['count', 'backoff'];
+  if (path[0] === 'window') return ['days', 'start', 'end', 'timezone'];
+  return top;
+}
+
 function fieldOf(path: PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
 }
@@ -163,11 +205,19 @@ function fieldOf(path: PropertyKey[]): string {
 export function parseTaskSpec(input: unknown, file?: string): TaskSpec {
   const r = taskSpecSchema.safeParse(input);
   if (!r.success) {
-    const issues: Issue[] = r.error.issues.map((i) => ({
-      file,
-      field: fieldOf(i.path) || '(spec)',
-      message: i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}: check the spelling against the task spec in the README` : i.message,
-    }));
+    const issues: Issue[] = r.error.issues.flatMap((i): Issue[] => {
+      if (i.code !== 'unrecognized_keys') return [{ file, field: fieldOf(i.path) || '(spec)', message: i.message }];
+      // One line per unknown field, with the field it most likely meant.
+      const known = knownKeysAt(i.path);
+      return i.keys.map((k) => {
+        const near = didYouMean(k, known);
+        return {
+          file,
+          field: fieldOf([...i.path, k]),
+          message: `unknown field "${k}": ${near ? `did you mean \`${near}\`?` : `known fields: ${known.join(', ')}`}`,
+        };
+      });
+    });
     throw new SpecError(issues);
   }
   const s = r.data;

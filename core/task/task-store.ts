@@ -184,11 +184,13 @@ export class TaskStore {
    * listing of its nodes). Ordered by when they were emitted, not by id: a scheduled task's id starts with
    * its spec's name, a CLI task's with a timestamp.
    */
-  async recentTasks(last: number): Promise<Array<{ task: TaskRecord; progress: Progress | undefined }>> {
+  /** The `last` most recently emitted tasks (among those `filter` keeps), newest first, with their progress. */
+  async recentTasks(last: number, filter: (t: TaskRecord) => boolean = () => true): Promise<Array<{ task: TaskRecord; progress: Progress | undefined }>> {
     const recs = await mapLimit(await this.listTaskIds(), 16, (id) => this.getTask(id));
     const tasks = recs
       .filter((r): r is Versioned<TaskRecord> => r !== undefined)
       .map((r) => r.value)
+      .filter(filter)
       .sort((a, b) => b.emittedAt.localeCompare(a.emittedAt) || b.taskId.localeCompare(a.taskId))
       .slice(0, last);
     return mapLimit(tasks, 16, async (task) => ({ task, progress: await this.getProgress(task.taskId) }));

@@ -359,7 +359,9 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       const h = await start(nodeNames(1));
       const taskId = await h.submit({ limit: 1, timeout: '300ms', args: { ms: 60_000 } });
       const { task, nodes } = await h.waitFinal(taskId);
-      assert.equal(task.state, 'halted');
+      // Its only node died: nothing was left to halt, so the task failed (not "halted by the circuit breaker").
+      assert.equal(task.state, 'failed');
+      assert.equal(task.reason, '1 of 1 nodes did not succeed (1 dead, 0 skipped)');
       assert.equal(nodes[0]?.state, 'DEAD');
       assert.match(nodes[0]?.error ?? '', /TIMEOUT: timed out after/);
     });
@@ -421,7 +423,9 @@ export function targetScenarios(name: string, setup: ScenarioSetup): void {
       now += 61_000;
       assert.deepEqual(await supervisor.sweep(), [{ taskId, node: 'ghost' }]);
       const task = (await h.store.getTask(taskId))?.value;
-      assert.equal(task?.state, 'halted');
+      // The ghost was the last node: max_failures is reached with nothing left to hold back, so the task failed.
+      assert.equal(task?.state, 'failed');
+      assert.equal(task?.reason, '1 of 3 nodes did not succeed (1 dead, 0 skipped)');
       const after = (await h.store.getNode(taskId, 'ghost'))?.value;
       assert.equal(after?.state, 'DEAD');
       const letters = await listDeadLetters(h.queue, [h.names.clusterDlq(h.o.cluster)], { taskId });

@@ -10,7 +10,7 @@ import { BudgetStore } from '../../core/budget/budget-store.js';
 import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { zkPaths } from '../../core/coordination/zk-paths.js';
 import { TaskStore } from '../../core/task/task-store.js';
-import { cliEnv, killAll, logged, outputLines, runCli, startCli, waitForOutput, type CliResult } from '../support/cli-process.js';
+import { cli as runCli, cliEnv, killAll, lines as outputLines, start as startCli, waitForOutput, type Result as CliResult } from '../support/cli-process.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -165,7 +165,7 @@ describe('budget commands (integration, separate processes)', function () {
     assert.equal((await runCli(['policy', 'apply', path.join(dir, 'policy.yaml')], env)).code, 0);
     const router = startCli('router', ['router'], env);
     const runners = [['n1', 'az-a'], ['n2', 'az-b']].map(([n, z]) => startCli(`runner ${n}`, ['runner', '--cluster', 'c:2', '--node', n as string, '--zone', z as string, '--config', config, '--visibility', '5'], env));
-    await Promise.all([router, ...runners].map((p) => waitForOutput(p, 'started', (x) => logged('router started')(x) || logged('runner started')(x))));
+    await Promise.all([router, ...runners].map((p) => waitForOutput(p, 'stdout', /"msg":"(router|runner) started"/)));
 
     const held = await runCli(['hold', 'c:2', '--node', 'n1', '--reason', 'disk swap'], env);
     assert.equal(held.code, 0, show(held));
@@ -208,9 +208,9 @@ describe('budget commands (integration, separate processes)', function () {
   it('budget --watch prints again when the budget changes and exits 0 on Ctrl-C', async function () {
     await budget.initCluster('c:4');
     const watch = startCli('budget --watch', ['budget', 'c:4', '--watch', '--interval', '200ms'], env);
-    await waitForOutput(watch, 'the first rendering', (p) => /GRANTS: none/.test(p.stdout));
+    await waitForOutput(watch, 'stdout', /GRANTS: none/);
     assert.equal((await runCli(['hold', 'c:4', '--node', 'n7', '--reason', 'bios update'], env)).code, 0);
-    await waitForOutput(watch, 'a rendering with the hold', (p) => /^n7 .*hold .*"bios update"$/m.test(p.stdout));
+    await waitForOutput(watch, 'stdout', /^n7 .*hold .*"bios update"$/);
     watch.child.kill('SIGINT');
     const exit = await watch.exited;
     assert.deepEqual(exit, { code: 0, signal: null }, watch.stderr);

@@ -4,128 +4,14 @@
 // bin/taskerman.js, so that a stale dist/ cannot hide a change. Nothing sleeps: tests wait for a process's
 // output or exit, with a bounded timeout; every process still running after a test is killed.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
 import { freePort } from '../support/zk-server.js';
 import { within } from '../contract/coordinator.contract.js';
-
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const TASK_ID = /^\d{8}T\d{9}Z-[0-9a-f]{8}$/;
-/** One-shot commands: connecting, doing their thing and closing take well under this. */
-const COMMAND_MS = 30_000;
-const READY_MS = 30_000;
-const DRAIN_MS = 15_000;
-const KILL_MS = 5_000;
-
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  /** Resolves when the process has exited (never rejects). */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-const running = new Set<Proc>();
-const outputListeners = new Set<() => void>();
-
-/** What every spawned CLI gets: only the variables it needs, plus PATH/HOME for the runtime. */
-function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const keep = ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR'];
-  const env: NodeJS.ProcessEnv = {};
-  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
-  return { ...env, NODE_NO_WARNINGS: '1', ...extra };
-}
-
-function start(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', () => resolve({ code: null, signal: null }));
-  });
-  const proc: Proc = { name, child, stdout: '', stderr: '', exited };
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    proc.stdout += d;
-    for (const l of [...outputListeners]) l();
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    proc.stderr += d;
-    for (const l of [...outputListeners]) l();
-  });
-  running.add(proc);
-  void exited.then(() => {
-    running.delete(proc);
-    for (const l of [...outputListeners]) l();
-  });
-  return proc;
-}
-
-
-function describeProc(p: Proc): string {
-  return `${p.name}\n--- stdout ---\n${p.stdout.slice(-3000)}\n--- stderr ---\n${p.stderr.slice(-3000)}`;
-}
-
-/** Runs a command to completion (killed if it takes longer than `ms`). */
-async function cli(args: string[], env: NodeJS.ProcessEnv, ms = COMMAND_MS): Promise<Result> {
-  const p = start(`taskerman ${args.join(' ')}`, args, env);
-  try {
-    const { code, signal } = await within(p.exited, `\`${p.name}\` to exit`, ms);
-    return { code, signal, stdout: p.stdout, stderr: p.stderr };
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${describeProc(p)}`);
-  }
-}
-
-/** Resolves once a JSON log line of `p` has `msg`; rejects if `p` exits first. */
-function waitForLog(p: Proc, msg: string, ms = READY_MS): Promise<void> {
-  let listener: (() => void) | undefined;
-  const seen = new Promise<void>((resolve, reject) => {
-    listener = () => {
-      const hit = p.stdout.split('\n').some((line) => {
-        if (!line.startsWith('{')) return false;
-        try {
-          return (JSON.parse(line) as { msg?: unknown }).msg === msg;
-        } catch {
-          return false;
-        }
-      });
-      if (hit) return resolve();
-      if (p.child.exitCode !== null || p.child.signalCode !== null) reject(new Error(`${p.name} exited before logging "${msg}"\n${describeProc(p)}`));
-    };
-    outputListeners.add(listener);
-    listener();
-  });
-  return within(seen, `${p.name} to log "${msg}"`, ms)
-    .catch((err: unknown) => {
-      throw new Error(`${(err as Error).message}\n${describeProc(p)}`);
-    })
-    .finally(() => {
-      if (listener) outputListeners.delete(listener);
-    });
-}
-
-async function killAll(): Promise<void> {
-  const procs = [...running];
-  for (const p of procs) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => within(p.exited, `${p.name} to die`, KILL_MS).catch(() => undefined)));
-}
-
-function lines(s: string): string[] {
-  return s.split('\n').filter((l) => l.trim() !== '');
-}
+import { cli, cliEnv, describeProc, ISO_MS, killAll, lines, start, TASK_ID, DRAIN_MS, waitForLog, type Proc } from '../support/cli-process.js';
 
 describe('taskerman CLI (integration, separate processes)', function () {
   this.timeout(120_000);
@@ -218,7 +104,7 @@ describe('taskerman CLI (integration, separate processes)', function () {
 
       const tasks = await cli(['tasks', '--json'], env);
       assert.equal(tasks.code, 0, tasks.stderr);
-      const list = JSON.parse(tasks.stdout) as { task_id: string; state: string; paused: boolean; action: string; cluster: string; done: number; total: number }[];
+      const list = JSON.parse(tasks.stdout) as { task_id: string; state: string; paused: { by: string; at: string } | null; action: string; cluster: string; done: number; total: number }[];
       const mine = list.find((t) => t.task_id === taskId);
       assert.ok(mine, `task ${taskId} in tasks --json:\n${tasks.stdout}`);
       assert.equal(mine.state, 'succeeded');
@@ -226,7 +112,7 @@ describe('taskerman CLI (integration, separate processes)', function () {
       assert.equal(mine.cluster, 'cli:test');
       assert.equal(mine.done, 4);
       assert.equal(mine.total, 4);
-      assert.equal(mine.paused, false);
+      assert.equal(mine.paused, null, 'paused has one shape everywhere: {by, at} or null');
 
       // Drain: every daemon stops on SIGTERM and exits 0.
       const daemons = [router, ...runners];

@@ -26,6 +26,8 @@ export interface ZkServer {
   start(): Promise<void>;
   /** Stops the server for good and removes its temporary dir. */
   stop(): Promise<void>;
+  /** Stops the server but keeps its port and data dir: an outage that `start()` ends. */
+  halt(): Promise<void>;
   /** Stops and starts again on the same port and data dir (sessions shorter than their timeout survive). */
   restart(downMs?: number): Promise<void>;
 }
@@ -189,6 +191,10 @@ class LocalZkServer implements ZkServer {
       }
     }
     process.off('exit', this.killOnExit);
+  }
+
+  async halt(): Promise<void> {
+    await this.kill();
   }
 
   async stop(): Promise<void> {

@@ -330,7 +330,7 @@ describe('Scheduler', function () {
         assert.ok(err instanceof SpecError);
         const found = err.issues.map((i) => `${i.file?.slice(dir.length + 1)}: ${i.field}`).sort();
         assert.deepEqual(found, ['bad-cron.yaml: schedule', 'bad-limit.yaml: limit']);
-        assert.match(err.message, /bad-cron\.yaml: schedule: "61 \* \* \* \*" is not a cron expression: 61 is a invalid expression for minute/);
+        assert.match(err.message, /bad-cron\.yaml: schedule: "61 \* \* \* \*" is not a cron expression: 61 is an invalid expression for minute; .* e\.g\. "0 3 \* \* 2"/);
         return true;
       });
       assert.deepEqual(s.specNames(), []);

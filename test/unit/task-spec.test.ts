@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SpecError } from '../../core/errors.js';
-import { parseTaskSpec, parseTaskSpecText, resolveLimit, specToWire } from '../../core/task/task-spec.js';
+import { MAX_TIMEOUT_MS, parseTaskSpec, parseTaskSpecText, resolveLimit, specToWire } from '../../core/task/task-spec.js';
 
 const base = { name: 'geo-restart', action: 'sleep', cluster: 'cassandra:geo_counter', nodes: ['a', 'b'] };
 
@@ -36,14 +36,52 @@ describe('task spec', () => {
   });
 
   it('refuses bad percentages and non-integers', () => {
-    for (const limit of ['0%', '101%', '1.5', 2.5, -1, 'ten']) {
+    for (const limit of ['1.5', 2.5, -1, 'ten']) {
       assert.equal(issuesOf(() => parseTaskSpec({ ...base, limit }))[0], 'limit: must be a positive integer or a percentage like "10%"', String(limit));
     }
   });
 
-  it('reports unknown fields (a typo must not silently mean the default)', () => {
-    const msgs = issuesOf(() => parseTaskSpec({ ...base, limt: 2 }));
-    assert.match(msgs[0] ?? '', /^\(spec\): unknown field "limt"/);
+  it('says why a percentage is refused: above 100% of the targets, or 0%', () => {
+    assert.deepEqual(issuesOf(() => parseTaskSpec({ ...base, limit: '150%' })), [
+      'limit: "150%" is more than 100% of the targets: a percentage must be above 0% and at most 100% (or give a number of nodes like 2)',
+    ]);
+    assert.deepEqual(issuesOf(() => parseTaskSpec({ ...base, max_failures: '101%' })), [
+      'max_failures: "101%" is more than 100% of the targets: a percentage must be above 0% and at most 100% (or give a number of nodes like 2)',
+    ]);
+    assert.deepEqual(issuesOf(() => parseTaskSpec({ ...base, limit: '0%' })), ['limit: "0%" would allow no node at all: a percentage must be above 0% and at most 100%']);
+  });
+
+  it('reports unknown fields (a typo must not silently mean the default), one line each, with the field meant', () => {
+    assert.deepEqual(issuesOf(() => parseTaskSpec({ ...base, limt: 2 })), ['limt: unknown field "limt": did you mean `limit`?']);
+    assert.deepEqual(issuesOf(() => parseTaskSpec({ ...base, max_failure: 2, retry: { cuont: 1 } })).sort(), [
+      'max_failure: unknown field "max_failure": did you mean `max_failures`?',
+      'retry.cuont: unknown field "cuont": did you mean `count`?',
+    ]);
+    const far = issuesOf(() => parseTaskSpec({ ...base, colour: 'red' }));
+    assert.equal(far.length, 1);
+    assert.match(far[0] ?? '', /^colour: unknown field "colour": known fields: name, action, .*limit/);
+  });
+
+  it('validates schedule as the scheduler (node-cron) will, with the field and a valid example', () => {
+    for (const [schedule, why] of [
+      ['61 * * * *', '61 is an invalid expression for minute'],
+      ['every day', 'expected 5 or 6 fields but got 2'],
+      ['0 25 * * *', '25 is an invalid expression for hour'],
+    ] as const) {
+      const msgs = issuesOf(() => parseTaskSpec({ ...base, schedule }));
+      assert.equal(msgs.length, 1, schedule);
+      assert.equal(msgs[0], `schedule: "${schedule}" is not a cron expression: ${why}; use 5 fields "minute hour day-of-month month day-of-week" (or 6, seconds first), e.g. "0 3 * * 2" for Tuesdays at 03:00`);
+    }
+    for (const schedule of ['0 3 * * 2', '0 3 * * tue', '*/10 * * * * *', '0 2 1-7 * mon']) assert.equal(parseTaskSpec({ ...base, schedule }).schedule, schedule);
+  });
+
+  it('bounds timeout below what Node timers can wait (a 30d timeout used to fail every node at once)', () => {
+    assert.deepEqual(issuesOf(() => parseTaskSpec({ ...base, timeout: '30d' })), [
+      'timeout: "30d" is longer than the maximum of 7d (Node timers cannot wait longer than 24.8 days; split longer work into steps)',
+    ]);
+    assert.equal(parseTaskSpec({ ...base, timeout: '7d' }).timeoutMs, MAX_TIMEOUT_MS);
+    assert.ok(MAX_TIMEOUT_MS < 2 ** 31 - 1);
+    assert.match(issuesOf(() => parseTaskSpec({ ...base, retry: { count: 1, backoff: '2d' } }))[0] ?? '', /^retry\.backoff: "2d" is longer than the maximum of 1d/);
   });
 
   it('lists every problem at once', () => {

@@ -742,7 +742,9 @@ const USAGE: Record<Role, { method: string; queue: QueueKind; where: string }[]>
     // nothing can be dead-lettered from one: no send to 'cluster' here either.
     { method: 'send', queue: 'global', where: 'dlq redrive → core/queue/dead-letters.ts redriveDeadLetters' },
     { method: 'send', queue: 'node', where: 'dlq redrive → redriveDeadLetters; resume → core/task/task-control.ts resumeTask' },
+    { method: 'stats', queue: 'global', where: 'status of a task with no record → cli/commands/status.ts: does it still wait in the global queue?' },
     { method: 'exists', queue: 'clusterDlq', where: 'dlq --cluster → core/queue/dead-letters.ts deadLetterQueues' },
+    { method: 'exists', queue: 'globalDlq', where: 'dlq without --cluster → deadLetterQueues: a wrong prefix or region is an error, not an all-clear' },
     { method: 'list', queue: 'unscoped', where: 'dlq without --cluster → deadLetterQueues: every "<prefix>--…-dlq"' },
     { method: 'receive', queue: 'globalDlq', where: 'dlq list/show/redrive → core/queue/dead-letters.ts scan' },
     { method: 'receive', queue: 'clusterDlq', where: 'dlq list/show/redrive → scan' },
@@ -771,7 +773,7 @@ const HELPERS: Record<string, string> = { sendToDeadLetter: 'send', emitTask: 's
  * Not sources: the daemon commands (router.ts, runner.ts, scheduler.ts: their roles' policies) and dev.ts
  * (in-memory queues); every other command file touches neither SQS nor EC2, which a test below checks.
  */
-const OPERATOR_SOURCES = ['cli/commands/run.ts', 'cli/commands/dlq.ts', 'cli/commands/control.ts', 'cli/commands/plan.ts', 'core/task/emit.ts', 'core/queue/dead-letters.ts', 'core/task/task-control.ts'];
+const OPERATOR_SOURCES = ['cli/commands/run.ts', 'cli/commands/dlq.ts', 'cli/commands/control.ts', 'cli/commands/plan.ts', 'cli/commands/status.ts', 'core/task/emit.ts', 'core/queue/dead-letters.ts', 'core/task/task-control.ts'];
 /** CLI command files that are not the operator's, and why. */
 const NOT_OPERATOR: Record<string, string> = {
   'cli/commands/router.ts': 'the router daemon: the router policy',
