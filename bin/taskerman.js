@@ -3,8 +3,17 @@
 // without a build it falls back to the TypeScript sources through tsx, so contributors never run stale code
 // by accident: set TASKERMAN_FROM_SOURCE=1 to force the sources.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
+
+// Node 22.1+: cache compiled code on disk (in the OS temp dir), so a command starts faster from its second run.
+module.enableCompileCache?.();
+
+// Taskerman supports Node >= 22 (package.json engines). On an older Node it still runs, but the AWS SDK's
+// nine-line "upgrade your Node" banner must not land in the middle of a command's output: its documented
+// switch turns it off. A user who set the variable keeps their value.
+if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
