@@ -92,7 +92,7 @@ try {
       };
       router.on('routed', on);
     });
-    const t1 = await Promise.race([routed, new Promise<undefined>((r) => setTimeout(r, TIMEOUT_MS).unref())]);
+    const t1 = await Promise.race([routed, new Promise<undefined>((r) => void setTimeout(() => r(undefined), TIMEOUT_MS).unref())]);
     const state = (await store.getTask(task.taskId))?.value.state ?? 'not recorded';
     console.log(`${label.padEnd(6)} ${t1 === undefined ? `NOT routed after ${TIMEOUT_MS / 1000} s (task: ${state})` : `routed in ${((t1 - t0) / 1000).toFixed(2)} s`}`);
     console.log(`         zookeeper: ${routerZk.total} requests (${fmt(routerZk.requests)}), ${(routerZk.bytesWritten / 1024).toFixed(0)} KiB written, ${(routerZk.bytesRead / 1024).toFixed(0)} KiB read, largest request ${(routerZk.largestRequest / 1024).toFixed(0)} KiB`);

@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'NOT_ALLOWED'
   | 'NO_TARGETS'
   | 'DISCOVERY_FAILED'
-  | 'TASK_CHANGED';
+  | 'TASK_CHANGED'
+  | 'TASK_TOO_LARGE';
 
 export interface ErrorOptions {
   cause?: unknown;

@@ -24,7 +24,7 @@ export function tasksCommand(): Command {
         emitted_by: `${t.emittedBy.kind}:${t.emittedBy.user}`,
         emitted_at: t.emittedAt,
         done: progress?.terminal ?? 0,
-        total: t.targets.length,
+        total: t.targetCount,
       }));
       if (o.json) return ctx.out(JSON.stringify(list, null, 2));
       if (list.length === 0) return ctx.out('no tasks');

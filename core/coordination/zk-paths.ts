@@ -4,6 +4,7 @@
 //   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records
 //   <root>/tasks/<task_id>/nodes/<node>          node record (JSON)
 //   <root>/tasks/<task_id>/nodes/<node>/owner    ephemeral: a runner is working on this node
+//   <root>/tasks/<task_id>/targets/<nnnnn>       the task's target nodes, in chunks (JSON lists), in order
 //   <root>/leases/<cluster>/<task_id>/slot-NNNN  ephemeral sequential: the m-of-n slots, FIFO
 //   <root>/members/<cluster>/<node>              ephemeral: a live runner
 //   <root>/tombstones/<task_id>                  a finished task marked for deletion by the cleaner
@@ -21,6 +22,8 @@ export interface ZkPaths {
   nodes(taskId: string): string;
   node(taskId: string, node: string): string;
   owner(taskId: string, node: string): string;
+  targets(taskId: string): string;
+  targetChunk(taskId: string, index: number): string;
   leases: string;
   clusterLeases(cluster: string): string;
   taskLeases(cluster: string, taskId: string): string;
@@ -58,6 +61,8 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     nodes,
     node,
     owner: (id, n) => joinPath(node(id, n), 'owner'),
+    targets: (id) => joinPath(task(id), 'targets'),
+    targetChunk: (id, i) => joinPath(task(id), 'targets', String(i).padStart(5, '0')),
     leases,
     clusterLeases,
     taskLeases: (c, id) => joinPath(clusterLeases(c), encodeSegment(id)),

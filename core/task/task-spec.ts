@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { SpecError, type Issue } from '../errors.js';
 import { windowSchema, type MaintenanceWindow } from './window.js';
+import { MAX_TARGETS } from './task-bounds.js';
 
 export const DISCOVERY_KINDS = ['aws_tags', 'static', 'members', 'explicit'] as const;
 export type DiscoveryKind = (typeof DISCOVERY_KINDS)[number];
@@ -104,7 +105,7 @@ export const taskSpecSchema = z
     args: argsSchema.default({}),
     retry: retrySchema.default({ count: 0, backoff: 30_000 }),
     timeout: durationField('30m').default(30 * 60_000),
-    nodes: z.array(z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"'), { error: 'must be a list of node names' }).default([]),
+    nodes: z.array(z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"'), { error: 'must be a list of node names' }).max(MAX_TARGETS, `must list at most ${MAX_TARGETS} nodes (a task targets one cluster; split it, or use discovery)`).default([]),
     destnode: z.union([z.literal(''), z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"')]).default(''),
     inventory: z.string().min(1).optional(),
   }, { error: 'must be a map of fields (name, action, cluster, ...)' })

@@ -10,7 +10,7 @@ const task = (over: Partial<TaskRecord> = {}): TaskRecord => ({
   emittedBy: { kind: 'cli', user: 'ana' },
   emittedAt: '2026-11-21T02:00:00.000Z',
   state: 'running',
-  targets: ['n1', 'n2'],
+  targetCount: 2,
   limit: 1,
   maxFailures: 1,
   updatedAt: '2026-11-21T02:00:01.000Z',
