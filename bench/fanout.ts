@@ -3,7 +3,7 @@
 // `routed` for the first task (the cluster's queues are created: one CreateQueue per node queue) and for a
 // second one (queues exist), with the ZooKeeper requests and bytes and the SQS requests of each.
 //
-//   npm run bench:fanout -- --nodes 1000 [--timeout 120]
+//   npm run bench:fanout -- --nodes 1000 [--timeout 120] [--concurrency 64]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -21,7 +21,7 @@ import { startSqsServer } from '../test/support/sqs-server.js';
 import { startZkServer } from '../test/support/zk-server.js';
 import { CountingCoordinator } from './counting-coordinator.js';
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, timeout: { type: 'string', default: '120' } } });
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, timeout: { type: 'string', default: '120' }, concurrency: { type: 'string' } } });
 const N = Number(values.nodes);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
 if (!(N >= 1 && TIMEOUT_MS > 0)) throw new Error('usage: --nodes N [--timeout seconds]');
@@ -70,6 +70,7 @@ try {
     registry: builtinRegistry(),
     discovery: { explicit: new ExplicitDiscovery() },
     logger: silentLogger,
+    ...(values.concurrency ? { fanoutConcurrency: Number(values.concurrency) } : {}),
   });
   await router.start();
   const problems: string[] = [];
