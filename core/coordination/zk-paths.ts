@@ -7,6 +7,7 @@
 //   <root>/tasks/<task_id>/targets/<nnnnn>       the task's target nodes, in chunks (JSON lists), in order
 //   <root>/leases/<cluster>/<task_id>/slot-NNNN  ephemeral sequential: the m-of-n slots, FIFO
 //   <root>/members/<cluster>/<node>              ephemeral: a live runner
+//   <root>/task-index/<emitted>~<task_id>        empty: every task by when it was emitted, for `tasks`
 //   <root>/tombstones/<task_id>                  a finished task marked for deletion by the cleaner
 //   <root>/cleaner                               ephemeral: the cleaner running now
 // Names we do not choose (clusters, nodes) are URI-encoded, so "/" can never escape a level.
@@ -24,6 +25,8 @@ export interface ZkPaths {
   owner(taskId: string, node: string): string;
   targets(taskId: string): string;
   targetChunk(taskId: string, index: number): string;
+  taskIndex: string;
+  taskIndexEntry(taskId: string, emittedAt: string): string;
   leases: string;
   clusterLeases(cluster: string): string;
   taskLeases(cluster: string, taskId: string): string;
@@ -33,6 +36,12 @@ export interface ZkPaths {
   cleaner: string;
   clusterMembers(cluster: string): string;
   member(cluster: string, node: string): string;
+}
+
+/** 20261121T020000000Z: sorts as the time it names (any ISO offset normalised to UTC); zeros if unparsable. */
+function compactTime(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? '00000000T000000000Z' : new Date(t).toISOString().replace(/[-:.]/g, '');
 }
 
 export function validateZkRoot(root: string): string {
@@ -61,6 +70,8 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     nodes,
     node,
     owner: (id, n) => joinPath(node(id, n), 'owner'),
+    taskIndex: joinPath(root, 'task-index'),
+    taskIndexEntry: (id, emittedAt) => joinPath(root, 'task-index', `${compactTime(emittedAt)}~${encodeSegment(id)}`),
     targets: (id) => joinPath(task(id), 'targets'),
     targetChunk: (id, i) => joinPath(task(id), 'targets', String(i).padStart(5, '0')),
     leases,

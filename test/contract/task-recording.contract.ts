@@ -3,6 +3,7 @@
 // that is never recorded in full never looks complete. Run on every Coordinator adapter.
 import assert from 'node:assert/strict';
 import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { collectGarbage } from '../../core/task/cleaner.js';
 import { RECORD_BATCH_BYTES, TaskTooLargeError } from '../../core/task/task-bounds.js';
 import { parseTaskSpec } from '../../core/task/task-spec.js';
 import { TargetsLostError, TaskStore } from '../../core/task/task-store.js';
@@ -158,6 +159,33 @@ export function taskRecordingContract(name: string, factory: () => Promise<{ ope
       assert.equal(nodes.length, N);
       assert.ok(nodes.every((n) => n.state === 'SKIPPED' && /cancelled by oncall/.test(n.reason ?? '')));
       assert.equal((await store.getProgress(t.taskId))?.SKIPPED, N);
+    });
+
+    it('`tasks` reads the index and the records it shows, not one record per task; the cleaner removes index entries', async () => {
+      const hooked = new InterleavedCoordinator(await open());
+      const store = new TaskStore(hooked, env.root);
+      const ids: string[] = [];
+      for (let i = 0; i < 120; i++) {
+        const t: Task = { ...task(), emittedAt: new Date(Date.UTC(2026, 10, 1, 0, i)).toISOString() };
+        ids.push(t.taskId);
+        await store.createTask({ task: t, targets: ['a'], limit: 1, maxFailures: 1, state: 'routing' });
+      }
+      let taskReads = 0;
+      hooked.once((c) => {
+        if (c.method === 'get' && ids.some((id) => c.path === store.paths.task(id))) taskReads++;
+        return false;
+      }, async () => undefined);
+      const recent = await store.recentTasks(5);
+      assert.deepEqual(recent.map((r) => r.task.taskId), ids.slice(-5).reverse());
+      assert.equal(taskReads, 5);
+
+      // Finished long ago: the cleaner removes the newest task and its index entry; `tasks` moves on to the next.
+      const newest = ids.at(-1) as string;
+      await store.updateTask(newest, (r) => ({ ...r, state: 'succeeded', endedAt: '2026-11-01T00:00:00.000Z' }));
+      const gc = await collectGarbage(store, 1000, Date.parse('2026-12-01T00:00:00.000Z'));
+      assert.deepEqual(gc.removed, [newest]);
+      assert.equal((await store.coordinator.children(store.paths.taskIndex))?.length, 119);
+      assert.deepEqual((await store.recentTasks(2)).map((r) => r.task.taskId), ids.slice(-3, -1).reverse());
     });
 
     it('refuses a task over the bounds with a reason naming the bound, and records nothing', async () => {
