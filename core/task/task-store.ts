@@ -277,7 +277,11 @@ export class TaskStore {
   /** The task's target nodes, in order; undefined while a chunk is missing (a recording cut short). */
   async getTargets(taskId: string): Promise<string[] | undefined> {
     const kids = await this.coordinator.children(this.paths.targets(taskId));
-    if (!kids) return undefined;
+    if (!kids) {
+      // Recorded before target chunks existed: its node records are its targets.
+      const nodes = await this.coordinator.children(this.paths.nodes(taskId));
+      return nodes?.map(decodeSegment).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    }
     const task = await this.getTask(taskId);
     const want = task?.value.recording?.chunks ?? kids.length;
     if (kids.length < want) return undefined;
