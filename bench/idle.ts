@@ -1,4 +1,4 @@
-// Idle daemons: a runner and a router started as an operator starts them (bin/taskerman.js; the compiled
+// Idle daemons: a runner, a router and a runner whose queues do not exist yet (a node never targeted) started as an operator starts them (bin/taskerman.js; the compiled
 // dist/ when built), each against its own SQS-protocol server that counts its requests, and a real
 // ZooKeeper server; nothing to do. After a warm-up, for --seconds: RSS (largest sampled, once a second),
 // CPU as a share of one core, and SQS requests, also per hour.
@@ -20,6 +20,7 @@ const NODE = 'idle-1';
 const zk = await startZkServer();
 const sqsRunner = await startCountingSqs();
 const sqsRouter = await startCountingSqs();
+const sqsFresh = await startCountingSqs();
 const daemons: Daemon[] = [];
 try {
   // A runner's queues exist before it starts (the router or terraform made them).
@@ -32,13 +33,17 @@ try {
   daemons.push(runner);
   const router = await startDaemon(['router'], cliEnv(zk.connectionString, sqsRouter.endpoint), /router started/);
   daemons.push(router);
+  // A runner on a node no task has targeted yet: its queues do not exist.
+  const fresh = await startDaemon(['runner', '--cluster', 'bench:idle-new', '--node', 'new-1'], cliEnv(zk.connectionString, sqsFresh.endpoint), /runner started/);
+  daemons.push(fresh);
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
 
   const watch = [
     { name: 'runner', d: runner, sqs: sqsRunner },
     { name: 'router', d: router, sqs: sqsRouter },
+    { name: 'runner (its queues not created yet)', d: fresh, sqs: sqsFresh },
   ].map((w) => ({ ...w, pid: w.d.child.pid as number, cpu0: cpuMs(w.d.child.pid as number), maxRss: 0 }));
-  for (const s of [sqsRunner, sqsRouter] as CountingSqs[]) s.requests.clear();
+  for (const s of [sqsRunner, sqsRouter, sqsFresh] as CountingSqs[]) s.requests.clear();
   const t0 = Date.now();
   while (Date.now() - t0 < SECONDS * 1000) {
     for (const w of watch) w.maxRss = Math.max(w.maxRss, rssMiB(w.pid));
@@ -50,10 +55,10 @@ try {
     const cpu = ((cpuMs(w.pid) - w.cpu0) / wall) * 100;
     const total = w.sqs.total();
     const byAction = [...w.sqs.requests.entries()].map(([k, v]) => `${k} ${v}`).join(', ');
-    console.log(`${w.name.padEnd(7)} RSS ${rssMiB(w.pid).toFixed(1)} MiB (max ${w.maxRss.toFixed(1)})  CPU ${cpu.toFixed(2)} % of a core  SQS ${total} requests (${byAction || 'none'}) = ${((total * 3600_000) / wall).toFixed(0)}/h`);
+    console.log(`${w.name} RSS ${rssMiB(w.pid).toFixed(1)} MiB (max ${w.maxRss.toFixed(1)})  CPU ${cpu.toFixed(2)} % of a core  SQS ${total} requests (${byAction || 'none'}) = ${((total * 3600_000) / wall).toFixed(0)}/h`);
   }
 } finally {
   await Promise.allSettled(daemons.map((d) => d.stop()));
-  await Promise.allSettled([sqsRunner.stop(), sqsRouter.stop()]);
+  await Promise.allSettled([sqsRunner.stop(), sqsRouter.stop(), sqsFresh.stop()]);
   await zk.stop();
 }
