@@ -85,7 +85,7 @@ export function statusJson(t: TaskRecord, nodes: NodeRecord[], now = new Date())
     resuming: actor(t.resuming),
     resumed_at: iso(t.resumedAt),
     counts,
-    total: t.targets.length,
+    total: t.targetCount,
     failures: groupFailures(nodes),
     nodes: nodes.map((n) => ({
       node: n.node,

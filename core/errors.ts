@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'GRANT_LOST'
   | 'BUDGET_REFUSED'
   | 'QUEUE_MISSING'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  | 'TASK_TOO_LARGE';
 
 export interface ErrorOptions {
   cause?: unknown;

@@ -1,4 +1,5 @@
-// pino, configured once. Daemons log JSON to stdout; `taskerman dev` pretty-prints. Components take a
+// pino, configured once. Daemons log JSON to stdout; `taskerman dev` pretty-prints on stderr when it is a
+// terminal (JSON on stderr otherwise). Components take a
 // logger in their options and bind task_id, node, cluster and action in child loggers.
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
 
@@ -16,6 +17,10 @@ export interface LoggerOptions {
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const base = { level: opts.level ?? 'info', name: opts.name ?? 'taskerman', base: { pid: process.pid } };
   if (opts.destination) return pino(base, opts.destination);
+  if (opts.pretty && !process.stderr.isTTY) {
+    // Nobody reads colours in a pipe or a file; pino-pretty (a worker thread and its modules) is for a terminal.
+    return pino(base, pino.destination({ dest: 2, sync: false }));
+  }
   if (opts.pretty) {
     return pino({
       ...base,

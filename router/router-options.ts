@@ -21,7 +21,10 @@ export interface RouterOptions {
   visibilitySec?: number;
   /** Messages routed at once. Default 4. */
   concurrency?: number;
-  /** SQS calls in flight during one fan-out. Default 16. */
+  /**
+   * SQS calls in flight during one fan-out (one work item per node queue, so one call per node). Default 50:
+   * the AWS SDK's own socket pool size; a 1,000-node fan-out is then ~20 round trips deep.
+   */
   fanoutConcurrency?: number;
   /** Visibility timeout given to the cluster and node queues the router creates, seconds. Default 60. */
   workVisibilitySec?: number;
@@ -38,7 +41,7 @@ export function compileRouterOptions(o: RouterOptions): CompiledRouterOptions {
     waitSec: 20,
     visibilitySec: 60,
     concurrency: 4,
-    fanoutConcurrency: 16,
+    fanoutConcurrency: 50,
     workVisibilitySec: 60,
     maxReceiveCount: 10,
     busyRetrySec: 10,

@@ -6,6 +6,10 @@
 // marker says a live router is sending, and the state moves to `routed` only when every work item is out.
 // A redelivery finds the task `routed` and is just deleted; one that finds it `routing` with no live
 // marker (the router died mid-way) resends only to nodes still QUEUED, and the runners drop duplicates.
+// A task too big for one ZooKeeper request is created `recording` with the marker in the same transaction,
+// its node records are added in batches, and only then does it move to `routing`; a router that finds it
+// `recording` with no live marker finishes the recording (no work item was sent yet). A task that can
+// never be recorded (task-bounds.ts) is dead-lettered at once with its reason.
 // The global message is deleted last, so a crash at any point leaves it to be redelivered.
 import { EventEmitter } from 'node:events';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
@@ -13,13 +17,17 @@ import { delay } from '../core/delay.js';
 import { resolveTargets } from '../core/discovery/discovery.js';
 import { describeError, errorCode, MessageError, TaskermanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { Membership } from '../core/coordination/membership.js';
 import { mapLimit } from '../core/pool.js';
 import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task/task.js';
+import { checkTaskBounds, TaskTooLargeError } from '../core/task/task-bounds.js';
+import { TargetsLostError } from '../core/task/task-store.js';
+import { decodeSegment } from '../core/coordination/coordinator.js';
 import { resolveLimit, specToWire, type TaskSpec } from '../core/task/task-spec.js';
 import { BudgetStore } from '../core/budget/budget-store.js';
 import type { QueueMessage } from '../core/queue/work-queue.js';
 import { compileRouterOptions, type CompiledRouterOptions, type RouterOptions } from './router-options.js';
+
+const NO_RUNNER_YET = 'no live runner registered for this node yet';
 
 export interface RouterEvents {
   routed: [{ taskId: string; nodes: number }];
@@ -35,14 +43,12 @@ export class Router extends EventEmitter<RouterEvents> {
   private readonly ac = new AbortController();
   private loop: Promise<void> | undefined;
   private readonly ensured = new Set<string>();
-  private readonly membership: Membership;
   private readonly budget: BudgetStore;
 
   constructor(opts: RouterOptions) {
     super();
     this.o = compileRouterOptions(opts);
     this.log = opts.logger.child({ component: 'router' });
-    this.membership = new Membership(this.o.store.coordinator, this.o.store.paths);
     this.budget = new BudgetStore(this.o.store.coordinator, this.o.store.paths);
   }
 
@@ -115,15 +121,15 @@ export class Router extends EventEmitter<RouterEvents> {
       await this.reject(msg, new MessageError(`task id ${task.taskId} is already used by a different task (emitted by ${existing.value.emittedBy.kind}:${existing.value.emittedBy.user} at ${existing.value.emittedAt})`), task.taskId);
       return;
     }
-    if (existing && existing.value.state !== 'routing') {
+    if (existing && existing.value.state !== 'routing' && existing.value.state !== 'recording') {
       log.info({ state: existing.value.state }, 'duplicate task message: already routed');
       this.emit('duplicate', { taskId: task.taskId, state: existing.value.state });
       await queue.delete(names.global, msg.receiptHandle);
       return;
     }
 
-    let targets: string[] = existing?.value.targets ?? [];
-    let limit = existing?.value.limit ?? 1;
+    let targets: string[] = [];
+    let notes: Map<string, string> | undefined;
     // Created by this call: no work item of it was ever sent, so every node is QUEUED.
     let fresh = false;
     if (!existing) {
@@ -131,35 +137,63 @@ export class Router extends EventEmitter<RouterEvents> {
         const action = registry.get(task.spec.action, task.spec.version);
         registry.parseArgs(action, task.spec.args);
         targets = await resolveTargets(task.spec, this.o.discovery);
+        checkTaskBounds(JSON.stringify(specToWire(task.spec)), targets);
         await this.noteInventory(task.spec, targets);
       } catch (err) {
         if (!(err instanceof TaskermanError) || err.retryable) throw err;
-        await store.createTask({ task, targets: [], limit: 0, maxFailures: 0, state: 'failed', reason: describeError(err) });
+        // Recorded as failed, so `status` tells why; a spec too big to record at all is only dead-lettered.
+        await store.createTask({ task, targets: [], limit: 0, maxFailures: 0, state: 'failed', reason: describeError(err) }).catch((e: unknown) => {
+          if (!(e instanceof TaskTooLargeError)) throw e;
+        });
         await this.reject(msg, err, task.taskId);
         return;
       }
-      limit = resolveLimit(task.spec.limit, targets.length);
+      const limit = resolveLimit(task.spec.limit, targets.length);
       const maxFailures = resolveLimit(task.spec.maxFailures, targets.length);
-      const created = await store.createTask({ task, targets, limit, maxFailures, state: 'routing' });
-      fresh = created;
-      if (created) log.info({ targets: targets.length, limit, max_failures: maxFailures, emitted_by: task.emittedBy }, 'task recorded');
+      notes = await this.missingRunnerNotes(task.spec.cluster, targets);
+      fresh = await store.createTask({ task, targets, limit, maxFailures, state: 'routing', notes });
+      if (fresh) log.info({ targets: targets.length, limit, max_failures: maxFailures, emitted_by: task.emittedBy, no_live_runner: notes.size }, 'task recorded');
     }
 
     if (!(await store.claimFanout(task.taskId))) {
-      // Another live router is sending this task's work items right now; look again later.
+      // Another live router is recording or sending this task right now; look again later.
       log.info('another router is fanning this task out');
       await queue.changeVisibility(names.global, msg.receiptHandle, this.o.busyRetrySec);
       return;
     }
     try {
-      const now = await store.getTask(task.taskId);
+      let now = await store.getTask(task.taskId);
       if (!now) throw new TaskermanError('NOT_FOUND', `task ${task.taskId} vanished while routing`);
+      if (now.value.state === 'recording') {
+        // Too big for one request: its node records go in batches (ours), or a router that died did not
+        // finish them. Either way no work item was sent yet.
+        if (!fresh) {
+          try {
+            targets = await store.recordingTargets(task.taskId, () => resolveTargets(task.spec, this.o.discovery));
+          } catch (err) {
+            if (!(err instanceof TargetsLostError)) throw err;
+            await store.failRecording(task.taskId, describeError(err));
+            await this.reject(msg, err, task.taskId);
+            return;
+          }
+        }
+        notes ??= await this.missingRunnerNotes(task.spec.cluster, targets);
+        const after = await store.recordNodes(task.taskId, targets, notes);
+        log.info({ targets: targets.length, state: after?.state }, 'task recorded in batches');
+        fresh = true;
+        now = await store.getTask(task.taskId);
+        if (!now) throw new TaskermanError('NOT_FOUND', `task ${task.taskId} vanished while routing`);
+      }
       if (now.value.state === 'routing') {
-        targets = now.value.targets;
-        limit = now.value.limit;
+        if (targets.length === 0 || !fresh) {
+          const saved = await store.getTargets(task.taskId);
+          if (!saved) throw new TaskermanError('NOT_FOUND', `task ${task.taskId} has no complete target list`);
+          targets = saved;
+        }
+        const limit = now.value.limit;
         const sent = await this.fanOut(task, targets, fresh);
         await store.setTaskState(task.taskId, 'routed');
-        await this.noteMissingRunners(task, targets);
+        if (!fresh) await this.noteMissingRunners(task, targets);
         log.info({ sent, targets: targets.length, limit }, 'task fanned out');
         this.emit('routed', { taskId: task.taskId, nodes: sent });
       }
@@ -167,6 +201,21 @@ export class Router extends EventEmitter<RouterEvents> {
     } finally {
       await store.releaseFanout(task.taskId).catch(() => undefined);
     }
+  }
+
+  /** The live runners of a cluster, by name (one listing; the member records themselves are not read). */
+  private async liveNodes(cluster: string): Promise<Set<string>> {
+    const { store } = this.o;
+    return new Set(((await store.coordinator.children(store.paths.clusterMembers(cluster))) ?? []).map(decodeSegment));
+  }
+
+  /** The note for each target without a live runner, written into its node record as it is created. */
+  private async missingRunnerNotes(cluster: string, targets: readonly string[]): Promise<Map<string, string>> {
+    const live = await this.liveNodes(cluster);
+    const notes = new Map<string, string>();
+    for (const t of targets) if (!live.has(t)) notes.set(t, NO_RUNNER_YET);
+    if (notes.size > 0) this.log.warn({ cluster, nodes: [...notes.keys()].slice(0, 20), count: notes.size }, 'targets without a live runner');
+    return notes;
   }
 
   /** Sends a work item to each target that is still QUEUED (all of them, unless a router died mid-way). */
@@ -199,14 +248,14 @@ export class Router extends EventEmitter<RouterEvents> {
     return todo.length;
   }
 
-  /** Says on each target without a live runner that it has none (yet); the supervisor acts after a grace period. */
+  /**
+   * Says on each target without a live runner that it has none (yet); the supervisor acts after a grace
+   * period. For a task resumed after its router died: a fresh task has the notes from its creation.
+   */
   private async noteMissingRunners(task: Task, targets: string[]): Promise<void> {
-    const live = new Set((await this.membership.list(task.spec.cluster)).map((m) => m.node));
-    const missing = targets.filter((t) => !live.has(t));
-    if (missing.length === 0) return;
-    this.log.warn({ task_id: task.taskId, cluster: task.spec.cluster, nodes: missing.slice(0, 20), count: missing.length }, 'targets without a live runner');
-    await mapLimit(missing, this.o.fanoutConcurrency, (node) =>
-      this.o.store.updateNode(task.taskId, node, (r) => (r.state === 'QUEUED' && !r.reason ? { ...r, reason: 'no live runner registered for this node yet' } : undefined)),
+    const notes = await this.missingRunnerNotes(task.spec.cluster, targets);
+    await mapLimit([...notes.keys()], this.o.fanoutConcurrency, (node) =>
+      this.o.store.updateNode(task.taskId, node, (r) => (r.state === 'QUEUED' && !r.reason ? { ...r, reason: NO_RUNNER_YET } : undefined)),
     );
   }
 

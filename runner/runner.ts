@@ -191,6 +191,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   private async poll(queue: string): Promise<void> {
     const signal = this.stopping.signal;
+    // A node's queue exists only from the first fan-out to it: until then, look again at a pace that grows
+    // to one call per long poll (a runner on a node never targeted costs 360 requests an hour, not 3,600).
+    let missingPauseMs = this.o.retryPauseMs;
     while (!signal.aborted) {
       // Several items may wait for the node's grant at once (the keeper orders them); take no more than that.
       while (this.inflight.size >= this.o.maxItems) await Promise.race(this.inflight);
@@ -202,13 +205,16 @@ export class Runner extends EventEmitter<RunnerEvents> {
         if (signal.aborted) break;
         if (err instanceof QueueDoesNotExistError) {
           this.log.debug({ queue }, 'queue does not exist yet (created by the router on first fan-out)');
-        } else {
-          this.log.warn({ queue, err: describeError(err) }, 'receive failed');
-          this.emit('problem', err as Error);
+          await delay(missingPauseMs, signal);
+          missingPauseMs = Math.min(missingPauseMs * 2, Math.max(this.o.retryPauseMs, this.o.waitSec * 1000));
+          continue;
         }
+        this.log.warn({ queue, err: describeError(err) }, 'receive failed');
+        this.emit('problem', err as Error);
         await delay(this.o.retryPauseMs, signal);
         continue;
       }
+      missingPauseMs = this.o.retryPauseMs;
       for (const m of msgs) {
         if (this.dead) return;
         const stopHeartbeat = this.heartbeat(queue, m);

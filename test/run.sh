@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need when it is missing (Debian's zookeeper
-# package, node_modules), then runs the whole suite: unit tests, contract tests on every adapter, and
+# package, Node 22 from the npm registry, node_modules), then runs the whole suite: unit tests, contract tests on every adapter, and
 # integration tests against a real ZooKeeper server and an SQS-protocol server (fauxqs) that mocha's global
 # setup starts on free loopback ports and stops afterwards. The last line is "N passed, N failed".
 set -euo pipefail
@@ -18,6 +18,10 @@ if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null 2>&1; 
     echo "test/run.sh: ZooKeeper is missing: apt-get install -y zookeeper (integration tests will be skipped)" >&2
   fi
 fi
+
+# The oldest supported Node major (22), installed from the npm registry when the machine has another.
+# shellcheck source=test/use-node.sh
+. test/use-node.sh
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund

@@ -83,7 +83,7 @@ export function tasksCommand(): Command {
         dead: progress?.DEAD ?? 0,
         skipped: progress?.SKIPPED ?? 0,
         done: progress?.terminal ?? 0,
-        total: t.targets.length,
+        total: t.targetCount,
       }));
       if (o.json) return printJson(ctx, 'tasks', list);
       if (list.length === 0) return ctx.out(o.state || o.cluster || o.owner || o.since ? 'no tasks match' : 'no tasks');

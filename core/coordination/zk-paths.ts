@@ -4,6 +4,7 @@
 //   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records
 //   <root>/tasks/<task_id>/nodes/<node>          node record (JSON)
 //   <root>/tasks/<task_id>/nodes/<node>/owner    ephemeral: a runner is working on this node
+//   <root>/tasks/<task_id>/targets/<nnnnn>       the task's target nodes, in chunks (JSON lists), in order
 //   <root>/members/<cluster>/<node>              ephemeral: a live runner
 //   <root>/clusters/<cluster>/policy             the cluster's budget policy (`taskerman policy apply`)
 //   <root>/clusters/<cluster>/gate               the budget's ledger: its version is the CAS point of every grant
@@ -12,6 +13,7 @@
 //   <root>/clusters/<cluster>/nodes/<node>       persistent: a node known to the cluster (zone, last seen)
 //   <root>/clusters/<cluster>/keepers/k-N        ephemeral sequential: the election of the cluster's gate keeper
 //   <root>/clusters/<cluster>/events/e-N         persistent sequential: grants released by people or routers, why
+//   <root>/task-index/<emitted>~<task_id>        empty: every task by when it was emitted, for `tasks`
 //   <root>/tombstones/<task_id>                  a finished task marked for deletion by the cleaner
 //   <root>/cleaner                               ephemeral: the cleaner running now
 // Names we do not choose (clusters, nodes) are URI-encoded, so "/" can never escape a level.
@@ -27,6 +29,10 @@ export interface ZkPaths {
   nodes(taskId: string): string;
   node(taskId: string, node: string): string;
   owner(taskId: string, node: string): string;
+  targets(taskId: string): string;
+  targetChunk(taskId: string, index: number): string;
+  taskIndex: string;
+  taskIndexEntry(taskId: string, emittedAt: string): string;
   members: string;
   tombstones: string;
   tombstone(taskId: string): string;
@@ -44,6 +50,12 @@ export interface ZkPaths {
   knownNode(cluster: string, node: string): string;
   keepers(cluster: string): string;
   events(cluster: string): string;
+}
+
+/** 20261121T020000000Z: sorts as the time it names (any ISO offset normalised to UTC); zeros if unparsable. */
+function compactTime(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? '00000000T000000000Z' : new Date(t).toISOString().replace(/[-:.]/g, '');
 }
 
 export function validateZkRoot(root: string): string {
@@ -72,6 +84,10 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     nodes,
     node,
     owner: (id, n) => joinPath(node(id, n), 'owner'),
+    taskIndex: joinPath(root, 'task-index'),
+    taskIndexEntry: (id, emittedAt) => joinPath(root, 'task-index', `${compactTime(emittedAt)}~${encodeSegment(id)}`),
+    targets: (id) => joinPath(task(id), 'targets'),
+    targetChunk: (id, i) => joinPath(task(id), 'targets', String(i).padStart(5, '0')),
     members,
     tombstones: joinPath(root, 'tombstones'),
     tombstone: (id) => joinPath(root, 'tombstones', encodeSegment(id)),

@@ -17,7 +17,7 @@ export async function tripBreaker(store: TaskStore, taskId: string): Promise<Tas
     if (counted < t.maxFailures || FINAL_TASK_STATES.includes(t.state)) return undefined;
     // Nothing left to stop: every node already ended, so the task simply failed (settled below). Calling it
     // "halted by the circuit breaker" would send the operator looking for nodes it held back.
-    if (progress && t.targets.length > 0 && progress.terminal >= t.targets.length) return undefined;
+    if (progress && t.targetCount > 0 && progress.terminal >= t.targetCount) return undefined;
     const now = new Date().toISOString();
     return { ...t, state: 'halted', reason: `circuit breaker: ${counted} failed node(s)${t.breakerBase ? ' since the last resume' : ''}, max_failures is ${t.maxFailures}`, endedAt: now };
   });

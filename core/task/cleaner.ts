@@ -21,6 +21,8 @@ export interface Tombstone {
   cluster: string;
   at: string;
   reason: string;
+  /** When the task was emitted: names its entry in the task index, removed with it. */
+  emittedAt?: string;
 }
 
 /** Removes every task that ended more than `olderThanMs` ago (by `endedAt`), tombstoned ones first. */
@@ -51,7 +53,7 @@ export async function collectGarbage(store: TaskStore, olderThanMs: number, now 
       kept++;
       return;
     }
-    const tomb: Tombstone = { taskId: id, cluster: String(rec.spec.cluster), at: new Date(now).toISOString(), reason: `${rec.state} at ${rec.endedAt ?? rec.updatedAt}` };
+    const tomb: Tombstone = { taskId: id, cluster: String(rec.spec.cluster), at: new Date(now).toISOString(), reason: `${rec.state} at ${rec.endedAt ?? rec.updatedAt}`, emittedAt: rec.emittedAt };
     try {
       await c.create(paths.tombstone(id), toJsonBuffer(tomb));
     } catch (err) {
@@ -66,6 +68,7 @@ export async function collectGarbage(store: TaskStore, olderThanMs: number, now 
 
 async function removeTask(c: Coordinator, store: TaskStore, t: Tombstone): Promise<void> {
   await c.removeRecursive(store.paths.task(t.taskId));
+  if (t.emittedAt !== undefined) await c.removeRecursive(store.paths.taskIndexEntry(t.taskId, t.emittedAt));
   await c.removeRecursive(store.paths.tombstone(t.taskId));
 }
 

@@ -10,6 +10,7 @@ import { didYouMean } from '../did-you-mean.js';
 import { parseDuration } from '../duration.js';
 import { SpecError, type Issue } from '../errors.js';
 import { windowSchema, type MaintenanceWindow } from './window.js';
+import { MAX_TARGETS } from './task-bounds.js';
 
 export const DISCOVERY_KINDS = ['aws_tags', 'static', 'members', 'explicit'] as const;
 export type DiscoveryKind = (typeof DISCOVERY_KINDS)[number];
@@ -144,7 +145,7 @@ export const taskSpecSchema = z
     args: argsSchema.default({}),
     retry: retrySchema.default({ count: 0, backoff: 30_000 }),
     timeout: durationField('30m', { ms: MAX_TIMEOUT_MS, text: '7d (Node timers cannot wait longer than 24.8 days; split longer work into steps)' }).default(30 * 60_000),
-    nodes: z.array(z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"'), { error: 'must be a list of node names' }).default([]),
+    nodes: z.array(z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"'), { error: 'must be a list of node names' }).max(MAX_TARGETS, `must list at most ${MAX_TARGETS} nodes (a task targets one cluster; split it, or use discovery)`).default([]),
     destnode: z.union([z.literal(''), z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"')]).default(''),
     inventory: z.string().min(1).optional(),
     priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).default('normal'),

@@ -1,5 +1,6 @@
 // Task and node records in the coordinator: created once per task in one transaction, then changed only by
 // compare-and-set, so concurrent routers and runners never overwrite each other's updates.
+import { createHash } from 'node:crypto';
 import {
   CoordinatorError,
   decodeSegment,
@@ -25,6 +26,7 @@ import {
   type TaskState,
 } from './task.js';
 import { specToWire } from './task-spec.js';
+import { checkTaskBounds, clip, MAX_ATTEMPT_TEXT_BYTES, MAX_HISTORY, MAX_TEXT_BYTES, RECORD_BATCH_BYTES, RECORD_BATCH_NODES, TARGET_CHUNK_NODES } from './task-bounds.js';
 import { zkPaths, type ZkPaths } from '../coordination/zk-paths.js';
 
 export interface Versioned<T> {
@@ -60,6 +62,26 @@ export interface NewTask {
   /** Initial state: 'routing' while the router fans out, or 'failed' for a task refused before fan-out. */
   state: 'routing' | 'failed';
   reason?: string;
+  /** A reason to note on some node records as they are created (a target with no live runner yet). */
+  notes?: ReadonlyMap<string, string>;
+}
+
+/** A `recording` task whose target list is lost (its router died) and cannot be rebuilt the same: it fails. */
+export class TargetsLostError extends TaskermanError {
+  constructor(taskId: string) {
+    super('DISCOVERY_FAILED', `task ${taskId}: the router recording it stopped before its target list was saved, and discovery now returns a different list`, {
+      retryable: false,
+      hint: 'submit the task again',
+    });
+  }
+}
+
+const digestOf = (targets: readonly string[]): string => createHash('sha256').update(JSON.stringify(targets)).digest('hex');
+
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 const CAS_ATTEMPTS = 50;
@@ -77,6 +99,56 @@ async function nextRound(err: unknown, round: number): Promise<'again' | 'gone'>
   }
   if (isNoNode(err)) return 'gone';
   throw err;
+}
+
+/** Sum of data and path bytes of a transaction's ops: what bounds its size on the wire. */
+function opBytes(ops: readonly TxOp[]): number {
+  let n = 0;
+  for (const op of ops) n += op.path.length + 16 + (op.op === 'create' || op.op === 'set' ? (op.data?.length ?? 0) : 0);
+  return n;
+}
+
+/** Splits ops into transactions of at most RECORD_BATCH_NODES ops and RECORD_BATCH_BYTES each. */
+function batchOps(ops: readonly TxOp[]): TxOp[][] {
+  const out: TxOp[][] = [];
+  let cur: TxOp[] = [];
+  let bytes = 0;
+  for (const op of ops) {
+    const b = opBytes([op]);
+    if (cur.length > 0 && (cur.length >= RECORD_BATCH_NODES || bytes + b > RECORD_BATCH_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(op);
+    bytes += b;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/**
+ * A node record within its bounds (task-bounds.ts): at most MAX_HISTORY attempts, error and reason texts
+ * cut to MAX_TEXT_BYTES (MAX_ATTEMPT_TEXT_BYTES in the history). Applied to every write, so a node redriven
+ * again and again, or an action failing with a megabyte of stderr, never outgrows ZooKeeper. The attempts
+ * dropped are the oldest that are not counted failures, then the oldest: the runner counts failures from
+ * the history, and at most 101 of them (retry.count ≤ 100) ever matter.
+ */
+export function boundNodeRecord(r: NodeRecord): NodeRecord {
+  const over = (s: string | undefined, max: number): s is string => s !== undefined && s.length > max / 4 && Buffer.byteLength(s) > max;
+  if (r.history.length <= MAX_HISTORY && !over(r.error, MAX_TEXT_BYTES) && !over(r.reason, MAX_TEXT_BYTES) && !r.history.some((h) => over(h.error, MAX_ATTEMPT_TEXT_BYTES))) return r;
+  let history = r.history;
+  if (history.length > MAX_HISTORY) {
+    let drop = history.length - MAX_HISTORY;
+    const countedFailure = (h: (typeof history)[number]) => Boolean(h.error) && h.counted !== false;
+    history = history.filter((h) => (drop > 0 && !countedFailure(h) ? (drop--, false) : true));
+    history = history.slice(-MAX_HISTORY);
+  }
+  history = history.map((h) => (over(h.error, MAX_ATTEMPT_TEXT_BYTES) ? { ...h, error: clip(h.error, MAX_ATTEMPT_TEXT_BYTES) } : h));
+  const out: NodeRecord = { ...r, history };
+  if (over(r.error, MAX_TEXT_BYTES)) out.error = clip(r.error);
+  if (over(r.reason, MAX_TEXT_BYTES)) out.reason = clip(r.reason);
+  return out;
 }
 
 export const isTerminalNode = (s: NodeState): boolean => TERMINAL_NODE_STATES.includes(s);
@@ -126,41 +198,176 @@ export class TaskStore {
   }
 
   /**
-   * Records a task and one QUEUED record per target, all or nothing. Returns false when the task already
-   * exists (a redelivered or duplicated message): the caller must not fan it out again.
+   * Records a task; returns false when it already exists (a redelivered or duplicated message): the caller
+   * must not record or fan it out again, only resume what the record says is left.
+   *
+   * A task whose node records fit one bounded ZooKeeper request is recorded all or nothing, in state
+   * `routing` with every node QUEUED. A bigger one cannot be (ZooKeeper drops a request over jute.maxbuffer,
+   * 1 MB): it is created `recording`, with its target list saved in chunks and, in the same transaction,
+   * the ephemeral `fanout` marker, so this session alone records it; `recordNodes` then adds the node
+   * records in batches and flips it to `routing`. A `recording` task is never settled nor fanned out, and a
+   * router that finds one with no live marker (its recorder died) finishes the recording.
+   * Throws TaskTooLargeError (not retryable) when the task exceeds the bounds of task-bounds.ts.
    */
   async createTask(n: NewTask): Promise<boolean> {
     const now = this.iso();
+    const id = n.task.taskId;
+    const spec = specToWire(n.task.spec);
+    checkTaskBounds(JSON.stringify(spec), n.targets);
+    const nodeOps = n.state === 'failed' ? [] : this.nodeCreates(id, n.targets, now, n.notes);
+    const small = nodeOps.length <= RECORD_BATCH_NODES && opBytes(nodeOps) <= RECORD_BATCH_BYTES;
+    const chunks = chunksOf(n.targets, TARGET_CHUNK_NODES);
     const record: TaskRecord = {
-      taskId: n.task.taskId,
-      spec: specToWire(n.task.spec),
+      taskId: id,
+      spec,
       emittedBy: n.task.emittedBy,
       emittedAt: n.task.emittedAt,
-      state: n.state,
-      targets: n.targets,
+      state: n.state === 'failed' ? 'failed' : small ? 'routing' : 'recording',
+      targetCount: n.targets.length,
       limit: n.limit,
       maxFailures: n.maxFailures,
       updatedAt: now,
       ...(n.reason ? { reason: n.reason } : {}),
       ...(n.state === 'failed' ? { endedAt: now } : {}),
+      ...(small ? {} : { recording: { chunks: chunks.length, digest: digestOf(n.targets) } }),
     };
-    const id = n.task.taskId;
     const ops: TxOp[] = [
       { op: 'create', path: this.paths.task(id), data: toJsonBuffer(record) },
       { op: 'create', path: this.paths.nodes(id), data: Buffer.alloc(0) },
       { op: 'create', path: this.paths.progress(id), data: toJsonBuffer(emptyProgress()) },
+      { op: 'create', path: this.paths.targets(id), data: Buffer.alloc(0) },
+      { op: 'create', path: this.paths.taskIndexEntry(id, n.task.emittedAt), data: Buffer.alloc(0) },
     ];
-    for (const node of n.targets) {
-      const nr: NodeRecord = { node, state: 'QUEUED', attempts: 0, updatedAt: now, history: [] };
-      ops.push({ op: 'create', path: this.paths.node(id, node), data: toJsonBuffer(nr) });
+    if (small) {
+      chunks.forEach((c, i) => ops.push({ op: 'create', path: this.paths.targetChunk(id, i), data: toJsonBuffer(c) }));
+      ops.push(...nodeOps);
+    } else {
+      ops.push({ op: 'create', path: this.paths.fanout(id), data: toJsonBuffer({ session: this.coordinator.sessionId, at: now }), mode: 'ephemeral' });
     }
-    await this.coordinator.mkdirp(this.paths.tasks);
+    await Promise.all([this.coordinator.mkdirp(this.paths.tasks), this.coordinator.mkdirp(this.paths.taskIndex)]);
     try {
       await this.coordinator.transaction(ops);
-      return true;
     } catch (err) {
       if (isNodeExists(err)) return false;
       throw err;
+    }
+    if (!small) await this.saveTargetChunks(id, chunks);
+    return true;
+  }
+
+  private nodeCreates(taskId: string, targets: readonly string[], now: string, notes?: ReadonlyMap<string, string>): TxOp[] {
+    return targets.map((node) => {
+      const note = notes?.get(node);
+      const nr: NodeRecord = { node, state: 'QUEUED', attempts: 0, updatedAt: now, history: [], ...(note ? { reason: note } : {}) };
+      return { op: 'create', path: this.paths.node(taskId, node), data: toJsonBuffer(nr) };
+    });
+  }
+
+  /** Creates the target chunks that do not exist yet (one request each, at most TARGET_CHUNK_NODES names). */
+  private async saveTargetChunks(taskId: string, chunks: string[][]): Promise<void> {
+    await mapLimit(chunks.map((c, i) => ({ c, i })), 8, async ({ c, i }) => {
+      try {
+        await this.coordinator.create(this.paths.targetChunk(taskId, i), toJsonBuffer(c));
+      } catch (err) {
+        if (!isNodeExists(err)) throw err;
+      }
+    });
+  }
+
+  /** The task's target nodes, in order; undefined while a chunk is missing (a recording cut short). */
+  async getTargets(taskId: string): Promise<string[] | undefined> {
+    const kids = await this.coordinator.children(this.paths.targets(taskId));
+    if (!kids) {
+      // Recorded before target chunks existed: its node records are its targets.
+      const nodes = await this.coordinator.children(this.paths.nodes(taskId));
+      return nodes?.map(decodeSegment).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+    }
+    const task = await this.getTask(taskId);
+    const want = task?.value.recording?.chunks ?? kids.length;
+    if (kids.length < want) return undefined;
+    const parts = await mapLimit(
+      Array.from({ length: want }, (_, i) => i),
+      8,
+      async (i) => {
+        const d = await this.coordinator.get(this.paths.targetChunk(taskId, i));
+        return d ? fromJsonBuffer<string[]>(d.data) : undefined;
+      },
+    );
+    if (parts.some((p) => p === undefined)) return undefined;
+    return (parts as string[][]).flat();
+  }
+
+  /**
+   * The target list of a `recording` task, for the router that finishes recording it: the saved chunks,
+   * or, when the recorder died before saving them all, `resolve()`'s list if it is the same list (same
+   * sha256) — explicit and static targets always are. Throws TargetsLostError otherwise.
+   */
+  async recordingTargets(taskId: string, resolve: () => Promise<string[]>): Promise<string[]> {
+    const task = await this.getTask(taskId);
+    const rec = task?.value.recording;
+    if (!task || !rec) throw new TaskermanError('NOT_FOUND', `task ${taskId} is not being recorded`);
+    const saved = await this.getTargets(taskId);
+    if (saved && digestOf(saved) === rec.digest) return saved;
+    const again = await resolve();
+    if (digestOf(again) !== rec.digest) throw new TargetsLostError(taskId);
+    await this.saveTargetChunks(taskId, chunksOf(again, TARGET_CHUNK_NODES));
+    return again;
+  }
+
+  /**
+   * Finishes recording a `recording` task (the caller holds its fanout marker): creates the node records
+   * that do not exist yet, in transactions of at most RECORD_BATCH_NODES records and RECORD_BATCH_BYTES,
+   * then moves the task to `routing`. A task cancelled or halted meanwhile keeps its state, and its nodes
+   * just recorded end SKIPPED. Returns the task record as it is afterwards.
+   */
+  async recordNodes(taskId: string, targets: readonly string[], notes?: ReadonlyMap<string, string>): Promise<TaskRecord | undefined> {
+    const have = new Set(((await this.coordinator.children(this.paths.nodes(taskId))) ?? []).map(decodeSegment));
+    const now = this.iso();
+    const ops = this.nodeCreates(taskId, targets.filter((t) => !have.has(t)), now, notes);
+    for (const batch of batchOps(ops)) {
+      try {
+        await this.coordinator.transaction(batch);
+      } catch (err) {
+        // Only a recorder whose session died can have written these (the marker keeps out everyone else);
+        // a transaction whose outcome was lost with the connection may have landed too. One by one, then.
+        if (!isNodeExists(err) && !isConnectionLoss(err)) throw err;
+        if (isConnectionLoss(err)) await delay(CONNECTION_RETRY_MS);
+        for (const op of batch) {
+          if (op.op !== 'create') continue;
+          try {
+            await this.coordinator.create(op.path, op.data);
+          } catch (e) {
+            if (!isNodeExists(e)) throw e;
+          }
+        }
+      }
+    }
+    const after = await this.updateTask(taskId, (t) => {
+      if (t.state !== 'recording') return undefined;
+      const next: TaskRecord = { ...t, state: 'routing' };
+      delete next.recording;
+      return next;
+    });
+    if (after?.state === 'halted' || after?.state === 'cancelled') {
+      await this.skipQueued(taskId, after.state === 'cancelled' ? `task cancelled by ${after.cancelled?.by ?? 'someone'}` : `task halted${after.reason ? `: ${after.reason}` : ''}`);
+    }
+    return after;
+  }
+
+  /**
+   * Fails a task that could not be recorded (TargetsLostError): its state becomes `failed` with the reason,
+   * and the node records made so far, never sent to any runner, end SKIPPED with it.
+   */
+  async failRecording(taskId: string, reason: string): Promise<void> {
+    const t = await this.updateTask(taskId, (cur) => {
+      if (cur.state !== 'recording') return undefined;
+      const next: TaskRecord = { ...cur, state: 'failed', reason, endedAt: this.iso() };
+      delete next.recording;
+      return next;
+    });
+    if (t?.state !== 'failed') return;
+    for (const n of await this.listNodes(taskId)) {
+      if (n.state === 'QUEUED') await this.updateNode(taskId, n.node, (cur) => (cur.state === 'QUEUED' ? { ...cur, state: 'SKIPPED', reason, endedAt: this.iso() } : undefined));
     }
   }
 
@@ -182,18 +389,35 @@ export class TaskStore {
   /**
    * The `last` most recently emitted tasks, newest first, each with its progress counts (one read, not a
    * listing of its nodes). Ordered by when they were emitted, not by id: a scheduled task's id starts with
-   * its spec's name, a CLI task's with a timestamp.
+   * its spec's name, a CLI task's with a timestamp. Reads the task index (one listing) and then only the
+   * records shown, so it costs the same with 20 tasks recorded or 20,000. Tasks recorded before the index
+   * existed (fewer index entries than tasks) are found the slow way, by reading every record.
    */
   /** The `last` most recently emitted tasks (among those `filter` keeps), newest first, with their progress. */
   async recentTasks(last: number, filter: (t: TaskRecord) => boolean = () => true): Promise<Array<{ task: TaskRecord; progress: Progress | undefined }>> {
-    const recs = await mapLimit(await this.listTaskIds(), 16, (id) => this.getTask(id));
-    const tasks = recs
-      .filter((r): r is Versioned<TaskRecord> => r !== undefined)
-      .map((r) => r.value)
-      .filter(filter)
-      .sort((a, b) => b.emittedAt.localeCompare(a.emittedAt) || b.taskId.localeCompare(a.taskId))
-      .slice(0, last);
-    return mapLimit(tasks, 16, async (task) => ({ task, progress: await this.getProgress(task.taskId) }));
+    const [entries, ids] = await Promise.all([this.coordinator.children(this.paths.taskIndex), this.coordinator.children(this.paths.tasks)]);
+    const withProgress = (tasks: TaskRecord[]) => mapLimit(tasks, 16, async (task) => ({ task, progress: await this.getProgress(task.taskId) }));
+    const indexed = (entries ?? []).map((e) => ({ time: e.slice(0, e.indexOf('~')), id: decodeSegment(e.slice(e.indexOf('~') + 1)) }));
+    if ((ids ?? []).length > indexed.length) {
+      const recs = await mapLimit((ids ?? []).map(decodeSegment), 16, (id) => this.getTask(id));
+      const tasks = recs
+        .filter((r): r is Versioned<TaskRecord> => r !== undefined)
+        .map((r) => r.value)
+        .filter(filter)
+        .sort((a, b) => b.emittedAt.localeCompare(a.emittedAt) || b.taskId.localeCompare(a.taskId))
+        .slice(0, last);
+      return withProgress(tasks);
+    }
+    indexed.sort((a, b) => b.time.localeCompare(a.time) || b.id.localeCompare(a.id));
+    const tasks: TaskRecord[] = [];
+    // An entry whose task was just removed by the cleaner is skipped; read a few more to make up for it.
+    for (let i = 0; i < indexed.length && tasks.length < last; ) {
+      const slice = indexed.slice(i, i + (last - tasks.length));
+      i += slice.length;
+      const recs = await mapLimit(slice, 16, (e) => this.getTask(e.id));
+      for (const r of recs) if (r && filter(r.value)) tasks.push(r.value);
+    }
+    return withProgress(tasks);
   }
 
   async listNodes(taskId: string): Promise<NodeRecord[]> {
@@ -272,8 +496,9 @@ export class TaskStore {
           cur = fromJsonBuffer<NodeRecord>(d.data);
           version = d.stat.version;
         }
-        const next = fn(cur);
-        if (next === undefined) return { value: cur, version };
+        const fresh = fn(cur);
+        if (fresh === undefined) return { value: cur, version };
+        const next = boundNodeRecord(fresh);
         next.updatedAt = this.iso();
         const countsUnchanged = cur.state === next.state || (!isTerminalNode(cur.state) && !isTerminalNode(next.state));
         if (countsUnchanged && guardOps.length === 0) {
@@ -374,9 +599,9 @@ export class TaskStore {
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
         const task = await this.getTask(taskId);
-        if (!task || FINAL_TASK_STATES.includes(task.value.state) || task.value.resuming) return undefined;
+        if (!task || FINAL_TASK_STATES.includes(task.value.state) || task.value.resuming || task.value.state === 'recording') return undefined;
         const progress = await this.getProgressVersioned(taskId);
-        const total = task.value.targets.length;
+        const total = task.value.targetCount;
         if (!progress || total === 0 || progress.value.terminal < total) return undefined;
         const p = progress.value;
         const ok = p.SUCCEEDED === total;

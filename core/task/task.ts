@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { MessageError, SpecError } from '../errors.js';
 import { parseTaskSpec, specToWire, type TaskSpec } from './task-spec.js';
 
-export const TASK_STATES = ['routing', 'routed', 'running', 'succeeded', 'failed', 'halted', 'cancelled'] as const;
+export const TASK_STATES = ['recording', 'routing', 'routed', 'running', 'succeeded', 'failed', 'halted', 'cancelled'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
 export const FINAL_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'halted', 'cancelled'];
 
@@ -60,7 +60,14 @@ export interface TaskRecord {
   emittedAt: string;
   state: TaskState;
   reason?: string;
-  targets: string[];
+  /** How many target nodes; the names are in the task's target chunks (`TaskStore.getTargets`). */
+  targetCount: number;
+  /**
+   * Set while the task is `recording` (too many nodes for one ZooKeeper request: its node records are
+   * created in batches): how many target chunks there are, and the sha256 of the target list, so a router
+   * that takes over from one that died recovers exactly the same list or refuses.
+   */
+  recording?: { chunks: number; digest: string };
   limit: number;
   maxFailures: number;
   routedAt?: string;

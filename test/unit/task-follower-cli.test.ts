@@ -106,7 +106,7 @@ describe('following a task (cli/wait.ts)', () => {
   });
 
   it('every follower exits the same for the same end: 0 only when the task succeeded (item 8)', () => {
-    const base = { taskId: 't-1', spec: {} as never, emittedBy: { kind: 'cli' as const, user: 'a' }, emittedAt: '', targets: [], limit: 1, maxFailures: 1, updatedAt: '' };
+    const base = { taskId: 't-1', spec: {} as never, emittedBy: { kind: 'cli' as const, user: 'a' }, emittedAt: '', targetCount: 0, limit: 1, maxFailures: 1, updatedAt: '' };
     assert.doesNotThrow(() => taskOutcome({ task: { ...base, state: 'succeeded' }, nodes: [] }));
     for (const state of ['failed', 'halted', 'cancelled'] as const) {
       try {

@@ -1,0 +1,89 @@
+// CLI weight: wall time and peak memory of the commands an on-call types, each run --runs times as a user
+// runs it (bin/taskerman.js: the compiled dist/ when built), median reported. `status` and `run --wait` go
+// against a real ZooKeeper server, an SQS-protocol server and a router and a runner started beforehand.
+// Peak memory comes from GNU time (/usr/bin/time) when installed.
+//
+//   npm run bench:cli -- [--runs 5]
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { startZkServer } from '../test/support/zk-server.js';
+import { cliEnv, median, REPO, startCountingSqs, startDaemon, type Daemon } from './bench-support.js';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+const RUNS = Number(values.runs);
+const GNU_TIME = '/usr/bin/time';
+const hasTime = existsSync(GNU_TIME);
+
+interface Run {
+  ms: number;
+  maxRssKiB: number;
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function once(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const cmd = hasTime ? GNU_TIME : process.execPath;
+  const argv = hasTime ? ['-f', '%M', process.execPath, 'bin/taskerman.js', ...args] : ['bin/taskerman.js', ...args];
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(killer);
+      const ms = performance.now() - t0;
+      let maxRssKiB = NaN;
+      if (hasTime) {
+        const lines = stderr.trimEnd().split('\n');
+        maxRssKiB = Number(lines.pop());
+        stderr = lines.join('\n');
+      }
+      resolve({ ms, maxRssKiB, code, stdout, stderr });
+    });
+  });
+}
+
+const zk = await startZkServer();
+const sqs = await startCountingSqs();
+const daemons: Daemon[] = [];
+try {
+  const env = cliEnv(zk.connectionString, sqs.endpoint);
+  daemons.push(await startDaemon(['router'], env, /router started/));
+  daemons.push(await startDaemon(['runner', '--cluster', 'bench:cli', '--node', 'a1'], env, /runner started/));
+  // One task first, so `status` has one to show and the node queues exist (as on any day but the first).
+  const first = await once(['run', 'noop', '--cluster', 'bench:cli', '--destnode', 'a1', '--wait'], env);
+  const taskId = first.stdout.split('\n')[0]?.trim() ?? '';
+  if (first.code !== 0 || !taskId) throw new Error(`the first run --wait failed (${first.code}): ${first.stderr}`);
+
+  const commands: Array<{ label: string; args: string[] }> = [
+    { label: '--version', args: ['--version'] },
+    { label: '--help', args: ['--help'] },
+    { label: 'validate examples/tasks', args: ['validate', 'examples/tasks'] },
+    { label: 'status <task>', args: ['status', taskId] },
+    { label: 'tasks', args: ['tasks'] },
+    { label: 'run noop --destnode a1 --wait', args: ['run', 'noop', '--cluster', 'bench:cli', '--destnode', 'a1', '--wait'] },
+  ];
+  console.log(`cli: median of ${RUNS} runs each, node ${process.version}, ${existsSync(`${REPO}/dist/cli/main.js`) ? 'compiled dist/' : 'sources through tsx (no dist/: npm run build)'}; load average ${os.loadavg()[0]?.toFixed(2)} (a loaded machine inflates the times)`);
+  for (const c of commands) {
+    const runs: Run[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await once(c.args, env));
+    const bad = runs.find((r) => r.code !== 0);
+    const extra = runs.find((r) => r.stderr.trim() !== '' && !c.args.includes('--wait'));
+    console.log(
+      `${c.label.padEnd(32)} ${median(runs.map((r) => r.ms)).toFixed(0).padStart(6)} ms  ${hasTime ? `${(median(runs.map((r) => r.maxRssKiB)) / 1024).toFixed(1).padStart(6)} MiB peak` : '(no /usr/bin/time: no peak memory)'}` +
+        `${bad ? `  EXIT ${bad.code}: ${bad.stderr.slice(0, 200)}` : ''}${extra ? `  stderr: ${extra.stderr.slice(0, 200)}` : ''}`,
+    );
+  }
+} finally {
+  await Promise.allSettled(daemons.map((d) => d.stop()));
+  await sqs.stop();
+  await zk.stop();
+}
