@@ -99,6 +99,6 @@ describe('colour and filters', () => {
     assert.equal(parseSince('2026-11-29T08:00:00Z', now), Date.parse('2026-11-29T08:00:00.000Z'));
     assert.throws(() => parseSince('yesterday', now), OptionError);
     assert.deepEqual(parseTaskStates('halted,FAILED'), ['halted', 'failed']);
-    assert.throws(() => parseTaskStates('done'), /"done" is not a task state: one of routing/);
+    assert.throws(() => parseTaskStates('done'), /"done" is not a task state: one of recording, routing/);
   });
 });
