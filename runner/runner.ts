@@ -18,7 +18,7 @@ import { isoNow } from '../core/clock.js';
 import { CoordinatorError } from '../core/coordination/coordinator.js';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import { delay } from '../core/delay.js';
-import { AbortedError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
+import { AbortedError, DeferredError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
 import { Semaphore, type Lease } from '../core/coordination/lease.js';
 import { TaskFollower } from '../core/task/task-follower.js';
 import { describeWindow, isInWindow } from '../core/task/window.js';
@@ -444,6 +444,16 @@ export class Runner extends EventEmitter<RunnerEvents> {
           log.warn({ attempt, err: error }, 'slot lost during the attempt; it does not count against the retry budget');
           await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'slot lost; waiting for a slot again', history: endAttempt(r.history, attempt, this.now(), error, false) }));
           await delay(this.o.retryPauseMs, this.stopping.signal);
+          continue;
+        }
+        if (outcome.error instanceof DeferredError) {
+          // The action asked to go after others (a leader or controller last): hand the slot on to them, ask
+          // again later behind them; nothing was changed and the attempt does not count.
+          await lease.release();
+          lease = undefined;
+          log.info({ attempt, reason: outcome.error.message, retry_in_ms: outcome.error.retryAfterMs }, 'node deferred by its action');
+          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: `deferred: ${(outcome.error as DeferredError).message}`, history: endAttempt(r.history, attempt, this.now(), error, false) }));
+          await delay(outcome.error.retryAfterMs, AbortSignal.any([this.stopping.signal, follower.ended]));
           continue;
         }
         const retryable = !(outcome.error instanceof TaskermanError) || outcome.error.retryable;
