@@ -15,6 +15,7 @@
 //   GET  /_cat/nodes?format=json&h=...      id (with full_id), name, ip, node.role, master
 //   GET  /_cat/shards?format=json&h=...     index, shard, prirep, state, node
 //   GET  /_nodes/_local                     this node's id, name and roles
+//   GET  /_cluster/state/metadata           cluster_coordination.last_committed_config (the voting nodes)
 //   PUT|GET|DELETE /_nodes/<id>/shutdown    node shutdown API (type restart)
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -36,7 +37,7 @@ export interface FakeShard {
   shard: number;
   prirep: 'p' | 'r';
   state: ShardState;
-  /** Node name holding the copy; kept while unassigned as the copy's home (where it comes back). */
+  /** Node name holding the copy; kept while unassigned as the copy's home (where it comes back); '' for none. */
   node: string;
 }
 
@@ -77,8 +78,9 @@ export class FakeEsCluster {
     for (const ix of opts.indices ?? [{ index: 'logs-2026.11.30', shards: 3, replicas: 1 }]) {
       for (let s = 0; s < ix.shards; s++) {
         for (let c = 0; c <= ix.replicas; c++) {
-          const node = dataNodes[(k + c) % dataNodes.length];
-          if (node) this.shards.push({ index: ix.index, shard: s, prirep: c === 0 ? 'p' : 'r', state: 'STARTED', node: node.name });
+          // Two copies of a shard never share a node: a copy with no node left stays unassigned (node '').
+          const node = c < dataNodes.length ? dataNodes[(k + c) % dataNodes.length] : undefined;
+          this.shards.push({ index: ix.index, shard: s, prirep: c === 0 ? 'p' : 'r', state: node ? 'STARTED' : 'UNASSIGNED', node: node?.name ?? '' });
         }
         k++;
       }
@@ -158,7 +160,7 @@ export class FakeEsCluster {
   reallocate(): void {
     const enable = this.allocationEnable();
     for (const s of this.shards) {
-      if (s.state !== 'UNASSIGNED' || !this.node(s.node).up) continue;
+      if (s.state !== 'UNASSIGNED' || !s.node || !this.node(s.node).up) continue;
       const primaryMissing = s.prirep === 'p';
       const allowed = enable === 'all' || ((enable === 'primaries' || enable === 'new_primaries') && primaryMissing);
       if (!allowed || (this.stuckReplicas && s.prirep === 'r')) continue;
@@ -299,6 +301,11 @@ export class FakeEsCluster {
       if (method === 'GET' && path === '/_cat/shards') {
         const rows = this.shards.map((s) => ({ index: s.index, shard: String(s.shard), prirep: s.prirep, state: s.state, node: s.state === 'UNASSIGNED' ? null : s.node }));
         return send(res, 200, pick(rows, q.get('h')));
+      }
+      if (method === 'GET' && path === '/_cluster/state/metadata') {
+        // The voting configuration: the master-eligible nodes, whether up or not (ES keeps it while they are away).
+        const voting = this.nodes.filter((n) => n.roles.includes('m')).map((n) => n.id);
+        return send(res, 200, { metadata: { cluster_coordination: { term: 3, last_committed_config: voting, last_accepted_config: voting, voting_config_exclusions: [] } } });
       }
       if (method === 'GET' && path === '/_nodes/_local') {
         const n = this.node(self);
