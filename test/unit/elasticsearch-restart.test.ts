@@ -8,13 +8,14 @@ import { createElasticsearchRestartAction } from '../../actions/elasticsearch/el
 import { MemoryServiceManager } from '../../actions/kit/memory-service-manager.js';
 import type { PeerNode, TaskPeers } from '../../actions/task-peers.js';
 import { DeferredError, TaskermanError } from '../../core/errors.js';
+import { TERMINAL_NODE_STATES } from '../../core/task/task.js';
 import { runAllSteps, testAttempt } from '../support/action-context.js';
 import { FakeEsCluster } from '../support/fake-elasticsearch/fake-es-cluster.js';
 
 const FAST = { poll_interval: '20ms', request_timeout: '5s', rejoin_timeout: '5s', recover_timeout: '5s', master_last_wait: '200ms' };
 
 function peersOf(list: PeerNode[]): TaskPeers {
-  return { pending: async (_t, self) => list.filter((p) => p.node !== self) };
+  return { pending: async (_t, self) => list.filter((p) => p.node !== self && !TERMINAL_NODE_STATES.includes(p.state)) };
 }
 
 async function rejects(p: Promise<unknown>, re: RegExp): Promise<unknown> {
