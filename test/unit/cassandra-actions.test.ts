@@ -7,7 +7,7 @@ import { createCassandraRepairAction } from '../../actions/cassandra/cassandra-r
 import { createCassandraRestartAction } from '../../actions/cassandra/cassandra-restart.js';
 import { MemoryServiceManager } from '../../actions/kit/memory-service-manager.js';
 import { TaskermanError } from '../../core/errors.js';
-import { testAttempt, runAllSteps } from '../support/action-context.js';
+import { testAttempt, runAllSteps } from '../support/test-attempt.js';
 import { FAKE_NODETOOL, FakeCassandraCluster } from '../support/fake-cassandra/fake-cluster.js';
 
 const FAST = { poll_interval: '20ms', settle: '100ms', up_timeout: '10s', command_timeout: '10s' };

@@ -9,7 +9,7 @@ import { MemoryServiceManager } from '../../actions/kit/memory-service-manager.j
 import type { PeerNode, TaskPeers } from '../../actions/task-peers.js';
 import { DeferredError, TaskermanError } from '../../core/errors.js';
 import { TERMINAL_NODE_STATES } from '../../core/task/task.js';
-import { runAllSteps, testAttempt } from '../support/action-context.js';
+import { runAllSteps, testAttempt } from '../support/test-attempt.js';
 import { FakeEsCluster } from '../support/fake-elasticsearch/fake-es-cluster.js';
 
 const FAST = { poll_interval: '20ms', request_timeout: '5s', rejoin_timeout: '5s', recover_timeout: '5s', master_last_wait: '200ms' };

@@ -8,7 +8,7 @@ import { MemoryServiceManager } from '../../actions/kit/memory-service-manager.j
 import type { PeerNode, TaskPeers } from '../../actions/task-peers.js';
 import { DeferredError, TaskermanError } from '../../core/errors.js';
 import { TERMINAL_NODE_STATES } from '../../core/task/task.js';
-import { runAllSteps, testAttempt } from '../support/action-context.js';
+import { runAllSteps, testAttempt } from '../support/test-attempt.js';
 import { FakeKafkaCluster } from '../support/fake-kafka/fake-kafka-cluster.js';
 
 const peersOf = (list: PeerNode[]): TaskPeers => ({ pending: async (_t, self) => list.filter((p) => p.node !== self && !TERMINAL_NODE_STATES.includes(p.state)) });
