@@ -1,11 +1,16 @@
 // Common options, in one place: flags > environment > --config file > defaults. The config file (YAML) has
 // the same keys as the long options in snake_case (zk, zk_root, region, sqs_endpoint, queue_prefix,
-// log_level), plus sections for a runner's exec allowlist.
+// log_level), plus a runner's local sections: the exec allowlist, `actions` (each built-in action's units,
+// endpoints, paths and credentials), `service_manager` (how systemctl is run) and `plugins` (site action
+// modules pinned by sha256). All validated at start, unknown keys refused with the field named.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { actionsConfigSchema, type ActionsConfig } from '../actions/actions-config.js';
 import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
+import { systemctlConfigSchema, type SystemctlConfig } from '../actions/kit/systemctl.js';
+import { pluginsSchema, type PluginEntry } from '../actions/plugin-loader.js';
 import { OptionError, SpecError } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/logger.js';
 import { validatePrefix } from '../core/queue/queue-names.js';
@@ -19,6 +24,10 @@ export interface CommonConfig {
   queuePrefix: string;
   logLevel: (typeof LOG_LEVELS)[number];
   exec: ExecAllowlist;
+  /** Each configured built-in action's local config (runner only). */
+  actions: ActionsConfig;
+  serviceManager: SystemctlConfig;
+  plugins: PluginEntry[];
   /** The whole config file, for command-specific keys. */
   file: Record<string, unknown>;
 }
@@ -32,6 +41,9 @@ const configFileSchema = z
     queue_prefix: z.string().optional(),
     log_level: z.enum(LOG_LEVELS).optional(),
     exec: z.strictObject({ commands: execAllowlistSchema.default({}) }).optional(),
+    actions: actionsConfigSchema.optional(),
+    service_manager: systemctlConfigSchema.optional(),
+    plugins: pluginsSchema.optional(),
   });
 
 /** Adds the common options to a command (each command lists them in its own --help). */
@@ -78,6 +90,9 @@ export function resolveCommon(opts: Record<string, unknown>, defaults: { logLeve
     queuePrefix: validatePrefix(pick(opts.queuePrefix, file.queue_prefix) ?? 'taskerman'),
     logLevel,
     exec: file.exec?.commands ?? {},
+    actions: file.actions ?? {},
+    serviceManager: file.service_manager ?? systemctlConfigSchema.parse({}),
+    plugins: file.plugins ?? [],
     file: file as Record<string, unknown>,
   };
 }

@@ -348,6 +348,19 @@ export class Runner extends EventEmitter<RunnerEvents> {
           await delay(this.o.windowRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
           continue;
         }
+        if (!lease && action.defer) {
+          // The action asks to let other nodes go first (a ZooKeeper leader goes last): wait without a grant.
+          const reason = await action.defer({ taskId: item.taskId, cluster: this.cluster, node: this.node, args, signal: AbortSignal.any([this.stopping.signal, follower.ended]), logger: log }).catch((err: unknown) => {
+            log.warn({ err: describeError(err) }, 'defer check failed; asking for a grant (pre_check still decides)');
+            return undefined;
+          });
+          if (reason) {
+            const why = `deferred: ${reason}`;
+            await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === why ? undefined : { ...r, state: 'WAITING', reason: why }));
+            await delay(this.o.deferRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
+            continue;
+          }
+        }
         let freshLease = false;
         if (!lease || lease.lost) {
           freshLease = true;

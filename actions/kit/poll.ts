@@ -1,7 +1,7 @@
 // Waiting for a condition: ask `probe` until it says yes, with a deadline and the action's abort signal,
 // never a fixed sleep. A probe that throws counts as "not yet" (a server that is restarting refuses
 // connections); the last thing it saw or threw goes into the timeout message, so the operator reads why.
-import { AbortedError, TimeoutError } from '../../core/errors.js';
+import { AbortedError, TaskermanError, TimeoutError } from '../../core/errors.js';
 
 export interface PollOptions {
   /** What we wait for, for messages: "zookeeper on 127.0.0.1:2181 to serve". */
@@ -13,6 +13,16 @@ export interface PollOptions {
   signal: AbortSignal;
   /** Called with each observation that was not yet good enough (for logs). */
   onPending?: (seen: string) => void;
+}
+
+/**
+ * Thrown by a probe to stop waiting at once with `error` (the save failed: waiting longer will not help).
+ * Errors that are not retryable (a refused four-letter word, a missing binary) stop the wait too.
+ */
+export class StopPolling extends Error {
+  constructor(readonly error: unknown) {
+    super('stop polling');
+  }
 }
 
 /** One probe's verdict: `done` with a value, or not yet with what it saw. */
@@ -32,6 +42,8 @@ export async function pollUntil<T>(probe: Probe<T>, o: PollOptions): Promise<T> 
       if (r.done) return r.value;
       last = r.seen;
     } catch (err) {
+      if (err instanceof StopPolling) throw err.error;
+      if (err instanceof TaskermanError && !err.retryable) throw err;
       if (o.signal.aborted) continue;
       last = err instanceof Error ? err.message : String(err);
     }

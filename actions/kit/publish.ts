@@ -4,7 +4,7 @@
 // `.partial` file that the next attempt removes.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TaskermanError } from '../../core/errors.js';
 
@@ -65,4 +65,20 @@ export async function verifyPublished(final: string, signal?: AbortSignal): Prom
 /** Removes a leftover partial file of an earlier attempt (a crash mid-write). */
 export async function removePartial(final: string): Promise<void> {
   await rm(partialName(final), { force: true, recursive: true });
+}
+
+/**
+ * Retention: keeps the `keep` newest published files of `dir` whose name starts with `prefix` and ends with
+ * `suffix` (by modification time), removes the older ones with their checksums. Returns the removed names.
+ */
+export async function pruneOldest(dir: string, o: { prefix: string; suffix: string; keep: number }): Promise<string[]> {
+  const names = (await readdir(dir)).filter((n) => n.startsWith(o.prefix) && n.endsWith(o.suffix));
+  const withTimes = await Promise.all(names.map(async (n) => ({ n, t: (await stat(path.join(dir, n))).mtimeMs })));
+  withTimes.sort((a, b) => b.t - a.t || b.n.localeCompare(a.n));
+  const old = withTimes.slice(o.keep).map((x) => x.n);
+  for (const n of old) {
+    await rm(path.join(dir, n), { force: true, recursive: true });
+    await rm(path.join(dir, n + CHECKSUM_SUFFIX), { force: true });
+  }
+  return old;
 }

@@ -1,6 +1,7 @@
 // The ServiceManager on a systemd host: `systemctl show -p ...` to read a unit, `systemctl restart|start|stop`
 // to change it, each an argv with no shell and a timeout. `prefix` lets a runner that is not root go
 // through a narrow sudo rule (["sudo", "-n"]).
+import { z } from 'zod';
 import { TaskermanError } from '../../core/errors.js';
 import { runChecked, runCommand } from './command.js';
 import { numberField, parseKeyValues } from './parse.js';
@@ -69,4 +70,17 @@ export function parseShow(unit: string, stdout: string): UnitStatus {
 
 function checkUnit(unit: string): void {
   if (!UNIT_NAME.test(unit)) throw new TaskermanError('INVALID_OPTION', `"${unit}" is not a systemd unit name`, { retryable: false });
+}
+
+/** The runner config's `service_manager` section. */
+export const systemctlConfigSchema = z.strictObject({
+  systemctl: z.string().min(1).default('systemctl'),
+  /** e.g. [sudo, -n] for a runner that is not root (with a sudoers rule for exactly these verbs). */
+  prefix: z.array(z.string().min(1)).default([]),
+  job_timeout_seconds: z.number().int().min(1).max(3600).default(300),
+});
+export type SystemctlConfig = z.infer<typeof systemctlConfigSchema>;
+
+export function systemctlFromConfig(c: SystemctlConfig): SystemctlServiceManager {
+  return new SystemctlServiceManager({ systemctl: c.systemctl, prefix: c.prefix, jobTimeoutMs: c.job_timeout_seconds * 1000 });
 }

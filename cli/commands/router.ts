@@ -1,11 +1,11 @@
 // `taskerman router`: the routing daemon (any number of replicas), with the cleaner of finished tasks.
 import { Command } from 'commander';
-import { builtinRegistry } from '../../actions/builtin.js';
 import { Cleaner } from '../../core/task/cleaner.js';
 import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
 import { Router } from '../../router/router.js';
 import { Supervisor } from '../../router/supervisor.js';
+import { routerRegistry } from '../action-registry.js';
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
@@ -57,7 +57,7 @@ export function routerCommand(): Command {
         queue: b.queue,
         store: b.store,
         names: b.names,
-        registry: builtinRegistry(),
+        registry: await routerRegistry(ctx.cfg, ctx.logger),
         discovery: discoveries.map,
         logger: ctx.logger,
         concurrency,

@@ -1,10 +1,10 @@
 // `taskerman runner`: the per-node daemon (run it under systemd on every node).
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { builtinRegistry } from '../../actions/builtin.js';
 import { OptionError } from '../../core/errors.js';
 import { Runner } from '../../runner/runner.js';
-import { openBackends } from '../backends.js';
+import { runnerRegistry } from '../action-registry.js';
+import { openBackends, type Backends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { runUntilSignalled } from '../daemon.js';
@@ -12,7 +12,7 @@ import { runUntilSignalled } from '../daemon.js';
 export function runnerCommand(): Command {
   return withCommonOptions(
     new Command('runner')
-      .description('pull and run this node\'s work: lease a slot, pre_check, execute, post_check')
+      .description('pull and run this node\'s work: lease a slot, pre_check, execute, post_check (actions and plugins from --config)')
       .option('--cluster <name>', 'the cluster this node belongs to (or `cluster` in --config)')
       .option('--node <name>', 'this node\'s name, as discovery returns it (default: the host name)')
       .option('--visibility <seconds>', 'visibility timeout of a message in hand (extended while working)', '60')
@@ -26,7 +26,14 @@ export function runnerCommand(): Command {
     if (!Number.isInteger(visibilitySec) || visibilitySec < 3) throw new OptionError('visibility', 'must be a whole number of seconds, 3 or more');
     const drain = Number(o.drainTimeout);
     if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
+    // Plugins are verified before anything connects; the actions reach the task store once it is open.
+    const opened: { store?: Backends['store'] } = {};
+    const registry = await runnerRegistry(ctx.cfg, ctx.logger, () => {
+      if (!opened.store) throw new OptionError('runner', 'the task store is not open yet');
+      return opened.store;
+    });
     const b = await openBackends(ctx.cfg, ctx.logger);
+    opened.store = b.store;
     try {
       const runner = new Runner({
         cluster,
@@ -34,7 +41,7 @@ export function runnerCommand(): Command {
         queue: b.queue,
         store: b.store,
         names: b.names,
-        registry: builtinRegistry({ execAllowlist: ctx.cfg.exec }),
+        registry,
         logger: ctx.logger,
         visibilitySec,
         drainTimeoutMs: drain * 1000,
