@@ -1,7 +1,13 @@
 // The built-in actions. A router needs every action's name and argument schema to validate tasks; a runner
 // additionally needs its local config (exec allowlist, the `actions:` section) and its ports (the service
 // manager, what the task store knows of other nodes), which only it has.
+import { createCassandraRepairAction } from './cassandra/cassandra-repair.js';
+import { createCassandraRestartAction } from './cassandra/cassandra-restart.js';
+import { createElasticsearchRestartAction } from './elasticsearch/elasticsearch-restart.js';
 import { createExecAction, type ExecAllowlist } from './exec.js';
+import { KafkaCliAdmin } from './kafka/kafka-cli-admin.js';
+import { createKafkaRestartAction } from './kafka/kafka-restart.js';
+import { noPeers, peersFromTaskNodes } from './task-peers.js';
 import { createHostRebootAction, type NodeActivity } from './host/reboot.js';
 import { MemoryServiceManager } from './kit/memory-service-manager.js';
 import type { ServiceManager } from './kit/service-manager.js';
@@ -20,7 +26,7 @@ export interface BuiltinDeps {
   serviceManager?: ServiceManager;
   /** host:reboot asks it whether other tasks are in flight on the node. */
   nodeActivity?: NodeActivity;
-  /** zookeeper:restart asks it which nodes of its task are not done yet (the leader goes last). */
+  /** zookeeper:restart, elasticsearch:restart and kafka:restart ask it which nodes of their task are not done yet (the leader, master or controller goes last). */
   taskNodes?: TaskNodes;
 }
 
@@ -28,6 +34,7 @@ export function builtinActions(opts: { execAllowlist?: ExecAllowlist; actions?: 
   const c = opts.actions ?? {};
   const d = opts.deps ?? {};
   const serviceManager = d.serviceManager ?? new MemoryServiceManager();
+  const peers = d.taskNodes ? peersFromTaskNodes(d.taskNodes) : noPeers;
   return [
     noopAction,
     sleepAction,
@@ -37,6 +44,10 @@ export function builtinActions(opts: { execAllowlist?: ExecAllowlist; actions?: 
     createZookeeperRestartAction(c['zookeeper:restart'], { serviceManager, ...(d.taskNodes ? { taskNodes: d.taskNodes } : {}) }),
     createPostgresBackupAction(c['postgres:backup']),
     createRedisBackupAction(c['redis:backup']),
+    createCassandraRestartAction({ config: c['cassandra:restart'], services: serviceManager }),
+    createCassandraRepairAction({ config: c['cassandra:repair'] }),
+    createElasticsearchRestartAction({ config: c['elasticsearch:restart'], services: serviceManager, peers }),
+    createKafkaRestartAction({ config: c['kafka:restart'], services: serviceManager, peers, admin: (cfg) => new KafkaCliAdmin(cfg) }),
   ];
 }
 

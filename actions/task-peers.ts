@@ -1,7 +1,12 @@
 // Which nodes of its task are not done yet: what an action needs to go last (the Kafka controller, the
 // Elasticsearch elected master, the ZooKeeper leader). The node records live under
 // <root>/tasks/<task_id>/nodes/ (core/task/task-store.ts); actions get this narrow port through their
-// factory, so they never hold the store itself.
+// factory (built from BuiltinDeps.taskNodes), so they never hold the store itself.
+//
+// Going last takes two moves. `Action.defer` asks before the node requests a grant: the leader waits without
+// one while others of its task are not done (the common case, no grant churn). But leadership can move to
+// this node while it waits for its grant; `goLast` in the preCheck is the backstop: with the grant in hand it
+// hands it on (DeferredError) when others have not started, or waits, bounded, for those in flight.
 import { DeferredError } from '../core/errors.js';
 import { delay } from '../core/delay.js';
 import { TERMINAL_NODE_STATES, type NodeRecord } from '../core/task/task.js';
@@ -25,6 +30,21 @@ export function taskStorePeers(store: Pick<TaskStore, 'listNodes'>): TaskPeers {
       return nodes.filter((n) => n.node !== self && !TERMINAL_NODE_STATES.includes(n.state)).map((n) => ({ node: n.node, state: n.state }));
     },
   };
+}
+
+/** From the runner's `taskNodes` port (every node of a task with its state). */
+export function peersFromTaskNodes(taskNodes: (taskId: string) => Promise<Array<{ node: string; state: NodeRecord['state'] }>>): TaskPeers {
+  return {
+    async pending(taskId, self) {
+      return (await taskNodes(taskId)).filter((n) => n.node !== self && !TERMINAL_NODE_STATES.includes(n.state));
+    },
+  };
+}
+
+/** For `Action.defer`: a reason to wait without a grant when other nodes of the task are not done. */
+export async function deferReason(peers: TaskPeers, taskId: string, self: string, why: string): Promise<string | undefined> {
+  const pending = await peers.pending(taskId, self);
+  return pending.length ? `${why}; it goes last, after ${pending.map((p) => `${p.node} (${p.state})`).join(', ')}` : undefined;
 }
 
 /** For a runner or a router that has no task store at hand (a plain registry for validation). */

@@ -22,7 +22,7 @@ import { readSecretFile, requireConfig } from '../kit/action-config.js';
 import { pollUntil, throwIfAborted } from '../kit/poll.js';
 import { withRestore } from '../kit/restore.js';
 import type { ServiceManager } from '../kit/service-manager.js';
-import { goLast, type TaskPeers } from '../task-peers.js';
+import { deferReason, goLast, type TaskPeers } from '../task-peers.js';
 import type { ElasticsearchRestartConfig } from './elasticsearch-config.js';
 import { ALLOCATION_ENABLE, EsClient, versionAtLeast, type ClusterHealth } from './es-client.js';
 
@@ -64,6 +64,15 @@ export function createElasticsearchRestartAction(deps: ElasticsearchRestartDeps)
     version: 1,
     description: 'Restarts this Elasticsearch node with replica allocation held (restored in a finally) and waits for the cluster to be back to its health.',
     args,
+
+    async defer(ctx) {
+      const cfg = requireConfig(ELASTICSEARCH_RESTART, deps.config);
+      const password = cfg.password_file ? await readSecretFile(cfg.password_file) : undefined;
+      const es = new EsClient(cfg, ctx.signal, password);
+      const me = await es.local();
+      const elected = (await es.nodes()).find((n) => n.master === '*');
+      return elected?.id === me.id ? deferReason(deps.peers, ctx.taskId, ctx.node, `${me.name} is the elected master`) : undefined;
+    },
 
     async preCheck(ctx) {
       const { cfg, es } = await setup(ctx);

@@ -20,7 +20,7 @@ import { defineAction, type ActionContext } from '../action.js';
 import { requireConfig } from '../kit/action-config.js';
 import { pollUntil, throwIfAborted } from '../kit/poll.js';
 import type { ServiceManager } from '../kit/service-manager.js';
-import { goLast, type TaskPeers } from '../task-peers.js';
+import { deferReason, goLast, type TaskPeers } from '../task-peers.js';
 import type { KafkaAdmin, PartitionDescription } from './kafka-admin.js';
 import type { KafkaRestartConfig } from './kafka-config.js';
 
@@ -77,6 +77,12 @@ export function createKafkaRestartAction(deps: KafkaRestartDeps) {
     version: 1,
     description: 'Restarts this Kafka broker when no partition it hosts would fall below min.insync.replicas; the active controller last.',
     args,
+
+    async defer(ctx) {
+      const { cfg, admin } = setup();
+      const cluster = await admin.describeCluster(ctx.signal);
+      return cluster.controller === cfg.broker_id ? deferReason(deps.peers, ctx.taskId, ctx.node, `broker ${cfg.broker_id} is the active controller`) : undefined;
+    },
 
     async preCheck(ctx) {
       const { cfg, admin } = setup();

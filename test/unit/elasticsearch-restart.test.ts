@@ -158,6 +158,13 @@ describe('elasticsearch:restart (fake cluster over HTTP)', function () {
     await setup('es-1', {}, peersOf([])).action.preCheck!(testAttempt(args, { node: 'es-1' }).ctx);
   });
 
+  it('defer (before any grant): the elected master waits while nodes of its task are not done', async () => {
+    await cluster();
+    const pending = peersOf([{ node: 'es-3', state: 'QUEUED' }]);
+    assert.equal(await setup('es-1', {}, pending).action.defer!(testAttempt({ flush: true }, { node: 'es-1' }).ctx), 'es-1 is the elected master; it goes last, after es-3 (QUEUED)');
+    assert.equal(await setup('es-2', {}, pending).action.defer!(testAttempt({ flush: true }, { node: 'es-2' }).ctx), undefined);
+  });
+
   it('with the node shutdown API: registers a restart, and deletes the record once the node is back', async () => {
     await cluster();
     const { action, args } = setup('es-3', { method: 'auto' });

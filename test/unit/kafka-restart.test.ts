@@ -83,6 +83,17 @@ describe('kafka:restart (fake cluster behind the admin port)', function () {
     await setup(1, {}, peersOf([{ node: 'kafka-2', state: 'SUCCEEDED' }])).action.preCheck!(testAttempt({}, { node: 'kafka-1' }).ctx);
   });
 
+  it('defer (before any grant): the controller waits while brokers of its task are not done; others never', async () => {
+    const pending = peersOf([{ node: 'kafka-2', state: 'STARTED' }, { node: 'kafka-3', state: 'SUCCEEDED' }]);
+    const dctx = (node: string) => ({ ...testAttempt({}, { node }).ctx });
+    assert.equal(await setup(1, {}, pending).action.defer!(dctx('kafka-1')), 'broker 1 is the active controller; it goes last, after kafka-2 (STARTED)');
+    assert.equal(await setup(2, {}, peersOf([{ node: 'kafka-1', state: 'WAITING' }])).action.defer!(dctx('kafka-2')), undefined);
+    assert.equal(await setup(1, {}, peersOf([{ node: 'kafka-2', state: 'DEAD' }])).action.defer!(dctx('kafka-1')), undefined);
+    // The controller moved (an election): the new one defers.
+    kafka.controller = 2;
+    assert.match((await setup(2, {}, peersOf([{ node: 'kafka-1', state: 'QUEUED' }])).action.defer!(dctx('kafka-2'))) ?? '', /broker 2 is the active controller/);
+  });
+
   it('post_check reports a broker that does not rejoin its ISRs within the bound', async () => {
     kafka.lagging.add(3);
     const { action, args } = setup(3, { isr_timeout: '1s' });
