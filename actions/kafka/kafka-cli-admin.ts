@@ -1,7 +1,8 @@
 // The KafkaAdmin port over Kafka's own command-line tools, which every broker host has: no JVM client to
 // embed, the same code paths operators use by hand, credentials from a --command-config file.
 //   describeCluster       kafka-broker-api-versions.sh (live brokers) + kafka-metadata-quorum.sh describe --status
-//                         (LeaderId: the active controller, KRaft)
+//                         (LeaderId: the active controller, KRaft), or in ZooKeeper mode
+//                         zookeeper-shell.sh <zk> get /controller ({"brokerid": N})
 //   listTopics            kafka-topics.sh --list
 //   describeTopics        kafka-topics.sh --describe
 //   describeTopicConfigs  kafka-configs.sh --entity-type topics --describe --all (effective values)
@@ -22,6 +23,12 @@ export class KafkaCliAdmin implements KafkaAdmin {
 
   async describeCluster(signal: AbortSignal): Promise<ClusterDescription> {
     const brokers = parseBrokerApiVersions(await this.run('kafka-broker-api-versions.sh', [], signal));
+    if (this.cfg.zookeeper_connect) {
+      const argv = [`${this.cfg.bin_dir.replace(/\/$/, '')}/zookeeper-shell.sh`, this.cfg.zookeeper_connect, 'get', '/controller'];
+      const r = await runCommand(argv, { signal, timeoutMs: this.cfg.command_timeout, env: this.cfg.env });
+      // No /controller znode (an election under way) prints "Node does not exist" and exits non-zero: no controller.
+      return { clusterId: '', controller: r.code === 0 ? parseZkController(r.stdout) : null, brokers };
+    }
     const quorum = parseQuorumStatus(await this.run('kafka-metadata-quorum.sh', ['describe', '--status'], signal));
     return { clusterId: quorum.clusterId, controller: quorum.leaderId, brokers };
   }
@@ -66,6 +73,12 @@ export function parseQuorumStatus(text: string): { clusterId: string; leaderId: 
   if (!c || !l) throw new TaskermanError('CHECK_FAILED', `cannot read kafka-metadata-quorum.sh output: ${lastLines(text, 2) || '(empty)'}`);
   const id = Number(l[1]);
   return { clusterId: c[1] as string, leaderId: id < 0 ? null : id };
+}
+
+/** `zookeeper-shell.sh <zk> get /controller`: connection chatter, then {"version":1,"brokerid":N,...}. */
+export function parseZkController(text: string): number | null {
+  const m = /"brokerid"\s*:\s*(-?\d+)/.exec(text);
+  return m && Number(m[1]) >= 0 ? Number(m[1]) : null;
 }
 
 /** `kafka-topics.sh --describe`: a "Topic: t ... PartitionCount: n" line, then one tab-indented line per partition. */

@@ -12,6 +12,12 @@ export const kafkaRestartConfigSchema = z.strictObject({
   bin_dir: z.string().min(1).default('/opt/kafka/bin'),
   /** Brokers to ask: include others than this one, since this one is down during the restart. */
   bootstrap_servers: z.string().regex(/^[^\s,]+:\d+(,[^\s,]+:\d+)*$/, 'must be host:port[,host:port...]').default('localhost:9092'),
+  /**
+   * ZooKeeper-mode clusters (before KRaft): the cluster's ZooKeeper, where the active controller is read
+   * (zookeeper-shell.sh <zk> get /controller). Leave it out for KRaft: the controller is the metadata quorum's
+   * leader (kafka-metadata-quorum.sh describe --status).
+   */
+  zookeeper_connect: z.string().regex(/^[^\s,]+:\d+(,[^\s,]+:\d+)*(\/[^\s]*)?$/, 'must be host:port[,host:port...][/chroot]').optional(),
   /** A client properties file (TLS, SASL credentials) passed as --command-config. */
   command_config: z.string().min(1).optional(),
   /** Environment for the scripts (JAVA_HOME, KAFKA_HEAP_OPTS, ...). */

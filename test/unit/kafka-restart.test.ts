@@ -1,7 +1,7 @@
 // kafka:restart against a fake cluster behind the KafkaAdmin port (test/support/fake-kafka/), and the CLI
 // adapter's parsers on the tools' real output formats.
 import assert from 'node:assert/strict';
-import { parseBrokerApiVersions, parseConfigsDescribe, parseQuorumStatus, parseTopicsDescribe } from '../../actions/kafka/kafka-cli-admin.js';
+import { parseBrokerApiVersions, parseConfigsDescribe, parseQuorumStatus, parseTopicsDescribe, parseZkController } from '../../actions/kafka/kafka-cli-admin.js';
 import { kafkaRestartConfigSchema } from '../../actions/kafka/kafka-config.js';
 import { createKafkaRestartAction } from '../../actions/kafka/kafka-restart.js';
 import { MemoryServiceManager } from '../../actions/kit/memory-service-manager.js';
@@ -137,6 +137,8 @@ describe('Kafka CLI admin parsers (the tools\' output formats)', () => {
     assert.deepEqual(parseQuorumStatus('ClusterId: x\nLeaderId: -1\n').leaderId, null);
     const brokers = parseBrokerApiVersions('kafka-1:9092 (id: 1 rack: eu-west-1a) -> (\n\tProduce(0): 0 to 9 [usable: 9],\n)\nkafka-2:9092 (id: 2 rack: null) -> (\n\tProduce(0): 0 to 9 [usable: 9],\n)\n');
     assert.deepEqual(brokers.map((b) => b.id), [1, 2]);
+    assert.equal(parseZkController('Connecting to zk1:2181\n\nWATCHER::\n\nWatchedEvent state:SyncConnected type:None path:null\n{"version":2,"brokerid":3,"timestamp":"1700000000000","kraftControllerEpoch":-1}\n'), 3);
+    assert.equal(parseZkController('Connecting to zk1:2181\nNode does not exist: /controller\n'), null);
     assert.throws(() => parseBrokerApiVersions('Connection to node -1 could not be established.'), /cannot read/);
   });
 });
