@@ -66,6 +66,8 @@ export function createElasticsearchRestartAction(deps: ElasticsearchRestartDeps)
     args,
 
     async defer(ctx) {
+      // The task's node records first (one ZooKeeper read); the cluster only when others are pending.
+      if ((await deps.peers.pending(ctx.taskId, ctx.node)).length === 0) return undefined;
       const cfg = requireConfig(ELASTICSEARCH_RESTART, deps.config);
       const password = cfg.password_file ? await readSecretFile(cfg.password_file) : undefined;
       const es = new EsClient(cfg, ctx.signal, password);

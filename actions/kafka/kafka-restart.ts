@@ -27,6 +27,8 @@ import type { KafkaRestartConfig } from './kafka-config.js';
 export const KAFKA_RESTART = 'kafka:restart';
 const BEGUN = 'kafka_restart_begun';
 const MIN_ISR = 'min.insync.replicas';
+/** How long `defer` trusts its last look at who the controller is. */
+const CONTROLLER_CACHE_MS = 30_000;
 
 const args = z.strictObject({});
 type Args = z.infer<typeof args>;
@@ -71,6 +73,7 @@ export function createKafkaRestartAction(deps: KafkaRestartDeps) {
     return { cfg, admin: deps.admin(cfg) };
   };
   const begun = (ctx: ActionContext<Args>) => typeof ctx.checkpoint.get(BEGUN) === 'string';
+  let lastController: { at: number; id: number | null } | undefined;
 
   return defineAction<Args>({
     name: KAFKA_RESTART,
@@ -80,8 +83,13 @@ export function createKafkaRestartAction(deps: KafkaRestartDeps) {
 
     async defer(ctx) {
       const { cfg, admin } = setup();
-      const cluster = await admin.describeCluster(ctx.signal);
-      return cluster.controller === cfg.broker_id ? deferReason(deps.peers, ctx.taskId, ctx.node, `broker ${cfg.broker_id} is the active controller`) : undefined;
+      // Asked every few seconds while it waits: the task's node records first (one ZooKeeper read), Kafka
+      // (two JVM tools) only when others are pending, and its answer reused for a while; the pre_check looks
+      // again with the grant in hand.
+      if ((await deps.peers.pending(ctx.taskId, ctx.node)).length === 0) return undefined;
+      const now = Date.now();
+      if (!lastController || now - lastController.at > CONTROLLER_CACHE_MS) lastController = { at: now, id: (await admin.describeCluster(ctx.signal)).controller };
+      return lastController.id === cfg.broker_id ? deferReason(deps.peers, ctx.taskId, ctx.node, `broker ${cfg.broker_id} is the active controller`) : undefined;
     },
 
     async preCheck(ctx) {

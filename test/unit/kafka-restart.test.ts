@@ -89,6 +89,10 @@ describe('kafka:restart (fake cluster behind the admin port)', function () {
     assert.equal(await setup(1, {}, pending).action.defer!(dctx('kafka-1')), 'broker 1 is the active controller; it goes last, after kafka-2 (STARTED)');
     assert.equal(await setup(2, {}, peersOf([{ node: 'kafka-1', state: 'WAITING' }])).action.defer!(dctx('kafka-2')), undefined);
     assert.equal(await setup(1, {}, peersOf([{ node: 'kafka-2', state: 'DEAD' }])).action.defer!(dctx('kafka-1')), undefined);
+    // Nothing pending: Kafka is not even asked (defer runs every few seconds while a node waits).
+    const asked = kafka.calls.length;
+    assert.equal(await setup(1, {}, peersOf([])).action.defer!(dctx('kafka-1')), undefined);
+    assert.equal(kafka.calls.length, asked);
     // The controller moved (an election): the new one defers.
     kafka.controller = 2;
     assert.match((await setup(2, {}, peersOf([{ node: 'kafka-1', state: 'QUEUED' }])).action.defer!(dctx('kafka-2'))) ?? '', /broker 2 is the active controller/);
