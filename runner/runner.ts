@@ -546,6 +546,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
         try {
           await step.call(action, ctx);
         } catch (err) {
+          // Deferring hands the grant on: only before anything changed, never from execute or post_check.
+          if (err instanceof DeferredError && name !== 'pre_check') throw new TaskermanError('ACTION_FAILED', `${name} cannot defer (only pre_check can): ${err.message}`, { cause: err });
           throw signal.aborted ? signal.reason : err instanceof TaskermanError ? err : new TaskermanError('ACTION_FAILED', `${name}: ${describeError(err)}`, { cause: err });
         }
       }

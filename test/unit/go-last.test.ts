@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { defineAction } from '../../actions/action.js';
 import { goLast, taskStorePeers, type TaskPeers } from '../../actions/task-peers.js';
+import { DeferredError } from '../../core/errors.js';
 import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
 import { MemoryQueueStore, MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
@@ -68,4 +69,38 @@ describe('goLast: a node that must go last defers to the others of its task', fu
       assert.ok(deferred.every((a) => a.counted === false));
     });
   }
+});
+
+describe('DeferredError outside pre_check', function () {
+  this.timeout(30_000);
+  it('is a failed attempt, not a deferral: the grant is not handed on after execute changed something', async () => {
+    const action = defineAction({
+      name: 'late-defer',
+      version: 1,
+      description: 'defers from execute, which is a bug',
+      args: z.strictObject({}),
+      async execute() {
+        throw new DeferredError('too late to defer', 10);
+      },
+    });
+    const queues = new MemoryQueueStore();
+    const zk = new MemoryCoordinatorStore();
+    const h = new Harness({
+      backend: { queue: () => new MemoryWorkQueue({ store: queues }), session: async () => zk.session(), cleanup: async () => zk.stop() },
+      cluster: 'c',
+      nodes: ['n1'],
+      zkRoot: freshZkRoot(),
+      queuePrefix: freshQueuePrefix(),
+      actions: [action],
+    });
+    try {
+      await h.start();
+      const taskId = await h.submit({ action: 'late-defer', limit: 1, retry: { count: 0 } });
+      const { nodes } = await h.waitFinal(taskId);
+      assert.equal(nodes[0]?.state, 'DEAD');
+      assert.match(nodes[0]?.error ?? '', /execute cannot defer \(only pre_check can\)/);
+    } finally {
+      await h.stop();
+    }
+  });
 });
