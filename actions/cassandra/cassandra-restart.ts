@@ -7,10 +7,11 @@
 //               gossip and native transport run again
 //   post_check  this node UN as seen from a peer, held for `settle`, then the grant is released
 //
-// Idempotent: the attempt writes a checkpoint before it drains. A retried or resumed attempt that finds it
-// knows this node may be drained or down because of its own earlier attempt: the pre_check then tolerates
-// this node (and only it) not being UN, a node already DRAINED is not drained again, and restarting twice
-// is harmless. The checkpoint is cleared once the node is back.
+// Idempotent: the attempt writes a checkpoint before it drains (when, this node's host id, a peer). A retried
+// or resumed attempt that finds it knows this node may be drained or down because of its own earlier attempt:
+// the pre_check then tolerates this node (and only it) not being UN — asking the noted peer when this node's
+// JMX does not answer at all —, a node already DRAINED is not drained again, and restarting twice is
+// harmless. The checkpoint is cleared once the node is back.
 import { z } from 'zod';
 import { TaskermanError, TimeoutError } from '../../core/errors.js';
 import { defineAction, type ActionContext } from '../action.js';
@@ -19,12 +20,19 @@ import { pollStable, pollUntil, throwIfAborted } from '../kit/poll.js';
 import type { ServiceManager } from '../kit/service-manager.js';
 import type { CassandraRestartConfig } from './cassandra-config.js';
 import { Nodetool } from './nodetool.js';
-import { parseNetstats, parseRunning, parseStatus } from './nodetool-output.js';
+import { parseDescribeCluster, parseNetstats, parseRunning, parseStatus } from './nodetool-output.js';
 import { checkQuiet, checkRing, findSelf } from './ring-checks.js';
 
 export const CASSANDRA_RESTART = 'cassandra:restart';
-/** Checkpoint key: when this task's attempt on this node started to take it down. */
+/** Checkpoint key: this task's attempt on this node started to take it down. */
 const BEGUN = 'cassandra_restart_begun';
+
+interface Begun {
+  at: string;
+  hostId: string;
+  /** A peer to ask while this node does not answer. */
+  peer: string | undefined;
+}
 
 const args = z.strictObject({
   /** Drain before the restart (flushes memtables, stops taking writes cleanly). Default true. */
@@ -42,7 +50,7 @@ export function createCassandraRestartAction(deps: CassandraRestartDeps) {
     const cfg = requireConfig(CASSANDRA_RESTART, deps.config);
     return { cfg, nt: new Nodetool(cfg, ctx.signal, ctx.logger) };
   };
-  const begun = (ctx: ActionContext<Args>) => typeof ctx.checkpoint.get(BEGUN) === 'string';
+  const begun = (ctx: ActionContext<Args>) => ctx.checkpoint.get<Begun | null>(BEGUN) ?? undefined;
 
   return defineAction<Args>({
     name: CASSANDRA_RESTART,
@@ -51,9 +59,15 @@ export function createCassandraRestartAction(deps: CassandraRestartDeps) {
     args,
     async preCheck(ctx) {
       const { cfg, nt } = setup(ctx);
-      if (begun(ctx)) {
-        ctx.logger.warn({ since: ctx.checkpoint.get(BEGUN) }, 'an earlier attempt already began taking this node down: checking the rest of the ring only');
-        await checkRing(nt, { peerCheck: cfg.peer_check, selfMayBeDown: true });
+      const b = begun(ctx);
+      if (b) {
+        ctx.logger.warn({ since: b.at }, 'an earlier attempt already began taking this node down: checking the rest of the ring only');
+        const answers = await nt.run(['info']).then(
+          () => true,
+          () => false,
+        );
+        if (answers || !b.peer) await checkRing(nt, { peerCheck: cfg.peer_check, selfMayBeDown: true });
+        else await checkRingFromPeer(nt, { ...b, peer: b.peer });
         return;
       }
       const view = await checkRing(nt, { peerCheck: cfg.peer_check });
@@ -63,8 +77,13 @@ export function createCassandraRestartAction(deps: CassandraRestartDeps) {
 
     async execute(ctx) {
       const { cfg, nt } = setup(ctx);
-      if (!begun(ctx)) await ctx.checkpoint.set(BEGUN, new Date().toISOString());
-      if (ctx.args.drain) await drain(ctx, nt, cfg);
+      const resumed = begun(ctx) !== undefined;
+      if (!resumed) {
+        const { self, members } = await findSelf(nt);
+        const peer = members.find((m) => m.hostId !== self.hostId && m.status === 'UN' && m.dc === self.dc) ?? members.find((m) => m.hostId !== self.hostId && m.status === 'UN');
+        await ctx.checkpoint.set(BEGUN, { at: new Date().toISOString(), hostId: self.hostId, peer: peer?.address } satisfies Begun);
+      }
+      if (ctx.args.drain) await drain(ctx, nt, cfg, resumed);
       throwIfAborted(ctx.signal, `restarting ${cfg.unit}`);
       ctx.logger.info({ unit: cfg.unit }, 'restarting the unit');
       await deps.services.restart(cfg.unit, ctx.signal);
@@ -100,13 +119,25 @@ export function createCassandraRestartAction(deps: CassandraRestartDeps) {
   });
 }
 
-async function drain(ctx: ActionContext<Args>, nt: Nodetool, cfg: CassandraRestartConfig): Promise<void> {
+/** The ring as the noted peer sees it, for a resumed attempt whose node does not answer: all UN but this node. */
+async function checkRingFromPeer(nt: Nodetool, b: Begun & { peer: string }): Promise<void> {
+  const theirs = parseStatus(await nt.run(['status'], { host: b.peer }));
+  const bad = theirs.filter((m) => m.status !== 'UN' && m.hostId !== b.hostId);
+  if (bad.length) throw new TaskermanError('CHECK_FAILED', `not every other node is UN as seen from ${b.peer}: ${bad.map((m) => `${m.address} ${m.status}`).join(', ')}`);
+  const dc = parseDescribeCluster(await nt.run(['describecluster'], { host: b.peer }));
+  const self = theirs.find((m) => m.hostId === b.hostId)?.address;
+  if (dc.schemaVersions.size > 1) throw new TaskermanError('CHECK_FAILED', `schema disagreement as seen from ${b.peer}`);
+  const others = dc.unreachable.filter((ip) => ip !== self);
+  if (others.length) throw new TaskermanError('CHECK_FAILED', `unreachable nodes as seen from ${b.peer}: ${others.join(', ')}`);
+}
+
+async function drain(ctx: ActionContext<Args>, nt: Nodetool, cfg: CassandraRestartConfig, resumed: boolean): Promise<void> {
   let mode: string | undefined;
   try {
     mode = parseNetstats(await nt.run(['netstats'])).mode;
   } catch (err) {
     // Not answering: after an interrupted attempt the node may already be stopped; there is nothing to drain.
-    if (!ctx.checkpoint.get(BEGUN) || ctx.history.length === 0) throw err;
+    if (!resumed) throw err;
     ctx.logger.warn({ err: (err as Error).message }, 'node not answering after an earlier attempt: restarting it without a drain');
     return;
   }

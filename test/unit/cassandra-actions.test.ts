@@ -111,7 +111,7 @@ describe('cassandra:restart (fake nodetool)', function () {
     const first = testAttempt(args, { node: 'cass-2' });
     await action.preCheck!(first.ctx);
     // The first attempt drained, then the runner died before the restart.
-    await first.ctx.checkpoint.set('cassandra_restart_begun', new Date().toISOString());
+    await first.ctx.checkpoint.set('cassandra_restart_begun', { at: new Date().toISOString(), hostId: cluster.node('cass-2').hostId, peer: '10.0.0.1' });
     cluster.set('cass-2', { mode: 'DRAINED', up: false, binary: false, gossip: false });
     const second = testAttempt(args, { node: 'cass-2', attempt: 2, checkpoint: first.checkpoint, history: [{ attempt: 1, startedAt: new Date().toISOString(), interrupted: true }] });
     await runAllSteps(action, second.ctx);
@@ -120,6 +120,25 @@ describe('cassandra:restart (fake nodetool)', function () {
     // Without the checkpoint the same state is refused: a node that is down is not "ours" to restart.
     cluster.set('cass-3', { mode: 'DRAINED', up: false });
     await refusal(action.preCheck!(testAttempt(args, { node: 'cass-2' }).ctx), /10\.0\.0\.3 DN/);
+  });
+
+  it('a resumed attempt whose node does not answer at all asks the peer it noted, and restarts it', async () => {
+    const { action, services, args } = restartSetup(cluster, 'cass-2');
+    // The earlier attempt drained and stopped the node (its runner died between stop and start).
+    cluster.set('cass-2', { mode: 'DRAINED', up: false, jmx: false, binary: false, gossip: false });
+    const begun = () => new Map<string, unknown>([['cassandra_restart_begun', { at: new Date().toISOString(), hostId: cluster.node('cass-2').hostId, peer: '10.0.0.1' }]]);
+    const t = testAttempt(args, { node: 'cass-2', attempt: 2, checkpoint: begun() });
+    await action.preCheck!(t.ctx);
+    assert.ok(cluster.calls().some((c) => c.host === '10.0.0.1' && c.command === 'status'), 'asked the noted peer');
+    await action.execute(t.ctx);
+    await action.postCheck!(t.ctx);
+    assert.deepEqual(services.calls, ['restart cassandra']);
+    assert.equal(cluster.node('cass-2').mode, 'NORMAL');
+    // The same, with another node down as well: refused.
+    cluster.set('cass-2', { mode: 'DRAINED', up: false, jmx: false });
+    cluster.set('cass-4', { up: false });
+    const again = testAttempt(args, { node: 'cass-2', attempt: 3, checkpoint: begun() });
+    await refusal(action.preCheck!(again.ctx), /not every other node is UN as seen from 10\.0\.0\.1: 10\.0\.0\.4 DN/);
   });
 
   it('post_check fails within its bound when the node never comes back', async () => {
