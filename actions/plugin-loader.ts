@@ -32,6 +32,13 @@ export class PluginError extends OptionError {
   }
 }
 
+/** A zod error as "config.path: message; ..."; anything else as its first line. */
+function oneLine(err: unknown): string {
+  const issues = (err as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
+  if (Array.isArray(issues)) return issues.map((i) => `config${i.path.length ? '.' + i.path.map(String).join('.') : ''}: ${i.message}`).join('; ');
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+}
+
 function isPlugin(x: unknown): x is TaskermanPlugin {
   return typeof x === 'object' && x !== null && typeof (x as TaskermanPlugin).name === 'string' && typeof (x as TaskermanPlugin).actions === 'function';
 }
@@ -69,7 +76,7 @@ export async function loadPlugins(entries: readonly PluginEntry[], o: { logger: 
     try {
       actions = await plugin.actions({ config: e.config, logger: o.logger.child({ plugin: plugin.name }), serviceManager: o.serviceManager, kit, z, defineAction });
     } catch (err) {
-      throw new PluginError(e.module, `plugin "${plugin.name}" refused its config: ${(err as Error).message.split('\n')[0]}`, err);
+      throw new PluginError(e.module, `plugin "${plugin.name}" refused its config: ${oneLine(err)}`, err);
     }
     if (!Array.isArray(actions) || !actions.every(isAction)) throw new PluginError(e.module, `plugin "${plugin.name}" did not return a list of actions ({ name, version, args, execute })`);
     o.logger.info({ plugin: plugin.name, module: e.module, sha256: sha, actions: actions.map((a) => a.name) }, 'plugin loaded');

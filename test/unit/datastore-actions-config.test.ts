@@ -20,7 +20,7 @@ describe('datastore actions: runner config', () => {
 
   it("the example's commented elasticsearch:restart and kafka:restart entries are valid once uncommented", () => {
     const text = readFileSync(EXAMPLE, 'utf8')
-      .replace(/^ {2}# (elasticsearch:restart:|kafka:restart:)/gm, '  $1')
+      .replace(/^ {2}# ("elasticsearch:restart":|"kafka:restart":)/gm, '  $1')
       .replace(/^ {2}# {3}/gm, '    ');
     const r = actionsConfigSchema.safeParse((parse(text) as { actions: unknown }).actions);
     assert.ok(r.success, r.success ? '' : JSON.stringify(r.error.issues));
