@@ -1,8 +1,10 @@
 // What every command needs once its options are parsed: the compiled common config, a logger, and a way
 // to open backends that are closed when the command ends.
 import type { Command } from 'commander';
+import { BudgetStore } from '../core/budget/budget-store.js';
+import { zkPaths } from '../core/coordination/zk-paths.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { openBackends, openQueue, type Backends } from './backends.js';
+import { connectZk, openBackends, openQueue, type Backends } from './backends.js';
 import { resolveCommon, type CommonConfig } from './config.js';
 
 export interface CommandContext {
@@ -32,6 +34,16 @@ export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => 
     return await fn(b);
   } finally {
     await b.close();
+  }
+}
+
+/** Runs `fn` with the cluster budget's records open (ZooKeeper only: budget commands never touch SQS). */
+export async function withBudget<T>(ctx: CommandContext, fn: (budget: BudgetStore) => Promise<T>): Promise<T> {
+  const coordinator = await connectZk(ctx.cfg, ctx.logger);
+  try {
+    return await fn(new BudgetStore(coordinator, zkPaths(ctx.cfg.zkRoot)));
+  } finally {
+    await coordinator.close();
   }
 }
 

@@ -1,8 +1,9 @@
 // Common options, in one place: flags > environment > --config file > defaults. The config file (YAML) has
 // the same keys as the long options in snake_case (zk, zk_root, region, sqs_endpoint, queue_prefix,
-// log_level), plus a runner's local sections: the exec allowlist, `actions` (each built-in action's units,
-// endpoints, paths and credentials), `service_manager` (how systemctl is run) and `plugins` (site action
-// modules pinned by sha256). All validated at start, unknown keys refused with the field named.
+// log_level), plus a runner's local sections: `zone`, the exec allowlist (`exec:`), the health checks of the
+// cluster budget's gate (`checks:`), `actions` (each built-in action's units, endpoints, paths and credentials),
+// `service_manager` (how systemctl is run) and `plugins` (site action modules pinned by sha256). All validated
+// at start, unknown keys refused with the field named.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -11,6 +12,7 @@ import { actionsConfigSchema, type ActionsConfig } from '../actions/actions-conf
 import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
 import { systemctlConfigSchema, type SystemctlConfig } from '../actions/kit/systemctl.js';
 import { pluginsSchema, type PluginEntry } from '../actions/plugin-loader.js';
+import { healthChecksSchema, type HealthChecks } from '../core/budget/health-check.js';
 import { OptionError, SpecError } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/logger.js';
 import { validatePrefix } from '../core/queue/queue-names.js';
@@ -28,8 +30,20 @@ export interface CommonConfig {
   actions: ActionsConfig;
   serviceManager: SystemctlConfig;
   plugins: PluginEntry[];
+  /** Health checks a runner runs for its cluster's health gate (`checks:`); nothing that runs comes from ZooKeeper. */
+  checks: HealthChecks;
   /** The whole config file, for command-specific keys. */
   file: Record<string, unknown>;
+}
+
+/** A zone (rack, availability zone) as the cluster budget's zone_budget counts it. */
+export const ZONE_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+const ZONE_RULE = 'must be a zone name of letters, digits, ".", "_", ":" or "-", like eu-west-1a';
+
+/** Validates a --zone flag. */
+export function validateZone(zone: string, field = 'zone'): string {
+  if (!ZONE_RE.test(zone)) throw new OptionError(field, `"${zone}" ${ZONE_RULE}`);
+  return zone;
 }
 
 const configFileSchema = z
@@ -44,6 +58,8 @@ const configFileSchema = z
     actions: actionsConfigSchema.optional(),
     service_manager: systemctlConfigSchema.optional(),
     plugins: pluginsSchema.optional(),
+    zone: z.string().regex(ZONE_RE, ZONE_RULE).optional(),
+    checks: healthChecksSchema.optional(),
   });
 
 /** Adds the common options to a command (each command lists them in its own --help). */
@@ -93,6 +109,7 @@ export function resolveCommon(opts: Record<string, unknown>, defaults: { logLeve
     actions: file.actions ?? {},
     serviceManager: file.service_manager ?? systemctlConfigSchema.parse({}),
     plugins: file.plugins ?? [],
+    checks: file.checks ?? {},
     file: file as Record<string, unknown>,
   };
 }

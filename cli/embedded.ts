@@ -3,6 +3,8 @@
 // processes would be. `taskerman dev` runs on it; nothing needs to be installed.
 import type { AnyAction } from '../actions/action.js';
 import { builtinRegistry } from '../actions/builtin.js';
+import { BudgetStore } from '../core/budget/budget-store.js';
+import type { HealthChecks } from '../core/budget/health-check.js';
 import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../core/discovery/discovery.js';
 import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/coordination/membership.js';
@@ -24,6 +26,10 @@ export interface EmbeddedOptions {
   actions?: AnyAction[];
   /** Runner message visibility, seconds. */
   visibilitySec?: number;
+  /** Each simulated node's zone (node → zone), for a policy's zone_budget. */
+  zones?: Record<string, string>;
+  /** The health checks every simulated runner has in its config (`checks:`), for a policy's health gate. */
+  checks?: HealthChecks;
 }
 
 export interface Embedded {
@@ -33,6 +39,8 @@ export interface Embedded {
   coordinatorStore: MemoryCoordinatorStore;
   router: Router;
   runners: Runner[];
+  /** The cluster budget's records, on the same in-memory coordinator (policies, grants, requests). */
+  budget: BudgetStore;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -77,6 +85,8 @@ export function createEmbedded(o: EmbeddedOptions): Embedded {
           logger: o.logger,
           visibilitySec: o.visibilitySec ?? 30,
           retryPauseMs: 200,
+          ...(o.zones?.[node] ? { zone: o.zones[node] } : {}),
+          checks: o.checks ?? {},
         }),
       );
     }
@@ -90,6 +100,7 @@ export function createEmbedded(o: EmbeddedOptions): Embedded {
     coordinatorStore,
     router,
     runners,
+    budget: new BudgetStore(store.coordinator, store.paths),
     async start() {
       await store.init();
       await router.start();

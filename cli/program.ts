@@ -1,11 +1,15 @@
 // The `taskerman` program: one file per subcommand under cli/commands, composed here; errors become exit
 // codes in one place (handle-error.ts).
 import { Command, CommanderError } from 'commander';
+import { budgetCommand } from './commands/budget.js';
 import { cancelCommand, pauseCommand, resumeCommand } from './commands/control.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
 import { gcCommand } from './commands/gc.js';
+import { holdCommand } from './commands/hold.js';
 import { planCommand } from './commands/plan.js';
+import { policyCommand } from './commands/policy.js';
+import { releaseCommand } from './commands/release.js';
 import { schedulerCommand } from './commands/scheduler.js';
 import { schemaCommand } from './commands/schema.js';
 import { routerCommand } from './commands/router.js';
@@ -34,6 +38,10 @@ export function buildProgram(): Command {
     pauseCommand(),
     resumeCommand(),
     dlqCommand(),
+    budgetCommand(),
+    holdCommand(),
+    releaseCommand(),
+    policyCommand(),
     validateCommand(),
     schemaCommand(),
     gcCommand(),

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'NO_TARGETS'
   | 'DISCOVERY_FAILED'
   | 'TASK_CHANGED'
+  | 'GRANT_LOST'
+  | 'BUDGET_REFUSED'
   | 'DEFERRED';
 
 export interface ErrorOptions {
@@ -124,6 +126,20 @@ export class NotFoundError extends TaskermanError {
 export class SessionLostError extends TaskermanError {
   constructor(message = 'ZooKeeper session lost', opts: ErrorOptions = {}) {
     super('SESSION_LOST', message, opts);
+  }
+}
+
+/** The node's grant was released (by an operator, or a router after the node left the cluster) under an action. */
+export class GrantLostError extends TaskermanError {
+  constructor(message: string, opts: ErrorOptions = {}) {
+    super('GRANT_LOST', message, opts);
+  }
+}
+
+/** `hold --now` (or any request that must not wait) could not be granted now; says why. */
+export class BudgetRefusedError extends TaskermanError {
+  constructor(message: string, opts: ErrorOptions = {}) {
+    super('BUDGET_REFUSED', message, { retryable: false, ...opts });
   }
 }
 

@@ -16,7 +16,8 @@ import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/coordination/membership.js';
 import { mapLimit } from '../core/pool.js';
 import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task/task.js';
-import { resolveLimit, specToWire } from '../core/task/task-spec.js';
+import { resolveLimit, specToWire, type TaskSpec } from '../core/task/task-spec.js';
+import { BudgetStore } from '../core/budget/budget-store.js';
 import type { QueueMessage } from '../core/queue/work-queue.js';
 import { compileRouterOptions, type CompiledRouterOptions, type RouterOptions } from './router-options.js';
 
@@ -35,12 +36,14 @@ export class Router extends EventEmitter<RouterEvents> {
   private loop: Promise<void> | undefined;
   private readonly ensured = new Set<string>();
   private readonly membership: Membership;
+  private readonly budget: BudgetStore;
 
   constructor(opts: RouterOptions) {
     super();
     this.o = compileRouterOptions(opts);
     this.log = opts.logger.child({ component: 'router' });
     this.membership = new Membership(this.o.store.coordinator, this.o.store.paths);
+    this.budget = new BudgetStore(this.o.store.coordinator, this.o.store.paths);
   }
 
   async start(): Promise<void> {
@@ -88,6 +91,12 @@ export class Router extends EventEmitter<RouterEvents> {
     }
   }
 
+  /** A whole-cluster resolution (EC2 tags, static inventory) is kept for the budget janitor (nodes that leave). */
+  private async noteInventory(spec: TaskSpec, targets: string[]): Promise<void> {
+    if (spec.discovery !== 'aws_tags' && spec.discovery !== 'static') return;
+    await this.budget.recordInventory(spec.cluster, { discovery: spec.discovery, inventory: spec.inventory, nodes: [...targets].sort(), at: new Date().toISOString() });
+  }
+
   private async route(msg: QueueMessage): Promise<void> {
     const { queue, names, store, registry } = this.o;
     let task: Task;
@@ -122,6 +131,7 @@ export class Router extends EventEmitter<RouterEvents> {
         const action = registry.get(task.spec.action, task.spec.version);
         registry.parseArgs(action, task.spec.args);
         targets = await resolveTargets(task.spec, this.o.discovery);
+        await this.noteInventory(task.spec, targets);
       } catch (err) {
         if (!(err instanceof TaskermanError) || err.retryable) throw err;
         await store.createTask({ task, targets: [], limit: 0, maxFailures: 0, state: 'failed', reason: describeError(err) });

@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { QueueNames } from '../core/queue/queue-names.js';
 import type { TaskStore } from '../core/task/task-store.js';
 import type { WorkQueue } from '../core/queue/work-queue.js';
+import type { HealthChecks } from '../core/budget/health-check.js';
 
 export interface RunnerOptions {
   cluster: string;
@@ -39,9 +40,19 @@ export interface RunnerOptions {
   random?: () => number;
   /** Version string recorded in the membership znode. */
   version?: string;
+  /** This node's zone (rack, availability zone): the cluster budget's zone_budget counts by it. */
+  zone?: string;
+  /** Health checks of this node's local config, run by the cluster's keeper for a policy's health gate. */
+  checks?: HealthChecks;
+  /** Work items (of different tasks) held at once, each waiting for the node's grant. Default 8. */
+  maxItems?: number;
+  /** The budget keeper re-evaluates at least this often, ms. Default 5 s. */
+  keeperTickMs?: number;
+  /** A DEAD node's grant: its action's post_check runs again this often, and the grant goes back when it passes, ms. Default 60 s. */
+  deadRecheckMs?: number;
 }
 
-export type CompiledRunnerOptions = Required<RunnerOptions>;
+export type CompiledRunnerOptions = Required<Omit<RunnerOptions, 'zone'>> & { zone: string | undefined };
 
 export function compileRunnerOptions(o: RunnerOptions): CompiledRunnerOptions {
   const c: CompiledRunnerOptions = {
@@ -55,8 +66,14 @@ export function compileRunnerOptions(o: RunnerOptions): CompiledRunnerOptions {
     windowRecheckMs: 30_000,
     deferRecheckMs: 2_000,
     version: '0',
+    zone: undefined,
+    checks: {},
+    maxItems: 8,
+    keeperTickMs: 5000,
+    deadRecheckMs: 60_000,
     ...o,
   };
+  if (!Number.isInteger(c.maxItems) || c.maxItems < 1 || c.maxItems > 64) throw new OptionError('maxItems', 'must be 1-64 work items');
   if (!c.cluster) throw new OptionError('cluster', 'is required: the cluster this node belongs to');
   if (!c.node) throw new OptionError('node', 'is required: the name of this node in its cluster');
   if (c.waitSec < 0 || c.waitSec > 20) throw new OptionError('waitSec', 'must be 0-20 seconds (the SQS long-poll limit)');

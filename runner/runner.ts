@@ -1,25 +1,34 @@
-// The per-node daemon. It registers as a live member, long-polls its node queue and its cluster's queue,
-// and handles one work item at a time (a node is never maintained by two tasks at once):
+// The per-node daemon. It registers as a live member and a known node of its cluster, stands for keeper of
+// its cluster's budget, long-polls its node queue and its cluster's queue, and takes several work items at
+// once (of different tasks): each waits for the node's grant, and since a node has at most one grant, one
+// runs at a time, in the order the cluster's keeper decides (a high-priority task goes before a rollout's
+// waiting item).
 //
-//   parse → drop duplicates (node already terminal, or owned by another live session) → WAITING →
-//   lease one of `limit` slots (FIFO) → STARTED → preCheck → execute → postCheck → release →
-//   SUCCEEDED and ack;  on failure: backoff and retry, counted here, then DEAD and the dead-letter queue;
-//   too many DEAD nodes halt the task (circuit breaker).
+//   admit: drop duplicates, skip halted/cancelled tasks, wait while paused or outside the window, and get the
+//          node's grant from the cluster budget (found after a reboot, or asked for) → WAITING
+//   recordStart (guarded on the task record) → STARTED → pre_check → execute → post_check
+//   settleAttempt: SUCCEEDED with the grant's release in the same transaction, ack; on failure backoff and
+//          retry keeping the grant, then DEAD (the grant stays, marked dead) and the dead-letter queue;
+//          too many DEAD nodes halt the task (circuit breaker).
 //
-// The message stays invisible while the runner holds it (visibility heartbeat), so it reappears only if the
-// runner dies. Every state change is recorded in ZooKeeper with its time. A step never starts on a slot
-// the runner is not sure it holds (the lease's signal aborts when the session is suspended or lost).
+// The grant belongs to the node, not to this process: it outlives a crash, a reboot and a session expiry, so
+// a runner that comes back finds it with the redelivered work item and runs the action again (the action
+// sees the earlier attempts and its checkpoint). The message stays invisible while the runner holds it
+// (visibility heartbeat). A step never starts while the ZooKeeper session is suspended, nor under a grant that
+// is no longer the node's.
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { ActionCheckpoint, AnyAction, ActionContext, AttemptInfo } from '../actions/action.js';
 import { backoffDelay } from '../core/backoff.js';
 import { tripBreaker } from '../core/task/breaker.js';
 import { isoNow } from '../core/clock.js';
-import { CoordinatorError } from '../core/coordination/coordinator.js';
+import { CoordinatorError, type TxOp } from '../core/coordination/coordinator.js';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import { delay } from '../core/delay.js';
 import { AbortedError, DeferredError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
-import { Semaphore, type Lease } from '../core/coordination/lease.js';
+import { BudgetStore } from '../core/budget/budget-store.js';
+import { waitForGrant, type HeldGrant } from '../core/budget/grant-waiter.js';
+import { BudgetKeeper } from '../core/budget/keeper.js';
 import { TaskFollower } from '../core/task/task-follower.js';
 import { describeWindow, isInWindow } from '../core/task/window.js';
 import { TaskChangedError, type TaskGuard, type Versioned } from '../core/task/task-store.js';
@@ -40,7 +49,24 @@ export interface RunnerEvents {
 }
 
 /** Attempt outcome. */
-type Outcome = { ok: true } | { ok: false; error: unknown; slotLost: boolean; cancelled: boolean };
+type Outcome = { ok: true } | { ok: false; error: unknown; grantLost: boolean; cancelled: boolean };
+
+/** One work item in hand, through the named steps of runNode. */
+interface NodeWork {
+  queue: string;
+  m: QueueMessage;
+  item: WorkItem;
+  follower: TaskFollower;
+  log: Logger;
+  spec: TaskSpec;
+  action: AnyAction;
+  args: unknown;
+  grant: HeldGrant | undefined;
+  /** The grant was given to this work item now (not found from before a reboot or a crash). */
+  freshGrant: boolean;
+}
+
+const WAITING_FOR_GRANT = 'waiting for a grant from the cluster budget (`taskerman budget <cluster>` shows why)';
 
 const STOPPED = Symbol('stopped');
 const INTERRUPTED = 'interrupted:';
@@ -59,10 +85,18 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private readonly hard = new AbortController();
   private dead = false;
   private loops: Promise<void>[] = [];
-  private chain: Promise<void> = Promise.resolve();
-  private busy = 0;
-  /** The node record as this runner last wrote it (one item at a time), to skip a read before the next write. */
-  private known: { taskId: string; rec: Versioned<NodeRecord> } | undefined;
+  /** Work items in hand (each waits for the node's grant or runs under it). */
+  private readonly inflight = new Set<Promise<void>>();
+  /** The node records as this runner last wrote them, per task, to skip a read before the next write. */
+  private readonly known = new Map<string, Versioned<NodeRecord>>();
+  private readonly budget: BudgetStore;
+  private readonly keeper: BudgetKeeper;
+  private suspended = false;
+  /** Counts session state changes; a grant verified in the current epoch needs no new read before a step. */
+  private sessionEpoch = 0;
+  private readonly verifiedEpoch = new WeakMap<HeldGrant, number>();
+  private deadCheck: Promise<void> | undefined;
+  private unsubscribeSession: (() => void) | undefined;
 
   constructor(opts: RunnerOptions) {
     super();
@@ -71,6 +105,20 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.node = this.o.node;
     this.log = this.o.logger.child({ component: 'runner', cluster: this.cluster, node: this.node });
     this.membership = new Membership(this.o.store.coordinator, this.o.store.paths);
+    this.membership.onProblem = (err) => this.log.warn({ err: describeError(err) }, 'membership: will try again');
+    this.budget = new BudgetStore(this.o.store.coordinator, this.o.store.paths, this.o.clock);
+    this.keeper = new BudgetKeeper({ store: this.budget, cluster: this.cluster, by: this.node, checks: this.o.checks, logger: this.o.logger, clock: this.o.clock, tickMs: this.o.keeperTickMs });
+    this.keeper.on('problem', (err) => this.emit('problem', err));
+  }
+
+  /** The runner's current ZooKeeper session (it changes after an expiry). */
+  get sessionId(): string {
+    return this.o.store.coordinator.sessionId;
+  }
+
+  /** This runner's keeper of the cluster budget (one runner of the cluster leads at a time). */
+  get budgetKeeper(): BudgetKeeper {
+    return this.keeper;
   }
 
   private get queues(): string[] {
@@ -79,6 +127,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   async start(): Promise<void> {
     await this.o.store.init();
+    this.unsubscribeSession = this.o.store.coordinator.onSessionState((st) => {
+      // Unreachable from a suspension until the same session is back, or from a loss until a new one is up.
+      this.suspended = st === 'suspended' || st === 'lost';
+      this.sessionEpoch++;
+    });
+    await this.budget.registerNode(this.cluster, this.node, this.o.zone);
     await this.membership.join({
       node: this.node,
       cluster: this.cluster,
@@ -86,7 +140,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
       host: hostname(),
       version: this.o.version,
       since: isoNow(this.o.clock),
+      ...(this.o.zone ? { zone: this.o.zone } : {}),
     });
+    await this.keeper.start();
+    await this.resumeDeadCheck().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'could not look for a DEAD grant of this node'));
     this.loops = this.queues.map((q) => this.poll(q));
     this.log.info({ queues: this.queues }, 'runner started');
   }
@@ -105,8 +162,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const t = setTimeout(() => this.hard.abort(new AbortedError('runner drain timeout')), this.o.drainTimeoutMs);
     t.unref();
     await Promise.all(this.loops);
-    await this.chain;
+    await Promise.allSettled([...this.inflight]);
+    await this.deadCheck;
     clearTimeout(t);
+    await this.keeper.stop();
+    this.unsubscribeSession?.();
     await this.membership.leave();
     this.log.info('runner stopped');
   }
@@ -119,9 +179,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.dead = true;
     this.stopping.abort(new AbortedError('runner killed'));
     this.hard.abort(new AbortedError('runner killed'));
+    await this.keeper.stop().catch(() => undefined);
     await this.o.store.coordinator.close().catch(() => undefined);
     await Promise.allSettled(this.loops);
-    await this.chain.catch(() => undefined);
+    await Promise.allSettled([...this.inflight]);
   }
 
   private guard(): void {
@@ -131,8 +192,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private async poll(queue: string): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
-      // One item at a time: do not take a message this runner cannot start soon.
-      if (this.busy > 0) await this.chain;
+      // Several items may wait for the node's grant at once (the keeper orders them); take no more than that.
+      while (this.inflight.size >= this.o.maxItems) await Promise.race(this.inflight);
       if (signal.aborted) break;
       let msgs: QueueMessage[];
       try {
@@ -150,9 +211,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       }
       for (const m of msgs) {
         if (this.dead) return;
-        this.busy++;
         const stopHeartbeat = this.heartbeat(queue, m);
-        const job = this.chain.then(async () => {
+        const job = (async () => {
           try {
             await this.handle(queue, m);
           } catch (err) {
@@ -162,10 +222,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
             }
           } finally {
             stopHeartbeat();
-            this.busy--;
           }
-        });
-        this.chain = job;
+        })();
+        this.inflight.add(job);
+        void job.finally(() => this.inflight.delete(job));
       }
     }
   }
@@ -242,7 +302,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return;
     }
     const rec = await store.getNode(item.taskId, this.node);
-    this.known = rec ? { taskId: item.taskId, rec } : undefined;
+    if (rec) this.known.set(item.taskId, rec);
+    else this.known.delete(item.taskId);
     if (!rec) {
       await this.deadLetter(queue, m, new TaskermanError('NOT_FOUND', `node ${this.node} is not a target of task ${item.taskId}`, { retryable: false }), item);
       return;
@@ -267,15 +328,16 @@ export class Runner extends EventEmitter<RunnerEvents> {
     try {
       await this.runNode(queue, m, item, task, follower, log);
     } finally {
+      this.known.delete(item.taskId);
       if (!this.dead) await store.releaseNode(item.taskId, this.node).catch(() => undefined);
     }
   }
 
-  private async setNode(item: WorkItem, fn: (r: NodeRecord) => NodeRecord | undefined, taskGuard?: TaskGuard): Promise<NodeRecord | undefined> {
+  private async setNode(item: WorkItem, fn: (r: NodeRecord) => NodeRecord | undefined, taskGuard?: TaskGuard, extra?: TxOp[]): Promise<NodeRecord | undefined> {
     this.guard();
-    const known = this.known?.taskId === item.taskId ? this.known.rec : undefined;
-    const v = await this.o.store.updateNodeVersioned(item.taskId, this.node, fn, known, taskGuard);
-    this.known = v ? { taskId: item.taskId, rec: v } : undefined;
+    const v = await this.o.store.updateNodeVersioned(item.taskId, this.node, fn, this.known.get(item.taskId), taskGuard, extra);
+    if (v) this.known.set(item.taskId, v);
+    else this.known.delete(item.taskId);
     const r = v?.value;
     if (r) this.emit('node', { taskId: item.taskId, node: this.node, state: r.state, attempt: r.attempts, ...(r.error ? { error: r.error } : {}) });
     return r;
@@ -285,212 +347,344 @@ export class Runner extends EventEmitter<RunnerEvents> {
     return isoNow(this.o.clock);
   }
 
-  /** Ends the node SKIPPED (task halted or cancelled) and acks. */
-  private async skip(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord): Promise<void> {
+  /**
+   * Ends the node SKIPPED (task halted or cancelled) and acks. A grant given for nothing that ran goes back in
+   * the same write; one under which an attempt failed stays, marked dead: that node failed its check.
+   */
+  private async skip(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, grant?: HeldGrant): Promise<void> {
     const reason = task.state === 'cancelled' ? `task cancelled by ${task.cancelled?.by ?? 'someone'}` : `task ${task.state}${task.reason ? `: ${task.reason}` : ''}`;
-    await this.setNode(item, (r) => ({ ...r, state: 'SKIPPED', reason, endedAt: this.now() }));
+    const failedUnderGrant = this.knownRec(item)?.state === 'FAILED';
+    const release = grant && !failedUnderGrant ? grant : undefined;
+    await this.finalWrite(item, (r) => ({ ...r, state: 'SKIPPED', reason, endedAt: this.now() }), release);
+    if (grant && failedUnderGrant) await this.budget.markDead(this.cluster, this.node, grant.record.token, `last attempt failed, then ${reason}`);
     await this.ack(queue, m);
     await this.o.store.settleIfDone(item.taskId);
   }
 
-  private async runNode(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, follower: TaskFollower, log: Logger): Promise<void> {
-    const { store, registry } = this.o;
-    if (task.state === 'halted' || task.state === 'cancelled') return this.skip(queue, m, item, task);
-
-    let spec: TaskSpec;
-    let action: AnyAction;
-    let args: unknown;
+  /**
+   * The node's final record, with the grant's release in the same transaction when `grant` is given: a node's
+   * recorded end is never written after its grant is gone. A grant released meanwhile by someone else (an
+   * operator) does not stop the record from being written.
+   */
+  private async finalWrite(item: WorkItem, fn: (r: NodeRecord) => NodeRecord | undefined, grant: HeldGrant | undefined): Promise<NodeRecord | undefined> {
+    if (!grant) return this.setNode(item, fn);
     try {
-      spec = parseTaskSpec(task.spec);
-      action = registry.get(spec.action, spec.version);
-      args = registry.parseArgs(action, spec.args);
+      return await this.setNode(item, fn, undefined, [grant.releaseOp()]);
+    } catch (err) {
+      if (!(err instanceof CoordinatorError && err.path === grant.path)) throw err;
+      this.log.warn({ task_id: item.taskId, err: describeError(err) }, 'grant already released by someone else; recording the end without it');
+      return this.setNode(item, fn);
+    } finally {
+      grant.close();
+    }
+  }
+
+  private knownRec(item: WorkItem): NodeRecord | undefined {
+    return this.known.get(item.taskId)?.value;
+  }
+
+  private async runNode(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, follower: TaskFollower, log: Logger): Promise<void> {
+    if (task.state === 'halted' || task.state === 'cancelled') return this.skip(queue, m, item, task);
+    const prepared = await this.prepare(queue, m, item, task, log);
+    if (!prepared) return;
+    const w: NodeWork = { queue, m, item, follower, log, ...prepared, grant: undefined, freshGrant: false };
+    try {
+      for (;;) {
+        const next = await this.admit(w);
+        if (next === 'done') return;
+        if (next === 'again') continue;
+        const attempt = await this.recordStart(w);
+        if (attempt === undefined) continue;
+        const outcome = await this.runSteps(w, attempt);
+        this.guard();
+        if ((await this.settleAttempt(w, attempt, outcome)) === 'done') return;
+      }
+    } finally {
+      w.grant?.close();
+    }
+  }
+
+  /** Parses the task's spec and the action's arguments; a task this runner cannot run ends the node DEAD. */
+  private async prepare(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, log: Logger): Promise<Pick<NodeWork, 'spec' | 'action' | 'args'> | undefined> {
+    try {
+      const spec = parseTaskSpec(task.spec);
+      const action = this.o.registry.get(spec.action, spec.version);
+      return { spec, action, args: this.o.registry.parseArgs(action, spec.args) };
     } catch (err) {
       log.error({ err: describeError(err) }, 'cannot run this task here');
       await this.setNode(item, (r) => ({ ...r, state: 'DEAD', error: describeError(err), endedAt: this.now() }));
       await this.deadLetter(queue, m, err, item, 0);
       await this.breaker(item, log);
-      return;
+      return undefined;
     }
+  }
 
-    const semaphore = new Semaphore(store.coordinator, store.paths.taskLeases(this.cluster, item.taskId));
-    // The slot is held across retries: a node whose attempt failed may be the one that is down, so the
-    // rollout does not move on to another node until this one succeeded or was given up.
-    let lease: Lease | undefined;
-    try {
-      for (;;) {
-        if (this.stopping.signal.aborted) {
-          await lease?.release();
-          lease = undefined;
-          await this.setNode(item, (r) => ({ ...r, state: 'QUEUED', reason: 'runner stopped before the node finished; it resumes when the runner is back' }));
-          await this.giveBack(queue, m);
-          return;
-        }
-        const current = follower.current;
-        if (!current) {
-          log.warn('task record removed while the node was pending; dropping the work item');
-          await this.ack(queue, m);
-          return;
-        }
-        if (current.state === 'halted' || current.state === 'cancelled') {
-          await lease?.release();
-          lease = undefined;
-          return this.skip(queue, m, item, current);
-        }
-        if (current.paused && !lease) {
-          // Admission is stopped; a node already holding its slot (retrying) goes on.
-          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: `task paused by ${current.paused?.by ?? 'someone'}` }));
-          await follower.changed(this.stopping.signal);
-          continue;
-        }
-        if (!lease && spec.window && !isInWindow(spec.window, this.o.clock.now())) {
-          const reason = `outside its maintenance window (${describeWindow(spec.window)})`;
-          await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === reason ? undefined : { ...r, state: 'WAITING', reason }));
-          await delay(this.o.windowRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
-          continue;
-        }
-        if (!lease && action.defer) {
-          // The action asks to let other nodes go first (a ZooKeeper leader goes last): wait without a grant.
-          const reason = await action.defer({ taskId: item.taskId, cluster: this.cluster, node: this.node, args, signal: AbortSignal.any([this.stopping.signal, follower.ended]), logger: log }).catch((err: unknown) => {
-            log.warn({ err: describeError(err) }, 'defer check failed; asking for a grant (pre_check still decides)');
-            return undefined;
-          });
-          if (reason) {
-            const why = `deferred: ${reason}`;
-            await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === why ? undefined : { ...r, state: 'WAITING', reason: why }));
-            await delay(this.o.deferRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
-            continue;
-          }
-        }
-        let freshLease = false;
-        if (!lease || lease.lost) {
-          freshLease = true;
-          await lease?.release().catch(() => undefined);
-          lease = undefined;
-          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'waiting for a slot' }));
-          try {
-            lease = await semaphore.acquire({
-              limit: task.limit,
-              holder: { taskId: item.taskId, node: this.node, cluster: this.cluster },
-              signal: AbortSignal.any([this.stopping.signal, follower.ended]),
-              onWaiting: (ahead) => log.debug({ ahead }, 'waiting for a slot'),
-            });
-          } catch (err) {
-            if (this.stopping.signal.aborted || follower.ended.aborted) continue;
-            if (err instanceof SessionLostError || err instanceof CoordinatorError) {
-              log.warn({ err: describeError(err) }, 'lost ZooKeeper while waiting for a slot; asking again');
-              await delay(this.o.retryPauseMs, this.stopping.signal);
-              continue;
-            }
-            throw err;
-          }
-          // Paused, halted, cancelled or out of its window while we waited: give the slot back and look again.
-          if (follower.ended.aborted || follower.current?.paused || (spec.window && !isInWindow(spec.window, this.o.clock.now()))) {
-            await lease.release();
-            lease = undefined;
-            continue;
-          }
-        }
-        // The start is written only if the task record is still the one we decided on (a transaction check on
-        // its version; the first start also moves the task to running in the same write): a cancel, halt or
-        // pause that lands after we looked makes the write fail, and the loop looks again.
-        const seen = follower.current ?? current;
-        const taskGuard: TaskGuard = { version: follower.currentVersion, ...(seen.state === 'routed' ? { write: { ...seen, state: 'running' } } : {}) };
-        const token = lease.fencingToken;
-        let started: NodeRecord | undefined;
-        try {
-          started = await this.setNode(
-            item,
-            (r) => {
-              const history = closeInterrupted(r.history, this.now());
-              const attempt = r.attempts + 1;
-              return {
-                ...r,
-                state: 'STARTED',
-                attempts: attempt,
-                startedAt: this.now(),
-                reason: undefined,
-                history: [...history, { attempt, startedAt: this.now(), fencingToken: token }],
-              };
-            },
-            taskGuard,
-          );
-        } catch (err) {
-          if (!(err instanceof TaskChangedError)) throw err;
-          const now = await follower.refresh();
-          log.debug({ state: now?.state, paused: Boolean(now?.paused) }, 'task changed just before the node started; looking again');
-          // A slot just taken is given back when the task was paused meanwhile (admission stopped); a node
-          // retrying on its slot keeps it, as above. Halted or cancelled: the top of the loop gives it back.
-          if (now?.paused && freshLease) {
-            await lease.release();
-            lease = undefined;
-          }
-          continue;
-        }
-        const attempt = started?.attempts ?? 1;
-        log.info({ attempt, fencing_token: token }, 'node started');
-
-        const outcome = await this.runSteps(action, args, item, attempt, lease, spec.timeoutMs, follower.cancelled, log);
-        this.guard();
-
-        if (outcome.ok) {
-          await lease.release();
-          lease = undefined;
-          await this.setNode(item, (r) => ({ ...r, state: 'SUCCEEDED', endedAt: this.now(), error: undefined, history: endAttempt(r.history, attempt, this.now()) }));
-          log.info({ attempt }, 'node succeeded');
-          await this.ack(queue, m);
-          await store.settleIfDone(item.taskId);
-          return;
-        }
-
-        const error = describeError(outcome.error);
-        if (outcome.cancelled) {
-          await lease.release();
-          lease = undefined;
-          log.warn({ attempt, err: error }, 'task cancelled during the attempt');
-          await this.setNode(item, (r) => ({ ...r, state: 'SKIPPED', reason: `task cancelled during attempt ${attempt}`, error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, false) }));
-          await this.ack(queue, m);
-          await store.settleIfDone(item.taskId);
-          return;
-        }
-        if (outcome.slotLost) {
-          // Not the node's fault: ask for a slot again without spending an attempt.
-          log.warn({ attempt, err: error }, 'slot lost during the attempt; it does not count against the retry budget');
-          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'slot lost; waiting for a slot again', history: endAttempt(r.history, attempt, this.now(), error, false) }));
-          await delay(this.o.retryPauseMs, this.stopping.signal);
-          continue;
-        }
-        if (outcome.error instanceof DeferredError) {
-          // The action asked to go after others (a leader or controller last): hand the slot on to them, ask
-          // again later behind them; nothing was changed and the attempt does not count.
-          await lease.release();
-          lease = undefined;
-          log.info({ attempt, reason: outcome.error.message, retry_in_ms: outcome.error.retryAfterMs }, 'node deferred by its action');
-          await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: `deferred: ${(outcome.error as DeferredError).message}`, history: endAttempt(r.history, attempt, this.now(), error, false) }));
-          await delay(outcome.error.retryAfterMs, AbortSignal.any([this.stopping.signal, follower.ended]));
-          continue;
-        }
-        const retryable = !(outcome.error instanceof TaskermanError) || outcome.error.retryable;
-        const rec = await this.setNode(item, (r) => ({ ...r, state: 'FAILED', error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, true) }));
-        const failures = countedFailures(rec?.history ?? []);
-        if (retryable && failures <= spec.retry.count) {
-          const wait = backoffDelay(failures, { baseMs: spec.retry.backoffMs, maxMs: this.o.maxBackoffMs, random: this.o.random });
-          log.warn({ attempt, err: error, retry_in_ms: wait }, 'attempt failed; retrying after backoff, keeping the slot');
-          await this.setNode(item, (r) => ({ ...r, reason: `attempt ${attempt} failed; retry ${failures} of ${spec.retry.count} in ${Math.round(wait / 1000)}s` }));
-          await delay(wait, AbortSignal.any([this.stopping.signal, lease.signal, follower.ended]));
-          continue;
-        }
-        log.error({ attempt, err: error }, 'node failed for good: dead-lettered');
-        await this.setNode(item, (r) => ({ ...r, state: 'DEAD', reason: retryable ? `retries exhausted (${failures} failed attempts)` : 'not retryable' }));
-        await this.deadLetter(queue, m, outcome.error, item, attempt);
-        // The breaker decides before the slot is given up, so no node starts on it after a failure that
-        // halts the task.
-        await this.breaker(item, log);
-        await lease.release();
-        lease = undefined;
-        return;
+  /**
+   * Everything that must hold before a node starts: the runner is not stopping, the task is still running, not
+   * paused, inside its window, and the node holds a grant from its cluster's budget (found after a reboot, or
+   * asked for and waited on). Returns 'go' with `w.grant` set, 'again' to look again, or 'done' when the work
+   * item has been dealt with.
+   */
+  private async admit(w: NodeWork): Promise<'go' | 'again' | 'done'> {
+    const { item, follower, spec, log } = w;
+    if (this.stopping.signal.aborted) {
+      // A grant taken for nothing that ran goes back; one held across a failure or a reboot stays with the node.
+      const giveBack = w.grant && w.freshGrant && this.knownRec(item)?.state !== 'FAILED' ? w.grant : undefined;
+      w.grant = undefined;
+      await this.finalWrite(item, (r) => ({ ...r, state: 'QUEUED', reason: 'runner stopped before the node finished; it resumes when the runner is back' }), giveBack);
+      await this.giveBack(w.queue, w.m);
+      return 'done';
+    }
+    const current = follower.current;
+    if (!current) {
+      log.warn('task record removed while the node was pending; dropping the work item');
+      await this.ack(w.queue, w.m);
+      return 'done';
+    }
+    if (current.state === 'halted' || current.state === 'cancelled') {
+      const g = w.grant;
+      w.grant = undefined;
+      await this.skip(w.queue, w.m, item, current, g);
+      return 'done';
+    }
+    if (current.paused && !w.grant) {
+      // Admission is stopped; a node already holding its grant (retrying, or back from a reboot) goes on.
+      await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason?.startsWith('task paused') ? undefined : { ...r, state: 'WAITING', reason: `task paused by ${current.paused?.by ?? 'someone'}` }));
+      await follower.changed(this.stopping.signal);
+      return 'again';
+    }
+    if (!w.grant && spec.window && !isInWindow(spec.window, this.o.clock.now())) {
+      const reason = `outside its maintenance window (${describeWindow(spec.window)})`;
+      await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === reason ? undefined : { ...r, state: 'WAITING', reason }));
+      await delay(this.o.windowRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
+      return 'again';
+    }
+    if (w.grant && w.grant.signal.aborted) {
+      log.warn({ err: describeError(w.grant.signal.reason) }, 'grant lost (released by someone else); asking again');
+      w.grant.close();
+      w.grant = undefined;
+    }
+    if (w.grant) return 'go';
+    if (w.action.defer) {
+      // The action asks to let other nodes go first (a leader or controller goes last): wait without a grant.
+      const reason = await w.action.defer({ taskId: item.taskId, cluster: this.cluster, node: this.node, args: w.args, signal: AbortSignal.any([this.stopping.signal, follower.ended]), logger: log }).catch((err: unknown) => {
+        log.warn({ err: describeError(err) }, 'defer check failed; asking for a grant (pre_check still decides)');
+        return undefined;
+      });
+      if (reason) {
+        const why = `deferred: ${reason}`;
+        await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === why ? undefined : { ...r, state: 'WAITING', reason: why }));
+        await delay(this.o.deferRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
+        return 'again';
       }
-    } finally {
-      if (lease && !this.dead) await lease.release().catch(() => undefined);
+    }
+    return this.obtainGrant(w, current);
+  }
+
+  /** The node's grant: the one it already holds for this task, or a new one from the keeper. */
+  private async obtainGrant(w: NodeWork, current: TaskRecord): Promise<'go' | 'again'> {
+    const { item, follower, spec, log } = w;
+    await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === WAITING_FOR_GRANT ? undefined : { ...r, state: 'WAITING', reason: WAITING_FOR_GRANT }));
+    let grant: HeldGrant;
+    try {
+      grant = await waitForGrant(
+        this.budget,
+        this.cluster,
+        {
+          node: this.node,
+          zone: this.o.zone,
+          kind: 'task',
+          task_id: item.taskId,
+          limit: current.limit,
+          exclusive: spec.exclusive,
+          priority: spec.priority,
+          requested_at: this.now(),
+          by: this.node,
+          reason: undefined,
+          ttl_ms: undefined,
+        },
+        { signal: AbortSignal.any([this.stopping.signal, follower.ended]) },
+      );
+    } catch (err) {
+      if (this.stopping.signal.aborted || follower.ended.aborted) return 'again';
+      if (err instanceof CoordinatorError || err instanceof SessionLostError) {
+        log.warn({ err: describeError(err) }, 'lost ZooKeeper while waiting for a grant; asking again');
+        await delay(this.o.retryPauseMs, this.stopping.signal);
+        return 'again';
+      }
+      throw err;
+    }
+    const resumed = grant.resumed;
+    w.grant = grant;
+    this.verifiedEpoch.set(grant, this.sessionEpoch);
+    w.freshGrant = !resumed;
+    log.info({ token: grant.record.token, resumed }, resumed ? 'node already holds its grant (granted before this runner started)' : 'grant received');
+    // Paused, halted, cancelled or out of its window while we waited: a fresh grant goes back, and we look again.
+    if (w.freshGrant && (follower.ended.aborted || follower.current?.paused || (spec.window && !isInWindow(spec.window, this.o.clock.now())))) {
+      w.grant = undefined;
+      await this.finalWrite(item, (r) => r, grant);
+      return 'again';
+    }
+    return 'go';
+  }
+
+  /**
+   * Writes STARTED, guarded on the task record being as we last saw it (a transaction check on its version; the
+   * first start also moves the task to running in the same write): a cancel, halt or pause that lands after we
+   * looked makes the write fail, and the caller looks again. Returns the attempt number, or undefined.
+   */
+  private async recordStart(w: NodeWork): Promise<number | undefined> {
+    const { item, follower, log } = w;
+    const grant = w.grant as HeldGrant;
+    const seen = follower.current;
+    if (!seen) return undefined;
+    const taskGuard: TaskGuard = { version: follower.currentVersion, ...(seen.state === 'routed' ? { write: { ...seen, state: 'running' } } : {}) };
+    const token = grant.record.token;
+    try {
+      const started = await this.setNode(
+        item,
+        (r) => {
+          const history = closeInterrupted(r.history, this.now());
+          const attempt = r.attempts + 1;
+          return { ...r, state: 'STARTED', attempts: attempt, startedAt: this.now(), reason: undefined, history: [...history, { attempt, startedAt: this.now(), fencingToken: token }] };
+        },
+        taskGuard,
+      );
+      const attempt = started?.attempts ?? 1;
+      log.info({ attempt, fencing_token: token }, 'node started');
+      return attempt;
+    } catch (err) {
+      if (!(err instanceof TaskChangedError)) throw err;
+      const now = await follower.refresh();
+      log.debug({ state: now?.state, paused: Boolean(now?.paused) }, 'task changed just before the node started; looking again');
+      // A grant just taken goes back when the task was paused meanwhile (admission stopped); a node retrying
+      // under its grant keeps it. Halted or cancelled: admit() ends the node.
+      if (now?.paused && w.freshGrant && this.knownRec(item)?.state !== 'FAILED') {
+        w.grant = undefined;
+        await this.finalWrite(item, (r) => r, grant);
+      }
+      return undefined;
+    }
+  }
+
+  /** After an attempt: success releases the grant with the final record; failure retries (keeping it) or ends DEAD. */
+  private async settleAttempt(w: NodeWork, attempt: number, outcome: Outcome): Promise<'done' | 'again'> {
+    const { item, log, spec, follower } = w;
+    const { store } = this.o;
+    const grant = w.grant as HeldGrant;
+    if (outcome.ok) {
+      w.grant = undefined;
+      await this.finalWrite(item, (r) => ({ ...r, state: 'SUCCEEDED', endedAt: this.now(), error: undefined, history: endAttempt(r.history, attempt, this.now()) }), grant);
+      log.info({ attempt }, 'node succeeded');
+      await this.ack(w.queue, w.m);
+      await store.settleIfDone(item.taskId);
+      return 'done';
+    }
+    const error = describeError(outcome.error);
+    if (outcome.cancelled) {
+      // The operator cancelled the task: the grant goes back with the record, as they asked to stop.
+      w.grant = undefined;
+      log.warn({ attempt, err: error }, 'task cancelled during the attempt');
+      await this.finalWrite(item, (r) => ({ ...r, state: 'SKIPPED', reason: `task cancelled during attempt ${attempt}`, error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, false) }), grant);
+      await this.ack(w.queue, w.m);
+      await store.settleIfDone(item.taskId);
+      return 'done';
+    }
+    if (outcome.grantLost) {
+      // Not the node's fault: ask for a grant again without spending an attempt.
+      log.warn({ attempt, err: error }, 'grant lost during the attempt; it does not count against the retry budget');
+      await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'grant lost (released by someone else); waiting for a grant again', history: endAttempt(r.history, attempt, this.now(), error, false) }));
+      await delay(this.o.retryPauseMs, this.stopping.signal);
+      return 'again';
+    }
+    if (outcome.error instanceof DeferredError) {
+      // The pre_check asked to go after others (it became the leader or controller while it waited): nothing was
+      // changed and the attempt does not count. The grant goes back so that they can have it, unless an earlier
+      // attempt under this grant failed (the node may be disrupted: it keeps its grant and asks again later).
+      const token = grant.record.token;
+      const failedBefore = (this.knownRec(item)?.history ?? []).some((h) => h.attempt < attempt && h.fencingToken === token && h.error !== undefined && h.counted !== false);
+      const why = `deferred: ${outcome.error.message}`;
+      log.info({ attempt, reason: outcome.error.message, retry_in_ms: outcome.error.retryAfterMs, keeps_grant: failedBefore }, 'node deferred by its action');
+      const write = (r: NodeRecord): NodeRecord => ({ ...r, state: 'WAITING', reason: why, history: endAttempt(r.history, attempt, this.now(), error, false) });
+      if (failedBefore) {
+        await this.setNode(item, write);
+      } else {
+        w.grant = undefined;
+        await this.finalWrite(item, write, grant);
+      }
+      await delay(outcome.error.retryAfterMs, AbortSignal.any([this.stopping.signal, follower.ended]));
+      return 'again';
+    }
+    const retryable = !(outcome.error instanceof TaskermanError) || outcome.error.retryable;
+    const rec = await this.setNode(item, (r) => ({ ...r, state: 'FAILED', error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, true) }));
+    const failures = countedFailures(rec?.history ?? []);
+    if (retryable && failures <= spec.retry.count) {
+      const wait = backoffDelay(failures, { baseMs: spec.retry.backoffMs, maxMs: this.o.maxBackoffMs, random: this.o.random });
+      log.warn({ attempt, err: error, retry_in_ms: wait }, 'attempt failed; retrying after backoff, keeping the grant');
+      await this.setNode(item, (r) => ({ ...r, reason: `attempt ${attempt} failed; retry ${failures} of ${spec.retry.count} in ${Math.round(wait / 1000)}s` }));
+      await delay(wait, AbortSignal.any([this.stopping.signal, grant.signal, follower.ended])).catch(() => undefined);
+      return 'again';
+    }
+    log.error({ attempt, err: error }, 'node failed for good: dead-lettered; it keeps its grant until a check passes or an operator releases it');
+    await this.setNode(item, (r) => ({ ...r, state: 'DEAD', reason: retryable ? `retries exhausted (${failures} failed attempts)` : 'not retryable' }));
+    await this.budget.markDead(this.cluster, this.node, grant.record.token, `task ${item.taskId}: ${error}`);
+    await this.deadLetter(w.queue, w.m, outcome.error, item, attempt);
+    await this.breaker(item, log);
+    this.recheckDead(w.action, w.args, item.taskId, grant.record.token);
+    return 'done';
+  }
+
+  /**
+   * A DEAD node keeps its grant (it failed its check, so it is unavailable) until a later post_check of its action
+   * passes here, or an operator releases it. Re-checks every `deadRecheckMs` while the grant is still that one.
+   */
+  private recheckDead(action: AnyAction, args: unknown, taskId: string, token: number): void {
+    if (!action.postCheck || this.deadCheck) return;
+    const log = this.log.child({ task_id: taskId, action: action.name });
+    const signal = this.stopping.signal;
+    this.deadCheck = (async () => {
+      // Yield first, so that the finally below never runs before this assignment.
+      await Promise.resolve();
+      try {
+        while (!signal.aborted) {
+          await delay(this.o.deadRecheckMs, signal);
+          const g = await this.budget.getGrant(this.cluster, this.node);
+          if (!g || g.value.token !== token || !g.value.dead) return;
+          const ctx: ActionContext<unknown> = {
+            taskId, cluster: this.cluster, node: this.node, args, attempt: 0, fencingToken: token, signal, logger: log,
+            heartbeat: () => undefined, history: [], grant: { token, grantedAt: g.value.granted_at, taskId },
+            checkpoint: { get: () => undefined, set: async () => undefined },
+          };
+          try {
+            await action.postCheck?.call(action, ctx);
+          } catch (err) {
+            log.debug({ err: describeError(err) }, 'DEAD node still fails its post_check; it keeps its grant');
+            continue;
+          }
+          const r = await this.budget.releaseGrant(this.cluster, this.node, { by: this.node, reason: `post_check of ${action.name} passed on re-check after the node was DEAD`, kind: 'released', token });
+          if (r) log.info('DEAD node passed its post_check again: grant released');
+          return;
+        }
+      } catch (err) {
+        if (!signal.aborted) this.emit('problem', err as Error);
+      } finally {
+        this.deadCheck = undefined;
+      }
+    })();
+  }
+
+  /** At start: a grant left DEAD by an earlier run of this node goes on being re-checked. */
+  private async resumeDeadCheck(): Promise<void> {
+    const g = await this.budget.getGrant(this.cluster, this.node);
+    if (!g?.value.dead || !g.value.task_id) return;
+    const t = await this.o.store.getTask(g.value.task_id);
+    if (!t) return;
+    try {
+      const spec = parseTaskSpec(t.value.spec);
+      const action = this.o.registry.get(spec.action, spec.version);
+      this.recheckDead(action, this.o.registry.parseArgs(action, spec.args), g.value.task_id, g.value.token);
+    } catch {
+      // This runner cannot run that task's action: the grant waits for an operator.
     }
   }
 
@@ -503,7 +697,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   /** The action's checkpoint: read from the node record as last written, written through it (CAS). */
   private checkpointFor(item: WorkItem): ActionCheckpoint {
     return {
-      get: <T>(key: string): T | undefined => (this.known?.taskId === item.taskId ? (this.known.rec.value.checkpoint?.[key] as T | undefined) : undefined),
+      get: <T>(key: string): T | undefined => this.knownRec(item)?.checkpoint?.[key] as T | undefined,
       set: async (key: string, value: unknown): Promise<void> => {
         await this.setNode(item, (r) => {
           const checkpoint = { ...r.checkpoint, [key]: value };
@@ -515,22 +709,26 @@ export class Runner extends EventEmitter<RunnerEvents> {
     };
   }
 
-  private async runSteps(action: AnyAction, args: unknown, item: WorkItem, attempt: number, lease: Lease, timeoutMs: number, cancelled: AbortSignal, log: Logger): Promise<Outcome> {
+  private async runSteps(w: NodeWork, attempt: number): Promise<Outcome> {
+    const { action, args, item, spec, follower, log } = w;
+    const grant = w.grant as HeldGrant;
+    const cancelled = follower.cancelled;
     const timeout = new AbortController();
+    const timeoutMs = spec.timeoutMs;
     const timer = setTimeout(() => timeout.abort(new TimeoutError(`timed out after ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
-    const signal = AbortSignal.any([timeout.signal, lease.signal, this.hard.signal, cancelled]);
+    const signal = AbortSignal.any([timeout.signal, grant.signal, this.hard.signal, cancelled]);
     const ctx: ActionContext<unknown> = {
       taskId: item.taskId,
       cluster: this.cluster,
       node: this.node,
       args,
       attempt,
-      fencingToken: lease.fencingToken,
+      fencingToken: grant.record.token,
       signal,
       logger: log.child({ attempt }),
       heartbeat: () => undefined,
-      history: (this.known?.rec.value.history ?? []).filter((h) => h.attempt < attempt).map(toAttemptInfo),
-      grant: { token: lease.fencingToken, grantedAt: this.now(), taskId: item.taskId },
+      history: (this.knownRec(item)?.history ?? []).filter((h) => h.attempt < attempt).map(toAttemptInfo),
+      grant: { token: grant.record.token, grantedAt: grant.record.granted_at, taskId: item.taskId },
       checkpoint: this.checkpointFor(item),
     };
     const steps: Array<[string, ((c: ActionContext<unknown>) => Promise<void>) | undefined]> = [
@@ -540,9 +738,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
     ];
     try {
       for (const [name, step] of steps) {
-        // Never start a step on a slot we are not sure we hold, nor after a timeout or a hard stop.
-        if (signal.aborted) throw signal.reason;
         if (!step) continue;
+        // Never start a step while ZooKeeper is unreachable (Curator TN14: suspended = start nothing new), nor
+        // under a grant that is no longer ours, nor after a timeout or a hard stop.
+        await this.readyForStep(grant, signal);
         try {
           await step.call(action, ctx);
         } catch (err) {
@@ -555,11 +754,45 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return { ok: true };
     } catch (error) {
       const isCancel = cancelled.aborted && !timeout.signal.aborted && !this.hard.signal.aborted;
-      return { ok: false, error, cancelled: isCancel, slotLost: !isCancel && lease.lost && !timeout.signal.aborted && !this.hard.signal.aborted };
+      return { ok: false, error, cancelled: isCancel, grantLost: !isCancel && grant.signal.aborted && !timeout.signal.aborted && !this.hard.signal.aborted };
     } finally {
       clearTimeout(timer);
     }
   }
+
+  /**
+   * Waits while ZooKeeper is unreachable (suspended, or lost until a new session is up), then checks that the
+   * grant is still ours. Bounded by the attempt's own signal (its timeout): an outage is not the node's failure.
+   */
+  private async readyForStep(grant: HeldGrant, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal.aborted) throw signal.reason;
+      if (grant.signal.aborted) throw grant.signal.reason;
+      if (this.suspended) {
+        await new Promise<void>((resolve) => {
+          const off = this.o.store.coordinator.onSessionState(() => {
+            off();
+            resolve();
+          });
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        continue;
+      }
+      // The grant's watch tells of a release; a read is needed only when the session moved since the last look
+      // (a watch event could have been in flight across the disconnection).
+      if (this.sessionEpoch === this.verifiedEpoch.get(grant)) return;
+      try {
+        const epoch = this.sessionEpoch;
+        if (!(await grant.verify())) throw grant.signal.reason;
+        this.verifiedEpoch.set(grant, epoch);
+        return;
+      } catch (err) {
+        if (!(err instanceof CoordinatorError && (err.code === 'CONNECTION_LOSS' || err.code === 'SESSION_EXPIRED'))) throw err;
+        await delay(this.o.retryPauseMs / 4, signal).catch(() => undefined);
+      }
+    }
+  }
+
 }
 
 function toAttemptInfo(h: AttemptRecord): AttemptInfo {

@@ -1,5 +1,5 @@
 // `taskerman plan <spec>` (and `run --dry-run`): resolve targets and show the limit, failure budget, live
-// runners and held slots, without enqueuing anything.
+// runners and the cluster budget, without enqueuing anything.
 import { Command } from 'commander';
 import { planTask, planText } from '../../core/discovery/plan.js';
 import { loadTaskSpecFile, type TaskSpec } from '../../core/task/task-spec.js';
@@ -25,7 +25,7 @@ export function planCommand(): Command {
   return withCommonOptions(
     withDiscoveryOptions(
       new Command('plan')
-        .description('show what a spec would do (targets, limit, failure budget, live runners, held slots) without enqueuing it')
+        .description('show what a spec would do (targets, limit, failure budget, live runners, the cluster budget) without enqueuing it')
         .argument('<spec>', 'a task spec, YAML or JSON')
         .option('--json', 'print JSON'),
     ),

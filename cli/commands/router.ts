@@ -4,6 +4,8 @@ import { Cleaner } from '../../core/task/cleaner.js';
 import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
 import { Router } from '../../router/router.js';
+import { hostname } from 'node:os';
+import { BudgetJanitor } from '../../router/budget-janitor.js';
 import { Supervisor } from '../../router/supervisor.js';
 import { routerRegistry } from '../action-registry.js';
 import { openBackends } from '../backends.js';
@@ -66,7 +68,9 @@ export function routerCommand(): Command {
       });
       const cleaner = new Cleaner(b.store, { retentionMs, intervalMs, logger: ctx.logger });
       const supervisor = new Supervisor({ store: b.store, queue: b.queue, names: b.names, logger: ctx.logger, graceMs });
-      await runUntilSignalled([router, cleaner, supervisor]);
+      // Grants of nodes that left their cluster (no longer returned by discovery) go back, with the reason.
+      const janitor = new BudgetJanitor({ store: b.store, discovery: discoveries.map, logger: ctx.logger, by: `router@${hostname()}` });
+      await runUntilSignalled([router, cleaner, supervisor, janitor]);
     } finally {
       discoveries.close();
       await b.close();

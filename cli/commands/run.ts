@@ -85,7 +85,7 @@ export function runCommand(): Command {
       .option('--name <name>', 'task name (default: <action>-adhoc)')
       .option('--owner <team>', 'owning team, recorded with the task')
       .option('--wait', 'follow the task and exit 0 only if every node succeeded')
-      .option('--dry-run', 'print the plan (targets, limit, failure budget, live runners, held slots) and enqueue nothing')
+      .option('--dry-run', 'print the plan (targets, limit, failure budget, live runners, the cluster budget) and enqueue nothing')
       .option('--json', 'print JSON')),
   ).action(async (action: string, o: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
     const ctx = commandContext(cmd);

@@ -20,9 +20,11 @@ const WATCH_DEBOUNCE_MS = 500;
 export function directorySpecSource(dir: string): SpecSource {
   return async (): Promise<SpecLoad> => {
     const files = await specFiles([dir]);
-    const { ok, issues } = await validateFiles(files);
+    const { ok, issues, policies } = await validateFiles(files);
+    // Cluster policies kept next to the specs are applied with `taskerman policy apply`, not scheduled.
+    const policyFiles = new Set(policies.map((p) => p.file));
     const specs: LoadedSpec[] = [];
-    for (const file of ok) {
+    for (const file of ok.filter((f) => !policyFiles.has(f))) {
       try {
         specs.push({ file, spec: await loadTaskSpecFile(file) });
       } catch (err) {

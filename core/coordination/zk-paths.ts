@@ -4,8 +4,14 @@
 //   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records
 //   <root>/tasks/<task_id>/nodes/<node>          node record (JSON)
 //   <root>/tasks/<task_id>/nodes/<node>/owner    ephemeral: a runner is working on this node
-//   <root>/leases/<cluster>/<task_id>/slot-NNNN  ephemeral sequential: the m-of-n slots, FIFO
 //   <root>/members/<cluster>/<node>              ephemeral: a live runner
+//   <root>/clusters/<cluster>/policy             the cluster's budget policy (`taskerman policy apply`)
+//   <root>/clusters/<cluster>/gate               the budget's ledger: its version is the CAS point of every grant
+//   <root>/clusters/<cluster>/grants/<node>      persistent: this node is disrupted (task or hold), until post_check
+//   <root>/clusters/<cluster>/requests/req-N     ephemeral sequential: a node waiting for a grant
+//   <root>/clusters/<cluster>/nodes/<node>       persistent: a node known to the cluster (zone, last seen)
+//   <root>/clusters/<cluster>/keepers/k-N        ephemeral sequential: the election of the cluster's gate keeper
+//   <root>/clusters/<cluster>/events/e-N         persistent sequential: grants released by people or routers, why
 //   <root>/tombstones/<task_id>                  a finished task marked for deletion by the cleaner
 //   <root>/cleaner                               ephemeral: the cleaner running now
 // Names we do not choose (clusters, nodes) are URI-encoded, so "/" can never escape a level.
@@ -21,15 +27,23 @@ export interface ZkPaths {
   nodes(taskId: string): string;
   node(taskId: string, node: string): string;
   owner(taskId: string, node: string): string;
-  leases: string;
-  clusterLeases(cluster: string): string;
-  taskLeases(cluster: string, taskId: string): string;
   members: string;
   tombstones: string;
   tombstone(taskId: string): string;
   cleaner: string;
   clusterMembers(cluster: string): string;
   member(cluster: string, node: string): string;
+  clusters: string;
+  cluster(cluster: string): string;
+  policy(cluster: string): string;
+  gate(cluster: string): string;
+  grants(cluster: string): string;
+  grant(cluster: string, node: string): string;
+  requests(cluster: string): string;
+  knownNodes(cluster: string): string;
+  knownNode(cluster: string, node: string): string;
+  keepers(cluster: string): string;
+  events(cluster: string): string;
 }
 
 export function validateZkRoot(root: string): string {
@@ -42,13 +56,13 @@ export function validateZkRoot(root: string): string {
 export function zkPaths(root = '/taskerman'): ZkPaths {
   validateZkRoot(root);
   const tasks = joinPath(root, 'tasks');
-  const leases = joinPath(root, 'leases');
   const members = joinPath(root, 'members');
   const task = (id: string) => joinPath(tasks, encodeSegment(id));
   const nodes = (id: string) => joinPath(task(id), 'nodes');
   const node = (id: string, n: string) => joinPath(nodes(id), encodeSegment(n));
-  const clusterLeases = (c: string) => joinPath(leases, encodeSegment(c));
   const clusterMembers = (c: string) => joinPath(members, encodeSegment(c));
+  const clusters = joinPath(root, 'clusters');
+  const cluster = (c: string) => joinPath(clusters, encodeSegment(c));
   return {
     root,
     tasks,
@@ -58,14 +72,22 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     nodes,
     node,
     owner: (id, n) => joinPath(node(id, n), 'owner'),
-    leases,
-    clusterLeases,
-    taskLeases: (c, id) => joinPath(clusterLeases(c), encodeSegment(id)),
     members,
     tombstones: joinPath(root, 'tombstones'),
     tombstone: (id) => joinPath(root, 'tombstones', encodeSegment(id)),
     cleaner: joinPath(root, 'cleaner'),
     clusterMembers,
     member: (c, n) => joinPath(clusterMembers(c), encodeSegment(n)),
+    clusters,
+    cluster,
+    policy: (c) => joinPath(cluster(c), 'policy'),
+    gate: (c) => joinPath(cluster(c), 'gate'),
+    grants: (c) => joinPath(cluster(c), 'grants'),
+    grant: (c, n) => joinPath(cluster(c), 'grants', encodeSegment(n)),
+    requests: (c) => joinPath(cluster(c), 'requests'),
+    knownNodes: (c) => joinPath(cluster(c), 'nodes'),
+    knownNode: (c, n) => joinPath(cluster(c), 'nodes', encodeSegment(n)),
+    keepers: (c) => joinPath(cluster(c), 'keepers'),
+    events: (c) => joinPath(cluster(c), 'events'),
   };
 }

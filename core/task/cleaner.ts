@@ -65,7 +65,6 @@ export async function collectGarbage(store: TaskStore, olderThanMs: number, now 
 }
 
 async function removeTask(c: Coordinator, store: TaskStore, t: Tombstone): Promise<void> {
-  await c.removeRecursive(store.paths.taskLeases(t.cluster, t.taskId));
   await c.removeRecursive(store.paths.task(t.taskId));
   await c.removeRecursive(store.paths.tombstone(t.taskId));
 }

@@ -44,7 +44,14 @@ export interface TaskSpec {
   nodes: string[];
   destnode: string;
   inventory: string | undefined;
+  /** Orders this task's waiting requests against other tasks' in the cluster's budget (ageing lifts low). */
+  priority: Priority;
+  /** While this task holds a grant, no other task of the cluster gets one; it waits for the others to drain. */
+  exclusive: boolean;
 }
+
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const ACTION_RE = /^[a-z0-9][a-z0-9_-]*(:[a-z0-9][a-z0-9_-]*)?$/;
@@ -107,6 +114,8 @@ export const taskSpecSchema = z
     nodes: z.array(z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"'), { error: 'must be a list of node names' }).default([]),
     destnode: z.union([z.literal(''), z.string().regex(NODE_RE, 'must be a node name of letters, digits, ".", "_", ":", "@" or "-"')]).default(''),
     inventory: z.string().min(1).optional(),
+    priority: z.enum(PRIORITIES, { error: `must be one of ${PRIORITIES.join(', ')}` }).default('normal'),
+    exclusive: z.boolean({ error: 'must be true or false' }).default(false),
   }, { error: 'must be a map of fields (name, action, cluster, ...)' })
   .superRefine((s, ctx) => {
     if (s.nodes.length > 0 && s.destnode) {
@@ -182,6 +191,8 @@ export function parseTaskSpec(input: unknown, file?: string): TaskSpec {
     nodes: s.destnode ? [s.destnode] : s.nodes,
     destnode: s.destnode,
     inventory: s.inventory,
+    priority: s.priority,
+    exclusive: s.exclusive,
   };
 }
 
@@ -212,6 +223,8 @@ export function specToWire(s: TaskSpec): TaskSpecInput {
   if (s.catchup !== 'none') out.catchup = s.catchup;
   if (s.window !== undefined) out.window = s.window;
   if (s.inventory !== undefined) out.inventory = s.inventory;
+  if (s.priority !== 'normal') out.priority = s.priority;
+  if (s.exclusive) out.exclusive = true;
   return out;
 }
 

@@ -120,7 +120,7 @@ export class TaskStore {
   async init(): Promise<void> {
     await Promise.all([
       this.coordinator.mkdirp(this.paths.tasks),
-      this.coordinator.mkdirp(this.paths.leases),
+      this.coordinator.mkdirp(this.paths.clusters),
       this.coordinator.mkdirp(this.paths.members),
     ]);
   }
@@ -239,15 +239,24 @@ export class TaskStore {
    * (one ZooKeeper round trip less on the path from a slot to the action), and falls back to reading on a
    * version conflict.
    */
-  async updateNodeVersioned(taskId: string, node: string, fn: Mutator<NodeRecord>, known?: Versioned<NodeRecord>, guard?: TaskGuard): Promise<Versioned<NodeRecord> | undefined> {
+  /**
+   * Compare-and-set of a node record (and the task's progress counts when the node enters or leaves a terminal
+   * state). `guard` makes the write conditional on the task record; `extra` ops ride in the same transaction
+   * (the release of the node's grant with its final record, so the record's end is never written after the
+   * grant is gone).
+   */
+  async updateNodeVersioned(taskId: string, node: string, fn: Mutator<NodeRecord>, known?: Versioned<NodeRecord>, guard?: TaskGuard, extra: TxOp[] = []): Promise<Versioned<NodeRecord> | undefined> {
     const path = this.paths.node(taskId, node);
     const progressPath = this.paths.progress(taskId);
     const taskPath = this.paths.task(taskId);
-    const guardOps: TxOp[] = !guard
-      ? []
-      : guard.write
-        ? [{ op: 'set', path: taskPath, data: toJsonBuffer({ ...guard.write, updatedAt: this.iso() }), version: guard.version }]
-        : [{ op: 'check', path: taskPath, version: guard.version }];
+    const guardOps: TxOp[] = [
+      ...(!guard
+        ? []
+        : guard.write
+          ? [{ op: 'set', path: taskPath, data: toJsonBuffer({ ...guard.write, updatedAt: this.iso() }), version: guard.version } as TxOp]
+          : [{ op: 'check', path: taskPath, version: guard.version } as TxOp]),
+      ...extra,
+    ];
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
         let cur: NodeRecord;
@@ -286,6 +295,8 @@ export class TaskStore {
         if (guard && err instanceof CoordinatorError && err.path === taskPath && (err.code === 'BAD_VERSION' || err.code === 'NO_NODE')) {
           throw new TaskChangedError(taskId);
         }
+        // An extra op's own failure is the caller's to handle (e.g. the grant was released meanwhile).
+        if (err instanceof CoordinatorError && extra.some((op) => op.path === err.path) && err.path !== path) throw err;
         if ((await nextRound(err, i)) === 'gone') return undefined;
       }
     }

@@ -2,9 +2,13 @@
 // file's global order) and from the records (ZooKeeper, the dead-letter queue). A pure function, so that
 // test/integration/chaos.test.ts can show that it catches what it claims to catch.
 //
-//   1. limit:  at no point of the probe were more than `limit` attempts between pre_check start and the end
-//              of the attempt (post_check end, or execute failing). An attempt cut by a SIGKILL ends at the
-//              driver's `kill` line, written once the process had exited.
+//   1. limit:  at no point of the probe were more than `limit` nodes of the cluster disrupted, by every task of
+//              the round together. A node is disrupted from an attempt's pre_check start until a post_check
+//              of it completes: a failed attempt (retried, or DEAD) and an attempt cut by a SIGKILL (a reboot)
+//              leave it disrupted; only a node ended SKIPPED with nothing failed under its grant (a cancel, a
+//              halt) is released without one, at its record's end. No node is started by a second task while
+//              another holds it. While the health gate is closed (the driver's `health-closed`..`health-open`
+//              lines), no node starts a first attempt past the grace period.
 //   2. loss:   every target ends SUCCEEDED (with a completed post_check in the probe), DEAD (with a dead
 //              letter that has a reason) or SKIPPED (with a reason, in a halted or cancelled task).
 //   3. once:   no node receives more than one work item unless a router died mid-fan-out; no attempt
@@ -29,6 +33,8 @@ export interface RoundEvidence {
   /** A router was killed during the round: work items sent again to nodes still QUEUED are allowed. */
   routerKilled: boolean;
   graceMs: number;
+  /** Other tasks of the round on the same cluster (the second-task fault): their lines count in the cluster's disruptions. */
+  others?: Array<{ taskId: string; targets: string[]; task: TaskRecord | undefined; nodes: NodeRecord[]; letters: DeadLetter[] }>;
 }
 
 export interface RoundCheck {
@@ -67,34 +73,56 @@ interface Concurrency {
   neverEnded: string[];
 }
 
-/** Replays the attempts in file order; an attempt is keyed by process and node. */
-function concurrency(lines: ProbeLine[], limit: number): Concurrency {
-  const open = new Map<string, ActionLine>();
+/**
+ * Replays the round in file order: the nodes disrupted at once across every task (see the header). `released`
+ * gives, for a node that ends without a completed post_check but gives its grant back (SKIPPED), when it did.
+ */
+function concurrency(lines: ProbeLine[], limit: number, released: (node: string) => number | undefined, graceMs: number): Concurrency {
+  const down = new Map<string, ActionLine>();
   const violations: string[] = [];
   let max = 0;
   let unclosed = 0;
+  let closedAt: number | undefined;
   for (const l of lines) {
+    for (const [node] of down) {
+      const r = released(node);
+      if (r !== undefined && r <= l.t) down.delete(node);
+    }
+    if (l.kind === 'fault' && l.fault === 'health-closed') closedAt = l.t;
+    else if (l.kind === 'fault' && l.fault === 'health-open') closedAt = undefined;
     if (l.kind === 'start') {
-      const key = `${l.pid}:${l.node}`;
-      if (open.has(key)) {
-        // The same process started the node again without ending it: the previous attempt stopped between
-        // steps (post_check skipped). Conservatively, the node stayed inside all along.
-        unclosed++;
+      if (closedAt !== undefined && l.attempt === 1 && l.t - closedAt > graceMs) {
+        violations.push(`health: ${l.node} (task ${l.task}) started ${l.t - closedAt} ms after the health gate closed`);
+      }
+      const held = down.get(l.node);
+      if (held) {
+        if (held.task !== l.task) violations.push(`node ${l.node} started by task ${l.task} while task ${held.task} held it`);
+        // A retry, or the attempt after a reboot: the node was disrupted all along.
+        if (held.pid === l.pid && held.task === l.task) unclosed++;
+        down.set(l.node, l);
         continue;
       }
-      open.set(key, l);
-      if (open.size > limit) {
-        const who = [...open.values()].map((o) => `${o.node}@${o.pid}`).join(' ');
-        violations.push(`limit: ${open.size} nodes inside at once (limit ${limit}) when ${l.node} started at ${new Date(l.t).toISOString()}: ${who}`);
+      down.set(l.node, l);
+      if (down.size > limit) {
+        const who = [...down.values()].map((o) => `${o.node}@${o.pid}`).join(' ');
+        violations.push(`limit: ${down.size} nodes disrupted at once (limit ${limit}) when ${l.node} started at ${new Date(l.t).toISOString()}: ${who}`);
       }
-      max = Math.max(max, open.size);
-    } else if (l.kind === 'end') {
-      open.delete(`${l.pid}:${l.node}`);
-    } else if (l.kind === 'kill') {
-      for (const k of [...open.keys()]) if (k.startsWith(`${l.pid}:`)) open.delete(k);
+      max = Math.max(max, down.size);
+    } else if (l.kind === 'end' && l.ok) {
+      down.delete(l.node);
     }
   }
-  return { max, violations, unclosed: unclosed + open.size, neverEnded: [...open.values()].map((o) => `${o.node}@${o.pid}`) };
+  return { max, violations, unclosed, neverEnded: [...down.values()].map((o) => `${o.node}@${o.pid}`) };
+}
+
+/** When a node's grant went back without a completed post_check: SKIPPED with no counted failure (cancel, halt). */
+export function releaseTimes(nodes: NodeRecord[]): (node: string) => number | undefined {
+  const m = new Map<string, number>();
+  for (const r of nodes) {
+    const failedLast = r.history.length > 0 && Boolean(r.history[r.history.length - 1]?.error) && r.history[r.history.length - 1]?.counted !== false;
+    if (r.state === 'SKIPPED' && !failedLast && r.endedAt) m.set(r.node, Date.parse(r.endedAt));
+  }
+  return (n) => m.get(n);
 }
 
 interface Settlement {
@@ -166,7 +194,15 @@ function startsAfterEnd(e: RoundEvidence, lines: ProbeLine[]): { late: number; v
 
 export function checkRound(e: RoundEvidence): RoundCheck {
   const lines = e.lines.filter((l) => !('task' in l) || l.task === e.taskId);
-  const conc = concurrency(lines, e.limit);
+  const others = e.others ?? [];
+  const taskIds = new Set([e.taskId, ...others.map((o) => o.taskId)]);
+  // The budget is the cluster's: every task's lines count together.
+  const clusterLines = e.lines.filter((l) => !('task' in l) || taskIds.has(l.task));
+  const releasedByTask = [e.nodes, ...others.map((o) => o.nodes)].map(releaseTimes);
+  const conc = concurrency(clusterLines, e.limit, (node) => {
+    const ts = releasedByTask.map((f) => f(node)).filter((x): x is number => x !== undefined);
+    return ts.length ? Math.max(...ts) : undefined;
+  }, e.graceMs);
 
   const starts = new Map<string, number>();
   const failures = new Map<string, number>();
@@ -187,6 +223,14 @@ export function checkRound(e: RoundEvidence): RoundCheck {
 
   const s = settlement(e, completions);
   const late = startsAfterEnd(e, lines);
+  // The second task must end too, each node with its evidence.
+  for (const o of others) {
+    const oc = new Map<string, number>();
+    for (const l of e.lines) if (l.kind === 'end' && l.ok && l.task === o.taskId) bump(oc, l.node);
+    const os = settlement({ ...e, taskId: o.taskId, targets: o.targets, task: o.task, nodes: o.nodes, letters: o.letters, progress: undefined }, oc);
+    s.lost.push(...os.lost.map((x) => `${o.taskId}:${x}`));
+    s.violations.push(...os.violations.map((x) => `second task: ${x}`));
+  }
 
   const fanout: string[] = [];
   let resent = 0;

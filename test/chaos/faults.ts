@@ -2,7 +2,7 @@
 // drawn up front from the round's seeded PRNG so that a seed names a run.
 import type { Rng } from './prng.js';
 
-export const FAULT_KINDS = ['kill-runner', 'kill-router', 'zk-restart', 'dup-message', 'fail-nodes', 'cancel'] as const;
+export const FAULT_KINDS = ['kill-runner', 'kill-router', 'zk-restart', 'dup-message', 'fail-nodes', 'cancel', 'second-task', 'reboot', 'health-flap'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export function isFaultKind(s: string): s is FaultKind {
@@ -29,6 +29,14 @@ export interface FaultPlan {
   failNodes: string[];
   /** max_failures of the task: 1 halts at the first DEAD node, more than the failing nodes never halts. */
   maxFailures: number;
+  /** second-task: another task on the same cluster (every node, same limit) this long after the first. */
+  secondTaskAfterMs: number;
+  /** reboot: this long after submitting, kill a runner inside execute and bring it back only after `rebootDownMs`. */
+  rebootAfterMs: number;
+  rebootDownMs: number;
+  /** health-flap: the health check fails from this moment for `healthDownMs`, twice. */
+  healthFlapAfterMs: number;
+  healthDownMs: number;
 }
 
 export function planFaults(rng: Rng, nodes: string[], forced?: FaultKind[]): FaultPlan {
@@ -45,6 +53,11 @@ export function planFaults(rng: Rng, nodes: string[], forced?: FaultKind[]): Fau
     cancelAfterMs: rng.int(500, 4500),
     failNodes: rng.sample(nodes, rng.int(1, 2)),
     maxFailures: rng.pick([1, 2, 3]),
+    secondTaskAfterMs: rng.int(0, 2000),
+    rebootAfterMs: rng.int(0, 3000),
+    rebootDownMs: rng.int(2000, 4000),
+    healthFlapAfterMs: rng.int(200, 2500),
+    healthDownMs: rng.int(800, 2000),
   };
   if (!plan.kinds.includes('fail-nodes')) {
     plan.failNodes = [];

@@ -12,6 +12,8 @@ export const ENV = {
   failNodes: 'CHAOS_FAIL_NODES',
   sendDelayMs: 'CHAOS_SEND_DELAY_MS',
   logLevel: 'CHAOS_LOG_LEVEL',
+  /** The runners' health check `flap` passes while this file exists (the driver removes it to close the gate). */
+  healthFile: 'CHAOS_HEALTH_FILE',
 } as const;
 
 /** ZooKeeper session timeout of every chaos process: short, so that a killed runner's slot frees quickly. */

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CoordinatorError } from '../../core/coordination/coordinator.js';
+import { BudgetStore } from '../../core/budget/budget-store.js';
+import { parsePolicy } from '../../core/budget/policy.js';
 import { delay } from '../../core/delay.js';
 import { deadLetterQueues, listDeadLetters, type DeadLetter } from '../../core/queue/dead-letters.js';
 import { describeError } from '../../core/errors.js';
@@ -181,8 +183,10 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
     // Stretch the fan-out in rounds that kill a router during one.
     [ENV.sendDelayMs]: plan.kinds.includes('kill-router') ? '1000' : '0',
     [ENV.logLevel]: ctx.logLevel,
+    [ENV.healthFile]: path.join(dir, 'healthy'),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
+  await writeFile(path.join(dir, 'healthy'), '');
   let serial = 0;
   const spawnRunner = (node: string): ChaosProc => {
     const p = spawnChaosProc({ role: 'runner', name: `runner ${node}`, env: { ...baseEnv, [ENV.node]: node }, logFile: path.join(dir, `runner-${node}-${serial++}.log`) });
@@ -198,11 +202,18 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
   };
 
   let taskId = '';
+  let secondId = '';
+  let second: Settled | undefined;
   let settled: Settled = { task: undefined, nodes: [], timedOut: false };
   let evidence: { letters: DeadLetter[]; progress: Progress | undefined } = { letters: [], progress: undefined };
+  const others: NonNullable<Parameters<typeof checkRound>[0]['others']> = [];
   let routerKilled = false;
   try {
     await Promise.all([spawnRouter(), spawnRouter(), ...targets.map(spawnRunner)].map((p) => p.ready()));
+    if (plan.kinds.includes('health-flap')) {
+      // The gate checks the runners' local `flap` check before every grant; the budget is the task's limit.
+      await retryZk('applying the policy', () => new BudgetStore(ctx.admin, store.paths).applyPolicy(parsePolicy({ cluster: CLUSTER, budget: ctx.limit, health: { check: 'flap', timeout: '2s', interval: '200ms' } }), 'chaos'));
+    }
 
     const spec = parseTaskSpec({
       name: `chaos-round-${round}`,
@@ -292,6 +303,41 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
       'fail-nodes': async () => {
         record('fail-nodes', true, `${plan.failNodes.join(',')} always fail, retry 1, max_failures ${plan.maxFailures}`);
       },
+      'second-task': async () => {
+        await delay(plan.secondTaskAfterMs, done.signal);
+        if (done.signal.aborted) return record('second-task', false, 'the rollout ended first');
+        const t2: Task = { taskId: newTaskId(), spec: { ...spec, name: `chaos-round-${round}-b`, retry: { count: 1, backoffMs: 100 }, maxFailures: { kind: 'count', value: targets.length } }, emittedBy: { kind: 'cli', user: 'chaos' }, emittedAt: new Date().toISOString() };
+        secondId = t2.taskId;
+        await ctx.queue.send(names.global, { body: encodeTaskMessage(t2), attributes: { 'taskerman.task_id': secondId } });
+        record('second-task', true, `task ${secondId} on the same cluster, limit ${ctx.limit}`);
+      },
+      reboot: async () => {
+        await delay(plan.rebootAfterMs, done.signal);
+        const victim = await moment(() => {
+          const open = openExecs(reader.lines, taskId).filter((l) => runners.get(l.node)?.pid === l.pid);
+          return open.length ? open[Math.floor(plan.killRunnerPick * open.length)] : undefined;
+        });
+        const proc = victim && runners.get(victim.node);
+        if (!victim || !proc || !proc.alive) return record('reboot', false, 'no runner was inside execute before the rollout ended');
+        await proc.kill9();
+        appendProbe(probeFile, { kind: 'kill', role: 'runner', node: victim.node, t: Date.now(), pid: proc.pid });
+        record('reboot', true, `${victim.node} down ${plan.rebootDownMs} ms mid-execute (its grant must hold the others back)`);
+        await delay(plan.rebootDownMs);
+        await spawnRunner(victim.node).ready();
+      },
+      'health-flap': async () => {
+        const file = path.join(dir, 'healthy');
+        for (let i = 0; i < 2; i++) {
+          await delay(plan.healthFlapAfterMs, done.signal).catch(() => undefined);
+          if (done.signal.aborted) return record('health-flap', i > 0, i > 0 ? 'flapped once' : 'the rollout ended first');
+          await rm(file, { force: true });
+          appendProbe(probeFile, { kind: 'fault', fault: 'health-closed', t: Date.now(), pid: process.pid });
+          await delay(plan.healthDownMs);
+          appendProbe(probeFile, { kind: 'fault', fault: 'health-open', t: Date.now(), pid: process.pid });
+          await writeFile(file, '');
+        }
+        record('health-flap', true, `the health check failed twice for ${plan.healthDownMs} ms`);
+      },
       cancel: async () => {
         await delay(plan.cancelAfterMs, done.signal);
         if (done.signal.aborted) return record('cancel', false, 'the rollout ended first');
@@ -313,6 +359,7 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
     settled = await waitSettled(store, ctx.queue, names, taskId, targets, ctx.roundTimeoutMs);
     done.abort();
     await Promise.all(running);
+    if (secondId) second = await waitSettled(store, ctx.queue, names, secondId, targets, ctx.roundTimeoutMs);
   } catch (err) {
     problems.push(`driver: ${describeError(err)}`);
   } finally {
@@ -333,6 +380,10 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
       settled = { ...settled, task: final.task, nodes: final.nodes };
       const dlqs = await deadLetterQueues(ctx.queue, names, CLUSTER);
       evidence = { letters: await listDeadLetters(ctx.queue, dlqs, { taskId }), progress: final.progress };
+      if (secondId) {
+        const t2 = await retryZk('reading the second task', async () => ({ task: (await store.getTask(secondId))?.value, nodes: await store.listNodes(secondId) }));
+        others.push({ taskId: secondId, targets, task: t2.task, nodes: t2.nodes, letters: await listDeadLetters(ctx.queue, dlqs, { taskId: secondId }) });
+      }
     }
   } catch (err) {
     problems.push(`driver: collecting the evidence failed: ${describeError(err)}`);
@@ -350,7 +401,10 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
     lines: reader.lines,
     routerKilled,
     graceMs: ctx.graceMs,
+    others,
   });
+  if (second?.stalled) problems.push(`second task: ${second.stalled}`);
+  if (second?.timedOut) problems.push(`timeout: the second task did not settle within ${ctx.roundTimeoutMs} ms`);
   if (settled.stalled) problems.push(settled.stalled);
   if (settled.timedOut) problems.push(`timeout: the task did not settle within ${ctx.roundTimeoutMs} ms: ${settled.task?.state ?? 'no record'}; ${settled.nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
 

@@ -26,6 +26,9 @@ const runner = new Runner({
   waitSec: 1,
   retryPauseMs: 200,
   drainTimeoutMs: 5000,
+  deadRecheckMs: 1000,
+  // The health check of the health-flap fault, from the runner's local config as in production.
+  ...(process.env[ENV.healthFile] ? { checks: { flap: { argv: ['/bin/sh', '-c', 'test -f "$CHAOS_HEALTH_FILE"'] } }, keeperTickMs: 1000 } : {}),
 });
 // 'problem' is logged by the runner already; listening keeps it from being an unhandled event.
 runner.on('problem', () => undefined);

@@ -1,6 +1,12 @@
 // End-to-end scenarios that every backend pair must pass: the in-memory one (test/unit) and real
 // ZooKeeper + an SQS-protocol server (test/integration). They try to break the invariants of DESIGN.md
 // (limit, no loss, fan-out once) rather than read the code.
+import { BudgetStore } from '../../core/budget/budget-store.js';
+import { waitForGrant } from '../../core/budget/grant-waiter.js';
+import { parsePolicy } from '../../core/budget/policy.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { collectGarbage } from '../../core/task/cleaner.js';
 import { DLQ_ATTR } from '../../core/queue/dead-letter.js';
@@ -16,6 +22,7 @@ import type { QueueMessage } from '../../core/queue/work-queue.js';
 import { Harness, type Backend, type HarnessOptions } from '../support/harness.js';
 import { InterleavedCoordinator, written } from '../support/interleave.js';
 import { Probe } from '../support/probe.js';
+import { waitUntil } from '../support/wait-until.js';
 
 export interface ScenarioSetup {
   /** Backends for one test; `root` is its fresh ZooKeeper root, to remove at cleanup. */
@@ -110,7 +117,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.deepEqual(await queuesEmpty(h), {});
     });
 
-    it('frees the slot of a killed runner: the others go on, and the node finishes when its runner is back', async () => {
+    it('keeps the grant of a killed runner (a reboot): no other node starts until it is back and its post_check passed', async () => {
       const h = await start({ nodes: nodeNames(6) });
       let killed!: () => void;
       const wasKilled = new Promise<void>((r) => (killed = r));
@@ -118,16 +125,24 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       env.probe.onExecute = (node) => {
         if (node === 'n01' && first) {
           first = false;
-          // Crash the runner while its action runs and it holds a slot.
+          // Crash the runner while its action runs under its grant, as a reboot would.
           setImmediate(() => void h.runners.get('n01')?.kill().then(killed));
         }
       };
       const taskId = await h.submit({ limit: 1, args: { ms: 200 } });
       await wasKilled;
-      // With limit 1, the others can only run if the dead runner's slot was freed.
-      await h.waitFor(taskId, 'the other nodes to succeed', (nodes) => nodes.filter((n) => n.node !== 'n01').every((n) => n.state === 'SUCCEEDED'));
-      const n01 = (await h.store.getNode(taskId, 'n01'))?.value;
-      assert.equal(n01?.state, 'STARTED', 'the killed node is visibly in flight, not lost');
+      // The grant outlives the runner's session: the keeper (another runner now) sees n01 granted and gone, and
+      // holds every other node back on the task's limit.
+      const budget = new BudgetStore(h.store.coordinator, h.store.paths);
+      const snap = await waitUntil('the others to wait on the killed node', async () => {
+        const b = await budget.inspect(h.o.cluster);
+        const pending = (await h.store.listNodes(taskId)).filter((n) => n.node !== 'n01' && n.state !== 'SUCCEEDED').map((n) => n.node);
+        const waiting = b.gate.waiting.filter((w) => w.blocked_by === 'task_limit').map((w) => w.node);
+        return b.grants.some((g) => g.node === 'n01' && g.task_id === taskId) && !b.live.includes('n01') && pending.every((n) => waiting.includes(n)) ? { b, pending } : undefined;
+      });
+      // (n01 may have gone first or later: the nodes not done yet are the ones held back.)
+      if (snap.pending.length > 0) assert.match(snap.b.gate.waiting[0]?.reason ?? '', /task limit 1: 1 of the cluster disrupted \(n01\)/);
+      assert.equal((await h.store.getNode(taskId, 'n01'))?.value.state, 'STARTED', 'the killed node is visibly in flight, not lost');
       await (await h.newRunner('n01')).start();
       const { task, nodes } = await h.waitFinal(taskId);
       assert.equal(task.state, 'succeeded');
@@ -135,8 +150,10 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(again?.state, 'SUCCEEDED');
       assert.equal(again?.attempts, 2);
       assert.match(again?.history[0]?.error ?? '', /interrupted/);
-      assert.equal(env.probe.maxConcurrency(taskId), 1);
+      assert.equal(again?.history[0]?.fencingToken, again?.history[1]?.fencingToken, 'the second attempt ran under the same grant');
+      assert.equal(env.probe.maxDisrupted((e) => e.taskId === taskId), 1, 'never two nodes disrupted at once, counting the killed one until it passed');
       assert.deepEqual(await queuesEmpty(h), {});
+      assert.deepEqual(await budget.grants(h.o.cluster), [], 'every grant released with its node\'s end');
     });
 
     it('dead-letters bad input with a reason and keeps routing and running', async () => {
@@ -311,8 +328,19 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       env.probe.failWhere = (node, attempt) => node === firstNode && attempt === 1;
       const taskId = await h.submit({ limit: 1, max_failures: 1, args: { ms: 10 } });
       await h.waitFor(taskId, 'the halt to settle', (ns, t) => t?.state === 'halted' && ns.every((n) => ['DEAD', 'SKIPPED'].includes(n.state)));
+      // The dead node keeps its grant: it failed its check, so it counts as disrupted.
+      const budget = new BudgetStore(h.store.coordinator, h.store.paths);
+      const dead = (await budget.grants(h.o.cluster)).find((g) => g.node === firstNode);
+      assert.ok(dead?.dead, 'the DEAD node keeps its grant, marked dead');
       const r = await resumeTask(h.store, h.queue, h.names, taskId);
       assert.equal(r.requeued.length, 3);
+      // With limit 1 the resumed nodes wait on it, visibly, until an operator gives it back.
+      await waitUntil('the resumed nodes to wait on the dead node', async () => {
+        const b = await budget.inspect(h.o.cluster);
+        return b.gate.waiting.length === 3 && b.gate.waiting.every((w) => w.blocked_by === 'task_limit' && w.reason.includes(firstNode ?? '?'));
+      });
+      assert.ok(await budget.releaseGrant(h.o.cluster, firstNode ?? '', { by: 'oncall', reason: 'checked by hand', kind: 'released' }));
+      assert.deepEqual((await budget.events(h.o.cluster)).map((e) => [e.kind, e.node, e.by]), [['released', firstNode, 'oncall']]);
       const { task, nodes } = await h.waitFor(taskId, 'the resumed task to end', (_ns, t) => t?.state === 'failed' || t?.state === 'succeeded').then(async (ns) => ({ task: (await h.store.getTask(taskId))?.value, nodes: ns }));
       // The dead node stays dead (redrive it to retry), so the task fails, but every other node ran.
       assert.equal(task?.state, 'failed');
@@ -368,7 +396,7 @@ export function controlScenarios(name: string, setup: ScenarioSetup): void {
       assert.deepEqual(r.removed, [taskId]);
       assert.equal(await h.store.getTask(taskId), undefined);
       assert.deepEqual((await h.store.coordinator.children(h.store.paths.tombstones)) ?? [], []);
-      assert.equal(await h.store.coordinator.exists(h.store.paths.taskLeases(h.o.cluster, taskId)), undefined);
+      assert.deepEqual((await h.store.coordinator.children(h.store.paths.grants(h.o.cluster))) ?? [], [], 'no grant outlives a finished task');
     });
   });
 }
@@ -414,7 +442,7 @@ export function targetScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(task.state, 'succeeded');
     });
 
-    it('plans without enqueuing: targets, limit and budget as numbers, live runners, held slots', async () => {
+    it('plans without enqueuing: targets, limit and budget as numbers, live runners, the cluster budget it draws from', async () => {
       const h = await start(['n01', 'n02', 'n03']);
       let hold!: () => void;
       const released = new Promise<void>((r) => (hold = r));
@@ -434,10 +462,161 @@ export function targetScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(plan.maxFailures, 1);
       assert.deepEqual(plan.live, ['n01', 'n02', 'n03']);
       assert.deepEqual(plan.notLive, ['n04']);
-      assert.deepEqual(plan.slots.map((s) => [s.node, s.taskId, s.holding]), [['n01', busy, true]]);
+      assert.deepEqual(plan.budget.grants.map((g) => [g.node, g.taskId, g.kind]), [['n01', busy, 'task']]);
+      assert.deepEqual(plan.budget.disrupted, ['n01']);
+      assert.equal(plan.budget.headroom, 1, 'limit 2, one node of the cluster disrupted by another task');
       assert.deepEqual(await h.leftInQueues(), before, 'nothing was enqueued');
       hold();
       assert.equal((await h.waitFinal(busy)).task.state, 'succeeded');
+    });
+  });
+}
+
+/** The cluster budget: every task and hold of a cluster draws from one budget of disrupted nodes. */
+export function budgetScenarios(name: string, setup: ScenarioSetup): void {
+  describe(`cluster budget scenarios: ${name}`, function () {
+    this.timeout(120_000);
+    const env = harnessPerTest(setup, 'cassandra:geo_counter');
+    const budgetOf = (h: Harness) => new BudgetStore(h.store.coordinator, h.store.paths);
+    const apply = async (h: Harness, p: Record<string, unknown>) => budgetOf(h).applyPolicy(parsePolicy({ cluster: h.o.cluster, ...p }), 'test');
+
+    it('two and three tasks side by side on one cluster: never more nodes disrupted than the smallest limit, and all finish', async () => {
+      const h = await env.start(nodeNames(6));
+      const a = await h.submit({ name: 'restart', limit: 2, args: { ms: 120 } });
+      const b = await h.submit({ name: 'backup', limit: 2, args: { ms: 80 } });
+      const c = await h.submit({ name: 'repair', limit: 3, args: { ms: 60 } });
+      for (const t of [a, b, c]) assert.equal((await h.waitFinal(t)).task.state, 'succeeded', t);
+      // Each task's limit caps the whole cluster's disruptions while it starts a node: with tasks of limit 2 and
+      // 3 side by side, at most 3 at once, and at most 2 whenever only limit-2 tasks started nodes.
+      assert.ok(env.probe.maxDisrupted() <= 3, `max disrupted ${env.probe.maxDisrupted()}`);
+      for (const t of [a, b, c]) assert.deepEqual([...env.probe.executions(t).values()], new Array(6).fill(1));
+      assert.deepEqual(await budgetOf(h).grants(h.o.cluster), []);
+    });
+
+    it('two tasks of limit 2: never more than 2 nodes of the cluster disrupted, by an independent probe', async () => {
+      const h = await env.start(nodeNames(6));
+      const a = await h.submit({ name: 'restart', limit: 2, args: { ms: 100 } });
+      const b = await h.submit({ name: 'backup', limit: 2, args: { ms: 100 } });
+      for (const t of [a, b]) assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      assert.equal(env.probe.maxDisrupted(), 2);
+      assert.equal(env.probe.executions().size, 6);
+    });
+
+    it('a cluster policy caps every task: budget 1 under tasks of limit 3', async () => {
+      const h = await env.start(nodeNames(4));
+      await apply(h, { budget: 1 });
+      const a = await h.submit({ name: 'a', limit: 3, args: { ms: 60 } });
+      const b = await h.submit({ name: 'b', limit: 3, args: { ms: 60 } });
+      for (const t of [a, b]) assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      assert.equal(env.probe.maxDisrupted(), 1);
+    });
+
+    it('zone budget: three zones, one node per zone at a time', async () => {
+      const zones: Record<string, string> = { n01: 'a', n02: 'a', n03: 'b', n04: 'b', n05: 'c', n06: 'c' };
+      const h = await env.start(nodeNames(6), { runnerOptions: (n) => ({ zone: zones[n] }) });
+      await apply(h, { budget: 3, zone_budget: 1 });
+      const t = await h.submit({ limit: 3, args: { ms: 100 } });
+      assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      for (const z of ['a', 'b', 'c']) assert.equal(env.probe.maxDisrupted((e) => zones[e.node] === z), 1, `zone ${z}`);
+      assert.ok(env.probe.maxDisrupted() >= 2, 'zones ran side by side');
+    });
+
+    it('exclusive: a repair waits for the others to drain, and nothing else starts while it holds a grant', async () => {
+      const h = await env.start(nodeNames(4));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let blockedOnce = false;
+      env.probe.onExecute = async () => {
+        if (!blockedOnce) {
+          blockedOnce = true;
+          await gate;
+        }
+      };
+      const first = await h.submit({ name: 'restart', nodes: ['n01'], limit: 2, args: { ms: 10 } });
+      await h.waitFor(first, 'n01 to start', (ns) => ns[0]?.state === 'STARTED');
+      const repair = await h.submit({ name: 'repair', limit: 2, exclusive: true, args: { ms: 50 } });
+      await waitUntil('the repair to wait for the others to drain', async () => (await budgetOf(h).inspect(h.o.cluster)).gate.waiting.some((w) => w.task_id === repair && w.blocked_by === 'exclusive'));
+      const later = await h.submit({ name: 'backup', nodes: ['n04'], limit: 2, args: { ms: 10 } });
+      release();
+      for (const t of [first, repair, later]) assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      // The repair's window: from its first start to its last end, no other task's node is disrupted.
+      const ev = env.probe.events;
+      const from = ev.findIndex((e) => e.taskId === repair && e.kind === 'start');
+      const to = ev.length - 1 - [...ev].reverse().findIndex((e) => e.taskId === repair && e.kind === 'end');
+      assert.deepEqual(ev.slice(from, to + 1).filter((e) => e.taskId !== repair), [], 'nothing else ran while the exclusive task held grants');
+      assert.ok(ev.findIndex((e) => e.taskId === first && e.kind === 'end') < from, 'it waited for the restart to drain');
+    });
+
+    it('a high-priority one-node task for a node whose rollout item is waiting runs first', async () => {
+      const h = await env.start(nodeNames(3));
+      await apply(h, { budget: 1 });
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      env.probe.onExecute = async (node) => {
+        if (node === 'n01') await gate;
+      };
+      const hold = await h.submit({ name: 'hold', nodes: ['n01'], limit: 1, args: { ms: 1 } });
+      await h.waitFor(hold, 'n01 to start', (ns) => ns[0]?.state === 'STARTED');
+      const rollout = await h.submit({ name: 'rollout', nodes: ['n02', 'n03'], limit: 1, args: { ms: 10 } });
+      await h.waitFor(rollout, 'the rollout to wait', (ns) => ns.every((n) => n.state === 'WAITING'));
+      const urgent = await h.submit({ name: 'urgent', nodes: ['n03'], limit: 1, priority: 'high', args: { ms: 10 } });
+      await waitUntil('the urgent request to be queued', async () => (await budgetOf(h).requests(h.o.cluster)).some((r) => r.task_id === urgent));
+      const order = (await budgetOf(h).inspect(h.o.cluster)).requests.map((r) => r.task_id);
+      assert.equal(order[0], urgent, 'high priority is served first');
+      release();
+      for (const t of [hold, rollout, urgent]) assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      const starts = env.probe.events.filter((e) => e.kind === 'start' && e.taskId !== hold);
+      assert.equal(starts[0]?.taskId, urgent, 'the urgent task started before the rollout went on');
+      assert.equal(env.probe.maxDisrupted(), 1);
+    });
+
+    it('the health gate: closed (exit 1, missing check) nothing starts and the reason is visible; it opens and the rollout goes on by itself', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tm-health-'));
+      const flag = join(dir, 'healthy');
+      // A check from the runners' local config: healthy while the flag file exists.
+      const checks = { 'ring-healthy': { argv: ['/bin/sh', '-c', `test -f ${flag} && echo UN || { echo "node n09 is DN"; exit 1; }`] } };
+      const h = await env.start(nodeNames(3), { runnerOptions: () => ({ checks, keeperTickMs: 200 }) });
+      await apply(h, { budget: 1, health: { check: 'ring-healthy', timeout: '5s', interval: '200ms' } });
+      const t = await h.submit({ limit: 1, args: { ms: 10 } });
+      const closed = await waitUntil('the gate to close with the reason', async () => {
+        const b = await budgetOf(h).inspect(h.o.cluster);
+        return b.gate.health?.ok === false && b.gate.waiting.length === 3 ? b : undefined;
+      });
+      assert.match(closed.gate.waiting[0]?.reason ?? '', /cluster health: ring-healthy exited 1: node n09 is DN/);
+      assert.equal(env.probe.executions(t).size, 0, 'nothing started while the gate was closed');
+      // A check the keeper's config does not define closes the gate too.
+      await apply(h, { budget: 1, health: { check: 'not-configured', timeout: '5s', interval: '200ms' } });
+      await waitUntil('the missing check to close the gate', async () => /not defined in this runner's config/.test((await budgetOf(h).getGate(h.o.cluster)).value.health?.detail ?? ''));
+      assert.equal(env.probe.executions(t).size, 0);
+      await apply(h, { budget: 1, health: { check: 'ring-healthy', timeout: '5s', interval: '200ms' } });
+      await writeFile(flag, '');
+      assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      assert.equal((await budgetOf(h).getGate(h.o.cluster)).value.health?.ok, true);
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('a check that times out closes the gate', async () => {
+      const checks = { slow: { argv: ['/bin/sh', '-c', 'sleep 5'] } };
+      const h = await env.start(nodeNames(1), { runnerOptions: () => ({ checks }) });
+      await apply(h, { budget: 1, health: { check: 'slow', timeout: '300ms', interval: '10s' } });
+      const t = await h.submit({ limit: 1, args: { ms: 10 } });
+      await waitUntil('the timeout to close the gate', async () => /timed out after 0.3s/.test((await budgetOf(h).getGate(h.o.cluster)).value.health?.detail ?? ''));
+      assert.equal(env.probe.executions(t).size, 0);
+    });
+
+    it('hold and release: a human hold draws from the same budget; release gives it back, recorded with who and why', async () => {
+      const h = await env.start(nodeNames(3));
+      await apply(h, { budget: 1 });
+      const b = budgetOf(h);
+      const held = await waitForGrant(b, h.o.cluster, { node: 'n02', zone: undefined, kind: 'hold', task_id: undefined, limit: undefined, exclusive: false, priority: 'normal', requested_at: new Date().toISOString(), by: 'alice@laptop', reason: 'disk swap', ttl_ms: undefined });
+      held.close();
+      const t = await h.submit({ limit: 3, args: { ms: 10 } });
+      await waitUntil('the task to wait on the hold', async () => (await b.inspect(h.o.cluster)).gate.waiting.some((w) => w.task_id === t && w.blocked_by === 'budget' && /n02/.test(w.reason)));
+      assert.equal(env.probe.executions(t).size, 0);
+      assert.ok(await b.releaseGrant(h.o.cluster, 'n02', { by: 'alice@laptop', reason: 'disk swapped', kind: 'released' }));
+      assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      assert.deepEqual((await b.events(h.o.cluster)).map((e) => [e.kind, e.node, e.by, e.reason]), [['released', 'n02', 'alice@laptop', 'disk swapped']]);
+      assert.equal(env.probe.maxDisrupted(), 1);
     });
   });
 }

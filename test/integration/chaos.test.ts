@@ -75,16 +75,35 @@ describe('chaos: the round checker', () => {
     assert.equal(c.duplicateExecutions, 0);
   });
 
-  it('catches a third node inside with limit 2; a killed attempt ends at the kill line, not before', () => {
+  it('catches a third node disrupted with limit 2; a killed attempt (a reboot) keeps its node disrupted until it passes', () => {
     const over = checkRound(evidence({ lines: [start('a', 1), start('b', 2), start('c', 3), end('a', 1), end('b', 2), end('c', 3)] }));
     assert.equal(over.limitViolations, 1);
     assert.equal(over.maxConcurrency, 3);
-    const killed = [start('a', 1), start('b', 2), { kind: 'kill', role: 'runner', node: 'a', pid: 1, t: at() } as ProbeLine, start('c', 3), end('b', 2), start('a', 4), end('a', 4), end('c', 3)];
-    const c = checkRound(evidence({ lines: killed }));
-    assert.equal(c.limitViolations, 0);
+    const kill = (node: string, pid: number) => ({ kind: 'kill', role: 'runner', node, pid, t: at() }) as ProbeLine;
+    const rebootThenOthers = [start('a', 1), start('b', 2), kill('a', 1), end('b', 2), start('a', 4), end('a', 4), start('c', 3), end('c', 3)];
+    const c = checkRound(evidence({ lines: rebootThenOthers }));
+    assert.deepEqual(c.violations, []);
     assert.equal(c.duplicateExecutions, 1, 'the attempt after the kill is a re-execution');
-    const c2 = checkRound(evidence({ lines: [start('a', 1), start('b', 2), start('c', 3), { kind: 'kill', role: 'runner', node: 'a', pid: 1, t: at() } as ProbeLine] }));
-    assert.equal(c2.limitViolations, 1, 'a kill after the third start does not excuse it');
+    const c2 = checkRound(evidence({ lines: [start('a', 1), start('b', 2), kill('a', 1), end('b', 2), start('c', 3), start('b', 5), end('c', 3), start('a', 4), end('a', 4), end('b', 5)] }));
+    assert.equal(c2.limitViolations, 1, 'a node started while the rebooting one was still down (slot freed with its runner) is caught');
+    const failedStays = checkRound(evidence({ lines: [start('a', 1), end('a', 1, false), start('b', 2), start('c', 3), end('b', 2), end('c', 3), start('a', 1), end('a', 1)] }));
+    assert.equal(failedStays.limitViolations, 1, 'a failed attempt keeps its node disrupted until a later attempt passes');
+  });
+
+  it('counts every task of the cluster together, and catches a start while the health gate was closed', () => {
+    const T2 = 'task-2';
+    const other = (kind: 'start' | 'end', node: string, pid: number): ProbeLine => ({ kind, task: T2, node, pid, attempt: 1, ok: true, aborted: false, t: at() });
+    const both = checkRound(
+      evidence({
+        lines: [start('a', 1), other('start', 'b', 2), start('c', 3), end('a', 1), other('end', 'b', 2), end('c', 3), start('b', 4), end('b', 4)],
+        nodes: [rec('a', 'SUCCEEDED'), rec('b', 'SUCCEEDED'), rec('c', 'SUCCEEDED')],
+        others: [{ taskId: T2, targets: ['b'], task: { ...task('succeeded'), taskId: T2 } as TaskRecord, nodes: [rec('b', 'SUCCEEDED')], letters: [] }],
+      }),
+    );
+    assert.equal(both.limitViolations, 1, 'three nodes of the cluster disrupted by two tasks, limit 2');
+    const gate = (fault: string) => ({ kind: 'fault', fault, pid: 9, t: at() }) as ProbeLine;
+    const closed = checkRound(evidence({ lines: [gate('health-closed'), ...Array.from({ length: 60 }, () => gate('tick')), start('a', 1), end('a', 1), gate('health-open'), start('b', 2), end('b', 2), start('c', 3), end('c', 3)] }));
+    assert.ok(closed.violations.some((v) => /health: a \(task task-1\) started \d+ ms after the health gate closed/.test(v)), closed.violations.join('; '));
   });
 
   it('catches lost nodes, a DEAD node without a dead letter, a SKIPPED node without a reason, a success that never ran', () => {

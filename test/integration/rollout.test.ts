@@ -2,7 +2,7 @@
 // on loopback ports started by the global setup: 20 runner instances, limit 3.
 import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
-import { controlScenarios, rolloutScenarios, targetScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
+import { budgetScenarios, controlScenarios, rolloutScenarios, targetScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint, testZk } from '../support/env.js';
 
 describe('integration: real ZooKeeper + SQS server', function () {
@@ -31,4 +31,5 @@ describe('integration: real ZooKeeper + SQS server', function () {
   rolloutScenarios('ZooKeeper + fauxqs', setup);
   controlScenarios('ZooKeeper + fauxqs', setup);
   targetScenarios('ZooKeeper + fauxqs', setup);
+  budgetScenarios('ZooKeeper + fauxqs', setup);
 });

@@ -16,6 +16,7 @@ import { TaskStore, TaskWatch } from '../../core/task/task-store.js';
 import type { WorkQueue } from '../../core/queue/work-queue.js';
 import { Router } from '../../router/router.js';
 import { Runner } from '../../runner/runner.js';
+import type { RunnerOptions } from '../../runner/runner-options.js';
 
 export interface Backend {
   /** A new queue client (one per simulated process). */
@@ -43,6 +44,8 @@ export interface HarnessOptions {
   /** The runners' clock (maintenance windows, timestamps) and how often they look at a closed window. */
   clock?: Clock;
   windowRecheckMs?: number;
+  /** Extra options per runner (zone, health checks, keeper tick). */
+  runnerOptions?: (node: string) => Partial<RunnerOptions>;
   /** Wraps a simulated process's coordinator session (to interleave its calls with a test's steps). */
   wrapSession?: (c: Coordinator, who: 'store' | 'router' | `runner:${string}`) => Coordinator;
 }
@@ -111,6 +114,8 @@ export class Harness {
       retryPauseMs: 100,
       ...(this.o.clock ? { clock: this.o.clock } : {}),
       ...(this.o.windowRecheckMs ? { windowRecheckMs: this.o.windowRecheckMs } : {}),
+      keeperTickMs: 500,
+      ...this.o.runnerOptions?.(node),
     });
     this.runners.set(node, runner);
     return runner;

@@ -10,6 +10,8 @@ export interface ProbeEvent {
   node: string;
   taskId: string;
   kind: 'start' | 'end';
+  /** An end after post_check passed (the node is whole again); false when a step failed or was aborted. */
+  ok?: boolean;
   at: number;
   /** Monotonic order of events, independent of the clock's resolution. */
   seq: number;
@@ -25,8 +27,25 @@ export class Probe {
   /** Called inside execute, before sleeping: tests use it to act at a precise moment. */
   onExecute: ((node: string) => void | Promise<void>) | undefined;
 
-  record(node: string, taskId: string, kind: 'start' | 'end'): void {
-    this.events.push({ node, taskId, kind, at: Date.now(), seq: this.seq++ });
+  record(node: string, taskId: string, kind: 'start' | 'end', ok?: boolean): void {
+    this.events.push({ node, taskId, kind, ...(ok === undefined ? {} : { ok }), at: Date.now(), seq: this.seq++ });
+  }
+
+  /**
+   * The cluster-wide invariant: the largest number of distinct nodes disrupted at once, by every task together.
+   * A node is disrupted from an action's start until a post_check passes on it: a failed or killed attempt
+   * (a reboot) leaves it disrupted until a later attempt ends well.
+   */
+  maxDisrupted(filter?: (e: ProbeEvent) => boolean): number {
+    const down = new Set<string>();
+    let max = 0;
+    for (const e of this.events) {
+      if (filter && !filter(e)) continue;
+      if (e.kind === 'start') down.add(e.node);
+      else if (e.ok) down.delete(e.node);
+      max = Math.max(max, down.size);
+    }
+    return max;
   }
 
   /** The largest number of nodes between pre_check start and post_check end at any instant. */
@@ -70,13 +89,13 @@ export class Probe {
           const failUntil = this.failUntil.get(ctx.node) ?? 0;
           if (ctx.attempt <= failUntil || this.failWhere?.(ctx.node, ctx.attempt)) throw new TaskermanError('ACTION_FAILED', `probe told to fail attempt ${ctx.attempt} on ${ctx.node}`);
         } catch (err) {
-          // The step ended (failed): the node leaves its critical section here.
-          this.record(ctx.node, ctx.taskId, 'end');
+          // The step ended (failed): the node leaves its critical section here (still disrupted, not whole).
+          this.record(ctx.node, ctx.taskId, 'end', false);
           throw err;
         }
       },
       postCheck: async (ctx) => {
-        this.record(ctx.node, ctx.taskId, 'end');
+        this.record(ctx.node, ctx.taskId, 'end', true);
       },
     });
   }

@@ -27,7 +27,7 @@ export interface ZkServer {
   /** Stops the server for good and removes its temporary dir. */
   stop(): Promise<void>;
   /** Stops and starts again on the same port and data dir (sessions shorter than their timeout survive). */
-  restart(): Promise<void>;
+  restart(downMs?: number): Promise<void>;
 }
 
 function onPath(cmd: string): boolean {
@@ -198,13 +198,15 @@ class LocalZkServer implements ZkServer {
     await rm(this.tempDir, { recursive: true, force: true });
   }
 
-  async restart(): Promise<void> {
+  /** Stops the server, keeps it down `downMs` (an outage shorter or longer than a session timeout), starts it again. */
+  async restart(downMs = 0): Promise<void> {
     this.restartPending = true;
     try {
       await this.stop();
     } finally {
       this.restartPending = false;
     }
+    if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     await this.start();
   }
 }

@@ -2,7 +2,7 @@
 // SQS in test/integration/rollout.test.ts).
 import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
 import { MemoryQueueStore, MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
-import { controlScenarios, rolloutScenarios, targetScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
+import { budgetScenarios, controlScenarios, rolloutScenarios, targetScenarios, type ScenarioSetup } from '../contract/rollout.scenarios.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
 
 const setup: ScenarioSetup = {
@@ -25,3 +25,4 @@ const setup: ScenarioSetup = {
 rolloutScenarios('in-memory queue and coordinator', setup);
 controlScenarios('in-memory queue and coordinator', setup);
 targetScenarios('in-memory queue and coordinator', setup);
+budgetScenarios('in-memory queue and coordinator', setup);

@@ -1,0 +1,385 @@
+// The gate keeper of one cluster's budget. Every runner of the cluster (and a waiting `taskerman hold`) stands
+// for election under <root>/clusters/<cluster>/keepers; the lowest lives keeper and grants for everyone:
+// it watches the requests, the grants, the live members and the policy, applies the admission rule
+// (admission.ts) and writes each round's grants in one transaction guarded on the gate's version, so two
+// keepers (a handover, a partition) can never both grant from the same state. A waiter watches only its own
+// node's grant znode: a release costs the keeper a handful of reads and one write, whatever the number of
+// waiters, and wakes one waiter, not all of them.
+//
+// The keeper also runs the health gate (a check from its own runner's local config), releases holds whose
+// --ttl ran out, and flags granted nodes whose runner has been gone longer than the policy's return_grace.
+import { EventEmitter } from 'node:events';
+import { CoordinatorError, decodeSegment, encodeSegment, fromJsonBuffer, joinPath, toJsonBuffer, type SessionState, type TxOp, type Watcher } from '../coordination/coordinator.js';
+import { isoNow, systemClock, type Clock } from '../clock.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { mapLimit } from '../pool.js';
+import { decide, type Decision } from './admission.js';
+import { parseStoredPolicy, seqOfRequest, REQUEST_PREFIX, type BudgetStore } from './budget-store.js';
+import { runHealthCheck, type HealthChecks } from './health-check.js';
+import { DEFAULT_AGEING_MS, DEFAULT_RETURN_GRACE_MS } from './policy.js';
+import type { BudgetEvent, GateRecord, GrantRecord, HealthResult, KnownNodeRecord, Request, RequestRecord } from './records.js';
+
+export interface KeeperOptions {
+  store: BudgetStore;
+  cluster: string;
+  /** Who keeps (the runner's node name, or "cli:<user>@<host>"). */
+  by: string;
+  /** This process's local health checks; a policy naming a check not defined here keeps the gate closed. */
+  checks: HealthChecks;
+  logger: Logger;
+  clock?: Clock;
+  /** Re-evaluates at least this often (ageing, hold expiry, return grace, a closed health gate): default 5 s. */
+  tickMs?: number;
+}
+
+export interface KeeperEvents {
+  /** A round's grants were written. */
+  granted: [{ cluster: string; grants: GrantRecord[] }];
+  /** A granted node whose runner has been gone past return_grace, a hold expired, ...: recorded in the event log too. */
+  event: [BudgetEvent];
+  health: [HealthResult];
+  problem: [Error];
+  leading: [boolean];
+}
+
+const KEEPER_PREFIX = 'k-';
+const WAITING_KEPT = 500;
+
+export class BudgetKeeper extends EventEmitter<KeeperEvents> {
+  private readonly store: BudgetStore;
+  private readonly cluster: string;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly tickMs: number;
+  private stopped = false;
+  private electionNode: string | undefined;
+  private leading = false;
+  private suspended = false;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly armed = new Set<string>();
+  private readonly watchers = new Map<string, Watcher>();
+  private grantCache = new Map<string, GrantRecord>();
+  private requestCache = new Map<string, Request>();
+  private knownCache = new Map<string, KnownNodeRecord>();
+  private flagged = new Set<string>();
+  /** Reads and writes of the last rounds, for the benchmark's "ZooKeeper operations per grant". */
+  readonly stats = { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 };
+
+  constructor(private readonly o: KeeperOptions) {
+    super();
+    this.store = o.store;
+    this.cluster = o.cluster;
+    this.clock = o.clock ?? systemClock;
+    this.log = o.logger.child({ component: 'budget-keeper', cluster: o.cluster });
+    this.tickMs = o.tickMs ?? 5000;
+  }
+
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  async start(): Promise<void> {
+    await this.store.initCluster(this.cluster);
+    this.unsubscribe = this.store.coordinator.onSessionState((s) => this.onSession(s));
+    await this.join();
+    this.ticker = setInterval(() => {
+      if (this.electionFailed) {
+        this.electionFailed = false;
+        (this.electionNode ? this.checkElection() : this.join()).catch((err: unknown) => this.problem(err));
+      }
+      this.kick();
+    }, this.tickMs);
+    this.ticker.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.setLeading(false);
+    if (this.ticker) clearInterval(this.ticker);
+    this.unsubscribe?.();
+    await this.running?.catch(() => undefined);
+    const node = this.electionNode;
+    this.electionNode = undefined;
+    if (node) await this.store.coordinator.remove(node).catch(() => undefined);
+  }
+
+  private onSession(s: SessionState): void {
+    if (s === 'suspended') {
+      // Curator TN14: while suspended, grant nothing (the transaction would fail anyway; don't even decide).
+      this.suspended = true;
+      return;
+    }
+    this.suspended = false;
+    if (s === 'lost') {
+      // Our election node went with the session: stand again when a new session is up.
+      this.electionNode = undefined;
+      this.setLeading(false);
+      this.armed.clear();
+      return;
+    }
+    if (this.stopped) return;
+    this.armed.clear();
+    // Back (same session or a new one): stand again if our node went, and look at the election afresh either
+    // way: a watch on the keeper ahead, or a read that failed while ZooKeeper was away, may have been lost.
+    const again = !this.electionNode ? this.join() : this.checkElection();
+    again.catch((err: unknown) => this.problem(err));
+  }
+
+  private electionFailed = false;
+
+  private problem(err: unknown): void {
+    if (this.stopped) return;
+    this.electionFailed = true;
+    this.log.warn({ err: describeError(err) }, 'budget keeper: will try again');
+    this.emit('problem', err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private setLeading(v: boolean): void {
+    if (this.leading === v) return;
+    this.leading = v;
+    if (v) {
+      // A new term: read everything afresh (another keeper may have granted meanwhile).
+      this.grantCache.clear();
+      this.requestCache.clear();
+      this.knownCache.clear();
+      this.armed.clear();
+      this.log.info('budget keeper: leading');
+    }
+    this.emit('leading', v);
+  }
+
+  private async join(): Promise<void> {
+    const dir = this.store.paths.keepers(this.cluster);
+    const path = await this.store.coordinator.create(joinPath(dir, KEEPER_PREFIX), toJsonBuffer({ by: this.o.by, since: isoNow(this.clock) }), 'ephemeral_sequential');
+    this.electionNode = path;
+    await this.checkElection();
+  }
+
+  private async checkElection(): Promise<void> {
+    const mine = this.electionNode;
+    if (!mine || this.stopped) return;
+    const dir = this.store.paths.keepers(this.cluster);
+    const order = ((await this.store.coordinator.children(dir)) ?? []).filter((n) => n.startsWith(KEEPER_PREFIX)).sort((a, b) => seqOfRequest(a) - seqOfRequest(b));
+    const name = mine.slice(mine.lastIndexOf('/') + 1);
+    const idx = order.indexOf(name);
+    if (idx < 0) {
+      // Our node is gone (session expired under us): stand again.
+      this.electionNode = undefined;
+      this.setLeading(false);
+      if (!this.stopped) await this.join();
+      return;
+    }
+    if (idx === 0) {
+      this.setLeading(true);
+      this.kick();
+      return;
+    }
+    this.setLeading(false);
+    // Watch only the one just ahead: when it goes, look again (no herd on a keeper's death).
+    const ahead = joinPath(dir, order[idx - 1] as string);
+    const st = await this.store.coordinator.exists(ahead, () => {
+      this.checkElection().catch((err: unknown) => this.problem(err));
+    });
+    this.electionFailed = false;
+    if (!st) await this.checkElection();
+  }
+
+  /** Asks for an evaluation; evaluations run one at a time, and one more runs if asked meanwhile. */
+  kick(): void {
+    if (!this.leading || this.stopped) return;
+    this.dirty = true;
+    if (this.running) return;
+    // `running` is cleared in a then-callback, which always runs after this assignment (an async function that
+    // finished without awaiting would clear it before the assignment and leave it set for good).
+    this.running = this.evaluateWhileDirty().finally(() => {
+      this.running = undefined;
+      // Asked again while the last round was finishing: go on.
+      if (this.dirty && this.leading && !this.suspended) this.kick();
+    });
+  }
+
+  private async evaluateWhileDirty(): Promise<void> {
+    let rounds = 0;
+    while (this.dirty && this.leading && !this.stopped && !this.suspended) {
+      this.dirty = false;
+      try {
+        await this.evaluate();
+      } catch (err) {
+        if (err instanceof CoordinatorError && ['BAD_VERSION', 'NO_NODE', 'NODE_EXISTS'].includes(err.code)) {
+          // Someone changed the state under this round (a request withdrawn, a grant released): go again.
+          this.stats.conflicts++;
+          this.dirty = ++rounds < 20;
+          if (!this.dirty) this.problem(err);
+        } else {
+          this.problem(err);
+        }
+      }
+    }
+  }
+
+  private watcher(path: string): Watcher | undefined {
+    if (this.armed.has(path)) return undefined;
+    let w = this.watchers.get(path);
+    if (!w) {
+      w = () => {
+        this.armed.delete(path);
+        this.kick();
+      };
+      this.watchers.set(path, w);
+    }
+    this.armed.add(path);
+    return w;
+  }
+
+  /** Children of a folder with a watch, and the data of those not cached yet (cache by name). */
+  private async readDir<T>(dir: string, cache: Map<string, T>, parse: (name: string, data: Buffer) => T, fresh = false): Promise<T[]> {
+    const c = this.store.coordinator;
+    const names = (await c.children(dir, this.watcher(dir))) ?? [];
+    this.stats.reads++;
+    const present = new Set(names);
+    for (const k of cache.keys()) if (!present.has(k)) cache.delete(k);
+    const missing = fresh ? names : names.filter((n) => !cache.has(n));
+    await mapLimit(missing, 16, async (n) => {
+      const d = await c.get(joinPath(dir, n));
+      this.stats.reads++;
+      if (d) cache.set(n, parse(n, d.data));
+    });
+    return names.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
+  }
+
+  private async evaluate(): Promise<void> {
+    this.stats.rounds++;
+    const { store, cluster } = this;
+    const p = store.paths;
+    const c = store.coordinator;
+    const policyData = await c.get(p.policy(cluster), this.watcher(p.policy(cluster)));
+    const policy = policyData ? parseStoredPolicy(policyData.data) : undefined;
+    const gateNow = await store.getGate(cluster);
+    this.stats.reads += 2;
+    const grants = await this.readDir(p.grants(cluster), this.grantCache, (_n, d) => fromJsonBuffer<GrantRecord>(d));
+    const requests = await this.readDir(p.requests(cluster), this.requestCache, (n, d) => ({ ...fromJsonBuffer<RequestRecord>(d), name: n, seq: seqOfRequest(n) }));
+    const known = await this.readDir(p.knownNodes(cluster), this.knownCache, (_n, d) => fromJsonBuffer<KnownNodeRecord>(d));
+    const live = new Set(((await c.children(p.clusterMembers(cluster), this.watcher(p.clusterMembers(cluster)))) ?? []).map(decodeSegment));
+    this.stats.reads++;
+    const now = this.clock.now();
+    const nowIso = new Date(now).toISOString();
+    const gate = gateNow.value;
+
+    // Holds whose --ttl ran out end by themselves.
+    for (const g of grants) {
+      if (g.kind === 'hold' && g.expires_at && Date.parse(g.expires_at) <= now) {
+        const r = await store.releaseGrant(cluster, g.node, { by: this.o.by, reason: `hold expired (ttl until ${g.expires_at})`, kind: 'expired', token: g.token });
+        if (r) this.note({ at: nowIso, kind: 'expired', node: g.node, task_id: undefined, by: this.o.by, reason: `hold by ${g.by} expired` });
+        this.dirty = true;
+        return;
+      }
+    }
+
+    // Granted nodes whose runner is gone: counted from when first seen gone; flagged (never released) past return_grace.
+    const absent: Record<string, string> = {};
+    const grace = policy?.returnGraceMs ?? DEFAULT_RETURN_GRACE_MS;
+    for (const g of grants) {
+      if (g.kind !== 'task' || live.has(g.node)) continue;
+      const since = gate.absent_since[g.node] ?? nowIso;
+      absent[g.node] = since;
+      if (now - Date.parse(since) > grace && !this.flagged.has(`${g.node}@${g.token}`)) {
+        this.flagged.add(`${g.node}@${g.token}`);
+        const reason = `granted to task ${g.task_id} since ${g.granted_at}; its runner has been gone since ${since} (return_grace ${Math.round(grace / 1000)}s): check the node, then \`taskerman release ${cluster} --node ${g.node}\` if it is not coming back`;
+        this.log.error({ node: g.node, task_id: g.task_id }, `grant held past its return grace: ${reason}`);
+        this.note({ at: nowIso, kind: 'flagged', node: g.node, task_id: g.task_id, by: this.o.by, reason });
+        await store.recordEvent(cluster, { at: nowIso, kind: 'flagged', node: g.node, task_id: g.task_id, by: this.o.by, reason }).catch(() => undefined);
+      }
+    }
+
+    const ageing = policy?.ageingMs ?? DEFAULT_AGEING_MS;
+    let decision: Decision = decide({ policy, grants, requests, known, live, bypass: gate.bypass, now }, ageing);
+    let health = gate.health;
+    let grantNow = decision.grant;
+    if (grantNow.length > 0 && policy?.health) {
+      // Every round that would grant asks the check afresh: a grant is never given on an old answer.
+      const gateDef = policy.health;
+      const out = await runHealthCheck(this.o.checks, gateDef);
+      health = { check: gateDef.check, ok: out.ok, at: isoNow(this.clock), detail: out.detail, by: this.o.by };
+      this.emit('health', health);
+      if (!out.ok) {
+        grantNow = [];
+        const reason = `cluster health: ${gateDef.check} ${out.detail}`;
+        decision = { ...decision, grant: [], waiting: [...decision.grant.map((r) => waitingFor(r, reason)), ...decision.waiting] };
+        this.log.warn({ check: gateDef.check, detail: out.detail }, 'health gate closed: no grant until it passes');
+        this.recheckIn(gateDef.intervalMs);
+      }
+    }
+
+    const next: GateRecord = {
+      seq: gate.seq + grantNow.length,
+      bypass: decision.bypass,
+      absent_since: absent,
+      health,
+      waiting: decision.waiting.slice(0, WAITING_KEPT),
+      waiting_total: decision.waiting.length,
+      keeper: { by: this.o.by, since: gate.keeper?.by === this.o.by ? gate.keeper.since : nowIso },
+      updated_at: nowIso,
+    };
+    if (grantNow.length === 0 && sameGate(gate, next)) return;
+
+    const newGrants: GrantRecord[] = grantNow.map((r, i) => ({
+      node: r.node,
+      zone: r.zone ?? known.find((k) => k.node === r.node)?.zone,
+      kind: r.kind,
+      task_id: r.task_id,
+      exclusive: r.exclusive,
+      priority: r.priority,
+      token: gate.seq + i + 1,
+      granted_at: nowIso,
+      by: r.by,
+      reason: r.reason,
+      expires_at: r.kind === 'hold' && r.ttl_ms ? new Date(now + r.ttl_ms).toISOString() : undefined,
+      request: r.name,
+      dead: undefined,
+    }));
+    const ops: TxOp[] = [
+      ...(policyData ? [{ op: 'check', path: p.policy(cluster), version: policyData.stat.version } as TxOp] : []),
+      { op: 'set', path: p.gate(cluster), data: toJsonBuffer(next), version: gateNow.version },
+      ...newGrants.flatMap((g): TxOp[] => [
+        { op: 'create', path: p.grant(cluster, g.node), data: toJsonBuffer(g), mode: 'persistent' },
+        { op: 'remove', path: joinPath(p.requests(cluster), g.request), version: -1 },
+      ]),
+    ];
+    await c.transaction(ops);
+    this.stats.writes++;
+    if (newGrants.length > 0) {
+      this.stats.grants += newGrants.length;
+      for (const g of newGrants) {
+        this.grantCache.set(encodeSegment(g.node), g);
+        this.requestCache.delete(g.request);
+      }
+      this.log.debug({ nodes: newGrants.map((g) => g.node) }, 'granted');
+      this.emit('granted', { cluster, grants: newGrants });
+    }
+    if (this.stats.rounds % 500 === 0) await store.pruneEvents(cluster).catch(() => undefined);
+  }
+
+  private recheckIn(ms: number): void {
+    const t = setTimeout(() => this.kick(), ms);
+    t.unref();
+  }
+
+  private note(ev: BudgetEvent): void {
+    this.emit('event', ev);
+  }
+}
+
+function waitingFor(r: Request, reason: string) {
+  return { request: r.name, node: r.node, task_id: r.task_id, kind: r.kind, priority: r.priority, blocked_by: 'health' as const, reason, since: r.requested_at };
+}
+
+function sameGate(a: GateRecord, b: GateRecord): boolean {
+  const strip = (g: GateRecord) => JSON.stringify({ ...g, updated_at: '', keeper: g.keeper?.by });
+  return strip(a) === strip(b);
+}
+
+export { REQUEST_PREFIX };
