@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { defineAction } from '../../actions/action.js';
 import { goLast, taskStorePeers, type TaskPeers } from '../../actions/task-peers.js';
 import { DeferredError } from '../../core/errors.js';
+import { BudgetStore } from '../../core/budget/budget-store.js';
 import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
 import { MemoryQueueStore, MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
@@ -99,6 +100,53 @@ describe('DeferredError outside pre_check', function () {
       const { nodes } = await h.waitFinal(taskId);
       assert.equal(nodes[0]?.state, 'DEAD');
       assert.match(nodes[0]?.error ?? '', /execute cannot defer \(only pre_check can\)/);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+describe('DeferredError and the grant', function () {
+  this.timeout(60_000);
+  it('a fresh grant is handed on; a grant the node already failed under is kept while it defers', async () => {
+    const seen: Array<{ attempt: number; grantHeld: boolean }> = [];
+    const ref: { h?: Harness } = {};
+    const grantHeld = async () => Boolean(await new BudgetStore(ref.h!.store.coordinator, ref.h!.store.paths).getGrant('c', 'n1'));
+    const action = defineAction({
+      name: 'fail-then-defer',
+      version: 1,
+      description: 'attempt 1 defers (fresh grant), 2 fails, 3 defers (grant kept), 4 passes',
+      args: z.strictObject({}),
+      async preCheck(ctx) {
+        if (ctx.attempt === 1 || ctx.attempt === 3) {
+          // Look at the grant shortly after the runner handled the deferral.
+          setTimeout(() => void grantHeld().then((held) => seen.push({ attempt: ctx.attempt, grantHeld: held })), 400);
+          throw new DeferredError(`defer on attempt ${ctx.attempt}`, 1500);
+        }
+        if (ctx.attempt === 2) throw new Error('the node is down');
+      },
+      async execute() {},
+    });
+    const queues = new MemoryQueueStore();
+    const zk = new MemoryCoordinatorStore();
+    const h = new Harness({
+      backend: { queue: () => new MemoryWorkQueue({ store: queues }), session: async () => zk.session(), cleanup: async () => zk.stop() },
+      cluster: 'c',
+      nodes: ['n1'],
+      zkRoot: freshZkRoot(),
+      queuePrefix: freshQueuePrefix(),
+      actions: [action],
+    });
+    ref.h = h;
+    try {
+      await h.start();
+      const taskId = await h.submit({ action: 'fail-then-defer', limit: 1, retry: { count: 1, backoff: '100ms' } });
+      const { nodes } = await h.waitFinal(taskId);
+      assert.equal(nodes[0]?.state, 'SUCCEEDED', nodes[0]?.error);
+      assert.deepEqual(seen, [
+        { attempt: 1, grantHeld: false },
+        { attempt: 3, grantHeld: true },
+      ]);
     } finally {
       await h.stop();
     }
