@@ -64,6 +64,9 @@ export interface ActionCheckpoint {
 
 export type Step<A> = (ctx: ActionContext<A>) => Promise<void>;
 
+/** What `defer` sees: no grant yet, so no fencing token, checkpoint or heartbeat. */
+export type DeferContext<A = Record<string, unknown>> = Pick<ActionContext<A>, 'taskId' | 'cluster' | 'node' | 'args' | 'signal' | 'logger'>;
+
 export interface Action<A = Record<string, unknown>> {
   /** e.g. "sleep", "cassandra:restart". */
   name: string;
@@ -71,6 +74,12 @@ export interface Action<A = Record<string, unknown>> {
   version: number;
   description: string;
   args: z.ZodType<A>;
+  /**
+   * Asked before the node asks for a grant, and again after each wait: a reason to let other nodes go
+   * first (a ZooKeeper leader waits until the followers of its task are done), or undefined to go ahead.
+   * It must not change anything, and it is advice: pre_check still decides after the grant.
+   */
+  defer?: (ctx: DeferContext<A>) => Promise<string | undefined>;
   /** Is it safe to act on this node now? Throwing stops the node before anything is changed. */
   preCheck?: Step<A>;
   execute: Step<A>;

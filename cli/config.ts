@@ -1,12 +1,17 @@
 // Common options, in one place: flags > environment > --config file > defaults. The config file (YAML) has
 // the same keys as the long options in snake_case (zk, zk_root, region, sqs_endpoint, queue_prefix,
-// log_level), plus a runner's sections: `zone`, the exec allowlist (`exec:`) and the health checks of the
-// cluster budget's gate (`checks:`).
+// log_level), plus a runner's local sections: `zone`, the exec allowlist (`exec:`), the health checks of the
+// cluster budget's gate (`checks:`), `actions` (each built-in action's units, endpoints, paths and credentials),
+// `service_manager` (how systemctl is run) and `plugins` (site action modules pinned by sha256). All validated
+// at start, unknown keys refused with the field named.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { actionsConfigSchema, type ActionsConfig } from '../actions/actions-config.js';
 import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
+import { systemctlConfigSchema, type SystemctlConfig } from '../actions/kit/systemctl.js';
+import { pluginsSchema, type PluginEntry } from '../actions/plugin-loader.js';
 import { healthChecksSchema, type HealthChecks } from '../core/budget/health-check.js';
 import { didYouMean } from '../core/did-you-mean.js';
 import { OptionError, SpecError } from '../core/errors.js';
@@ -22,6 +27,10 @@ export interface CommonConfig {
   queuePrefix: string;
   logLevel: (typeof LOG_LEVELS)[number];
   exec: ExecAllowlist;
+  /** Each configured built-in action's local config (runner only). */
+  actions: ActionsConfig;
+  serviceManager: SystemctlConfig;
+  plugins: PluginEntry[];
   /** Health checks a runner runs for its cluster's health gate (`checks:`); nothing that runs comes from ZooKeeper. */
   checks: HealthChecks;
   /** The whole config file, for command-specific keys. */
@@ -40,7 +49,7 @@ export function validateZone(zone: string, field = 'zone'): string {
 
 /**
  * Every key a config file may hold: the common options, a runner's identity (`cluster`, `node`, `zone`), its exec
- * allowlist and the health `checks:` of its cluster's budget gate. Unknown keys are refused (with the closest known one), as in specs: a typo like `zk_rot` must not
+ * allowlist, the config of its actions (`actions:`, `service_manager:`, `plugins:`) and the health `checks:` of its cluster's budget gate. Unknown keys are refused (with the closest known one), as in specs: a typo like `zk_rot` must not
  * silently mean "the default root".
  */
 const configFileSchema = z.strictObject({
@@ -55,6 +64,9 @@ const configFileSchema = z.strictObject({
   exec: z.strictObject({ commands: execAllowlistSchema.default({}) }).optional(),
   zone: z.string().regex(ZONE_RE, ZONE_RULE).optional(),
   checks: healthChecksSchema.optional(),
+  actions: actionsConfigSchema.optional(),
+  service_manager: systemctlConfigSchema.optional(),
+  plugins: pluginsSchema.optional(),
 });
 export const CONFIG_KEYS = Object.keys(configFileSchema.shape);
 
@@ -112,6 +124,9 @@ export function resolveCommon(opts: Record<string, unknown>, defaults: { logLeve
     queuePrefix: validatePrefix(pick(opts.queuePrefix, file.queue_prefix) ?? 'taskerman'),
     logLevel,
     exec: file.exec?.commands ?? {},
+    actions: file.actions ?? {},
+    serviceManager: file.service_manager ?? systemctlConfigSchema.parse({}),
+    plugins: file.plugins ?? [],
     checks: file.checks ?? {},
     file: file as Record<string, unknown>,
   };

@@ -24,7 +24,8 @@ export type ErrorCode =
   | 'BUDGET_REFUSED'
   | 'QUEUE_MISSING'
   | 'INTERRUPTED'
-  | 'TASK_TOO_LARGE';
+  | 'TASK_TOO_LARGE'
+  | 'DEFERRED';
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -181,6 +182,20 @@ export class TimeoutError extends TaskermanError {
 export class AbortedError extends TaskermanError {
   constructor(message: string, opts: ErrorOptions = {}) {
     super('ABORTED', message, opts);
+  }
+}
+
+/**
+ * Thrown by an action's preCheck (never later: nothing may have changed yet) to say "not now, others first":
+ * the leader or controller of a cluster defers while other nodes of its task still wait. The runner gives the
+ * grant back, puts the node back to WAITING with the reason, does not count the attempt, and asks again
+ * after `retryAfterMs`, behind the nodes that were already waiting.
+ */
+export class DeferredError extends TaskermanError {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number, opts: ErrorOptions = {}) {
+    super('DEFERRED', message, opts);
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -34,6 +34,8 @@ export interface RunnerOptions {
   drainTimeoutMs?: number;
   /** Outside a task's maintenance window, look again this often, ms. Default 30 s. */
   windowRecheckMs?: number;
+  /** While an action defers its node (Action.defer), ask it again this often, ms. Default 2 s. */
+  deferRecheckMs?: number;
   /** Jitter source, injected in tests. */
   random?: () => number;
   /** Version string recorded in the membership znode. */
@@ -62,6 +64,7 @@ export function compileRunnerOptions(o: RunnerOptions): CompiledRunnerOptions {
     drainTimeoutMs: 10 * 60_000,
     random: Math.random,
     windowRecheckMs: 30_000,
+    deferRecheckMs: 2_000,
     version: '0',
     zone: undefined,
     checks: {},

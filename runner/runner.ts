@@ -25,7 +25,7 @@ import { isoNow } from '../core/clock.js';
 import { CoordinatorError, type TxOp } from '../core/coordination/coordinator.js';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import { delay } from '../core/delay.js';
-import { AbortedError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
+import { AbortedError, DeferredError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
 import { BudgetStore } from '../core/budget/budget-store.js';
 import { waitForGrant, type HeldGrant } from '../core/budget/grant-waiter.js';
 import { BudgetKeeper } from '../core/budget/keeper.js';
@@ -471,6 +471,19 @@ export class Runner extends EventEmitter<RunnerEvents> {
       w.grant = undefined;
     }
     if (w.grant) return 'go';
+    if (w.action.defer) {
+      // The action asks to let other nodes go first (a leader or controller goes last): wait without a grant.
+      const reason = await w.action.defer({ taskId: item.taskId, cluster: this.cluster, node: this.node, args: w.args, signal: AbortSignal.any([this.stopping.signal, follower.ended]), logger: log }).catch((err: unknown) => {
+        log.warn({ err: describeError(err) }, 'defer check failed; asking for a grant (pre_check still decides)');
+        return undefined;
+      });
+      if (reason) {
+        const why = `deferred: ${reason}`;
+        await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === why ? undefined : { ...r, state: 'WAITING', reason: why }));
+        await delay(this.o.deferRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
+        return 'again';
+      }
+    }
     return this.obtainGrant(w, current);
   }
 
@@ -588,6 +601,24 @@ export class Runner extends EventEmitter<RunnerEvents> {
       log.warn({ attempt, err: error }, 'grant lost during the attempt; it does not count against the retry budget');
       await this.setNode(item, (r) => ({ ...r, state: 'WAITING', reason: 'grant lost (released by someone else); waiting for a grant again', history: endAttempt(r.history, attempt, this.now(), error, false) }));
       await delay(this.o.retryPauseMs, this.stopping.signal);
+      return 'again';
+    }
+    if (outcome.error instanceof DeferredError) {
+      // The pre_check asked to go after others (it became the leader or controller while it waited): nothing was
+      // changed and the attempt does not count. The grant goes back so that they can have it, unless an earlier
+      // attempt under this grant failed (the node may be disrupted: it keeps its grant and asks again later).
+      const token = grant.record.token;
+      const failedBefore = (this.knownRec(item)?.history ?? []).some((h) => h.attempt < attempt && h.fencingToken === token && h.error !== undefined && h.counted !== false);
+      const why = `deferred: ${outcome.error.message}`;
+      log.info({ attempt, reason: outcome.error.message, retry_in_ms: outcome.error.retryAfterMs, keeps_grant: failedBefore }, 'node deferred by its action');
+      const write = (r: NodeRecord): NodeRecord => ({ ...r, state: 'WAITING', reason: why, history: endAttempt(r.history, attempt, this.now(), error, false) });
+      if (failedBefore) {
+        await this.setNode(item, write);
+      } else {
+        w.grant = undefined;
+        await this.finalWrite(item, write, grant);
+      }
+      await delay(outcome.error.retryAfterMs, AbortSignal.any([this.stopping.signal, follower.ended]));
       return 'again';
     }
     const retryable = !(outcome.error instanceof TaskermanError) || outcome.error.retryable;
@@ -720,6 +751,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
         try {
           await step.call(action, ctx);
         } catch (err) {
+          // Deferring hands the grant on: only before anything changed, never from execute or post_check.
+          if (err instanceof DeferredError && name !== 'pre_check') throw new TaskermanError('ACTION_FAILED', `${name} cannot defer (only pre_check can): ${err.message}`, { cause: err });
           throw signal.aborted ? signal.reason : err instanceof TaskermanError ? err : new TaskermanError('ACTION_FAILED', `${name}: ${describeError(err)}`, { cause: err });
         }
       }

@@ -1,6 +1,5 @@
 // `taskerman router`: the routing daemon (any number of replicas), with the cleaner of finished tasks.
 import { Command } from 'commander';
-import { builtinRegistry } from '../../actions/builtin.js';
 import { Cleaner } from '../../core/task/cleaner.js';
 import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
@@ -8,6 +7,7 @@ import { Router } from '../../router/router.js';
 import { hostname } from 'node:os';
 import { BudgetJanitor } from '../../router/budget-janitor.js';
 import { Supervisor } from '../../router/supervisor.js';
+import { routerRegistry } from '../action-registry.js';
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
@@ -59,7 +59,7 @@ export function routerCommand(): Command {
         queue: b.queue,
         store: b.store,
         names: b.names,
-        registry: builtinRegistry(),
+        registry: await routerRegistry(ctx.cfg, ctx.logger),
         discovery: discoveries.map,
         logger: ctx.logger,
         concurrency,

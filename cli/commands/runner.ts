@@ -2,10 +2,10 @@
 // `zone:`) and the health checks of its cluster's budget gate (`checks:`) come from the flags and its config.
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { builtinRegistry } from '../../actions/builtin.js';
 import { OptionError } from '../../core/errors.js';
 import { Runner } from '../../runner/runner.js';
-import { openBackends } from '../backends.js';
+import { runnerRegistry } from '../action-registry.js';
+import { openBackends, type Backends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { validateZone, withCommonOptions } from '../config.js';
 import { runUntilSignalled } from '../daemon.js';
@@ -13,7 +13,7 @@ import { runUntilSignalled } from '../daemon.js';
 export function runnerCommand(): Command {
   return withCommonOptions(
     new Command('runner')
-      .description('pull and run this node\'s work: get a grant from the cluster budget, pre_check, execute, post_check')
+      .description('pull and run this node\'s work: get a grant from the cluster budget, pre_check, execute, post_check (actions and plugins from --config)')
       .option('--cluster <name>', 'the cluster this node belongs to (or `cluster` in --config)')
       .option('--node <name>', 'this node\'s name, as discovery returns it (default: the host name)')
       .option('--zone <zone>', 'this node\'s zone (rack, availability zone) for the policy\'s zone_budget (or `zone` in --config)')
@@ -21,7 +21,7 @@ export function runnerCommand(): Command {
       .option('--visibility <seconds>', 'visibility timeout of a message in hand (extended while working)', '60')
       .option('--drain-timeout <seconds>', 'on SIGTERM, abort the action in flight after this long', '600'),
   )
-    .addHelpText('after', '\nThe --config file may also hold `zone:`, the `exec:` allowlist and the `checks:` of the cluster\'s health gate:\n  checks:\n    ring-healthy: { argv: [/usr/local/bin/cassandra-ring-healthy] }   # exit 0 = healthy\n(see examples/runner-config.yaml)')
+    .addHelpText('after', '\nThe --config file may also hold `zone:`, the `exec:` allowlist, the `actions:` section (each action\'s units, endpoints, credentials), `plugins:` and the `checks:` of the cluster\'s health gate:\n  checks:\n    ring-healthy: { argv: [/usr/local/bin/cassandra-ring-healthy] }   # exit 0 = healthy\n(see examples/runner-config.yaml)')
     .action(async (o: { cluster?: string; node?: string; zone?: string; maxItems: string; visibility: string; drainTimeout: string }, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
     const cluster = o.cluster ?? (typeof ctx.cfg.file.cluster === 'string' ? ctx.cfg.file.cluster : undefined);
@@ -34,7 +34,14 @@ export function runnerCommand(): Command {
     if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 64) throw new OptionError('max-items', 'must be a whole number from 1 to 64');
     const drain = Number(o.drainTimeout);
     if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
+    // Plugins are verified before anything connects; the actions reach the task store once it is open.
+    const opened: { store?: Backends['store'] } = {};
+    const registry = await runnerRegistry(ctx.cfg, ctx.logger, () => {
+      if (!opened.store) throw new OptionError('runner', 'the task store is not open yet');
+      return opened.store;
+    });
     const b = await openBackends(ctx.cfg, ctx.logger);
+    opened.store = b.store;
     try {
       const runner = new Runner({
         cluster,
@@ -42,7 +49,7 @@ export function runnerCommand(): Command {
         queue: b.queue,
         store: b.store,
         names: b.names,
-        registry: builtinRegistry({ execAllowlist: ctx.cfg.exec }),
+        registry,
         logger: ctx.logger,
         visibilitySec,
         drainTimeoutMs: drain * 1000,

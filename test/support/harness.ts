@@ -2,6 +2,7 @@
 // coordinator session (as separate processes would have), on whichever backends the test gives.
 import { builtinRegistry } from '../../actions/builtin.js';
 import type { AnyAction } from '../../actions/action.js';
+import type { ActionRegistry } from '../../actions/registry.js';
 import type { Clock } from '../../core/clock.js';
 import type { Coordinator } from '../../core/coordination/coordinator.js';
 import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery/discovery.js';
@@ -34,6 +35,8 @@ export interface HarnessOptions {
   zkRoot: string;
   queuePrefix: string;
   actions?: AnyAction[];
+  /** Each process's registry (a runner's is built for its node); default: the built-ins plus `actions`. */
+  registry?: (who: 'router' | `runner:${string}`) => ActionRegistry;
   logger?: Logger;
   /** Runner message visibility (s): short, so that a killed runner's message comes back quickly. */
   visibilitySec?: number;
@@ -72,8 +75,8 @@ export class Harness {
     return this.o.wrapSession ? this.o.wrapSession(c, who) : c;
   }
 
-  registry() {
-    return builtinRegistry({ extra: this.o.actions ?? [] });
+  registry(who: 'router' | `runner:${string}` = 'router'): ActionRegistry {
+    return this.o.registry ? this.o.registry(who) : builtinRegistry({ extra: this.o.actions ?? [] });
   }
 
   async newRouter(): Promise<Router> {
@@ -104,7 +107,7 @@ export class Harness {
       queue: this.client(),
       store: new TaskStore(await this.session(`runner:${node}`), this.o.zkRoot),
       names: this.names,
-      registry: this.registry(),
+      registry: this.registry(`runner:${node}`),
       logger: this.o.logger ?? silentLogger,
       visibilitySec: this.o.visibilitySec ?? 5,
       waitSec: this.o.waitSec ?? 1,
