@@ -6,6 +6,15 @@ import { parseDuration } from '../../core/duration.js';
 import { OptionError } from '../../core/errors.js';
 import { Router } from '../../router/router.js';
 import { Supervisor } from '../../router/supervisor.js';
+import { bindRouterMetrics } from '../../router/router-metrics.js';
+import { bindRouterNotifications } from '../../router/router-notify.js';
+import { FleetScanner } from '../../core/fleet/fleet-scanner.js';
+import { bindFleetMetrics } from '../../core/metrics/fleet-metrics.js';
+import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
+import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
+import type { Daemon } from '../daemon.js';
+import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
+import { notifierFromFlags, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
@@ -18,7 +27,10 @@ function int(field: string, v: string, min: number, max: number): number {
   return n;
 }
 
-interface RouterFlags extends DiscoveryFlags {
+interface RouterFlags extends DiscoveryFlags, MetricsFlags, NotifyFlags {
+  scanInterval: string;
+  queueDepthInterval: string;
+  grantGrace: string;
   concurrency: string;
   visibility: string;
   maxReceives: string;
@@ -29,7 +41,7 @@ interface RouterFlags extends DiscoveryFlags {
 
 export function routerCommand(): Command {
   return withCommonOptions(
-    withDiscoveryOptions(
+    withNotifyOptions(withMetricsOptions(withDiscoveryOptions(
       new Command('router')
         .description('consume the global queue and fan tasks out to the cluster and node queues')
         .option('--concurrency <n>', 'tasks routed at once', '4')
@@ -37,8 +49,11 @@ export function routerCommand(): Command {
         .option('--max-receives <n>', 'redrive backstop: receives before SQS dead-letters a message', '10')
         .option('--retention <duration>', 'remove finished tasks from ZooKeeper after this long', '7d')
         .option('--gc-interval <duration>', 'how often the cleaner runs (one router at a time)', '1h')
-        .option('--missing-runner-grace <duration>', 'a target with no live runner this long after routing ends DEAD (counts toward max_failures)', '10m'),
-    ),
+        .option('--missing-runner-grace <duration>', 'a target with no live runner this long after routing ends DEAD (counts toward max_failures)', '10m')
+        .option('--scan-interval <duration>', 'how often tasks and grants are read for metrics and notifications', '15s')
+        .option('--queue-depth-interval <duration>', 'how often the global and dead-letter queue depths are read (GetQueueAttributes)', '60s')
+        .option('--grant-grace <duration>', 'notify when a node has held its grant longer than this', '1h'),
+    )), 'a task halts, fails or is cancelled, a node is dead-lettered or a grant is held past --grant-grace'),
   ).action(async (o: RouterFlags, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info' });
     const retentionMs = parseDuration(o.retention);
@@ -47,14 +62,24 @@ export function routerCommand(): Command {
     if (!intervalMs) throw new OptionError('gc-interval', `"${o.gcInterval}" must be a duration like 1h`);
     const graceMs = parseDuration(o.missingRunnerGrace);
     if (graceMs === undefined) throw new OptionError('missing-runner-grace', `"${o.missingRunnerGrace}" must be a duration like 10m`);
+    const scanMs = parseDuration(o.scanInterval);
+    if (!scanMs) throw new OptionError('scan-interval', `"${o.scanInterval}" must be a duration like 15s`);
+    const queueDepthMs = parseDuration(o.queueDepthInterval);
+    if (!queueDepthMs) throw new OptionError('queue-depth-interval', `"${o.queueDepthInterval}" must be a duration like 60s`);
+    const grantGraceMs = parseDuration(o.grantGrace);
+    if (!grantGraceMs) throw new OptionError('grant-grace', `"${o.grantGrace}" must be a duration like 1h`);
     const concurrency = int('concurrency', o.concurrency, 1, 10);
+    const observed = metricsFromFlags(o, ctx.cfg, 'router', ctx.logger);
     const workVisibilitySec = int('visibility', o.visibility, 3, 43_200);
     const maxReceiveCount = int('max-receives', o.maxReceives, 1, 1000);
     const b = await openBackends(ctx.cfg, ctx.logger);
     const discoveries = buildDiscoveries(o, ctx.cfg, b.store, ctx.logger);
+    const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
     try {
+      const queue = observed ? instrumentQueue(b.queue, observed.metrics) : b.queue;
+      const notifier = notifierFromFlags(o, ctx.cfg, 'router', b.store.coordinator, ctx.logger, observed?.metrics);
       const router = new Router({
-        queue: b.queue,
+        queue,
         store: b.store,
         names: b.names,
         registry: builtinRegistry(),
@@ -65,9 +90,24 @@ export function routerCommand(): Command {
         maxReceiveCount,
       });
       const cleaner = new Cleaner(b.store, { retentionMs, intervalMs, logger: ctx.logger });
-      const supervisor = new Supervisor({ store: b.store, queue: b.queue, names: b.names, logger: ctx.logger, graceMs });
-      await runUntilSignalled([router, cleaner, supervisor]);
+      const supervisor = new Supervisor({ store: b.store, queue, names: b.names, logger: ctx.logger, graceMs });
+      const daemons: Daemon[] = [router, cleaner, supervisor];
+      if (observed || notifier) {
+        const scanner = new FleetScanner({ store: b.store, queue, names: b.names, logger: ctx.logger, intervalMs: scanMs, queueIntervalMs: queueDepthMs });
+        if (observed) {
+          bindRouterMetrics(router, observed.metrics, supervisor);
+          bindFleetMetrics(scanner, observed.metrics);
+          daemons.unshift(observed.server);
+        }
+        if (notifier) {
+          bindRouterNotifications({ router, supervisor, scanner, notifier, store: b.store, names: b.names, logger: ctx.logger, grantGraceMs });
+          daemons.unshift(notifier);
+        }
+        daemons.push(scanner);
+      }
+      await runUntilSignalled(daemons);
     } finally {
+      untrack?.();
       discoveries.close();
       await b.close();
     }
