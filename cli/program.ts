@@ -2,6 +2,7 @@
 // codes in one place (handle-error.ts).
 import { Command, CommanderError } from 'commander';
 import { cancelCommand, pauseCommand, resumeCommand } from './commands/control.js';
+import { auditCommand } from './commands/audit.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
 import { gcCommand } from './commands/gc.js';
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
     validateCommand(),
     schemaCommand(),
     gcCommand(),
+    auditCommand(),
     schedulerCommand(),
     routerCommand(),
     runnerCommand(),

@@ -7,19 +7,21 @@ import { isValidTaskId } from '../../core/task/task.js';
 import type { Backends } from '../backends.js';
 import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
+import { audited } from '../audit-trail.js';
 
 interface Outcome {
   text: string;
   json: Record<string, unknown>;
 }
 
-function controlCommand(name: string, description: string, act: (b: Backends, taskId: string) => Promise<Outcome>): Command {
+function controlCommand(name: 'cancel' | 'pause' | 'resume', description: string, act: (b: Backends, taskId: string) => Promise<Outcome>): Command {
   return withCommonOptions(new Command(name).description(description).argument('<task_id>').option('--json', 'print JSON')).action(
     async (taskId: string, o: { json?: boolean }, cmd: Command) => {
       if (!isValidTaskId(taskId)) throw new OptionError('task_id', `"${taskId}" is not a task id (see \`taskerman tasks\`)`);
       const ctx = commandContext(cmd);
       await withBackends(ctx, async (b) => {
-        const r = await act(b, taskId);
+        const cluster = (await b.store.getTask(taskId))?.value.spec.cluster;
+        const r = await audited(ctx, { command: name, taskId, ...(cluster ? { cluster: String(cluster) } : {}) }, () => act(b, taskId), b.store.coordinator);
         ctx.out(o.json ? JSON.stringify({ task_id: taskId, ...r.json }) : r.text);
       });
     },

@@ -13,6 +13,7 @@ import { bindFleetMetrics } from '../../core/metrics/fleet-metrics.js';
 import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
 import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import type { Daemon } from '../daemon.js';
+import { AuditPruner } from '../../core/audit/audit-pruner.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
 import { notifierFromFlags, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
 import { openBackends } from '../backends.js';
@@ -31,6 +32,7 @@ interface RouterFlags extends DiscoveryFlags, MetricsFlags, NotifyFlags {
   scanInterval: string;
   queueDepthInterval: string;
   grantGrace: string;
+  auditRetention: string;
   concurrency: string;
   visibility: string;
   maxReceives: string;
@@ -52,7 +54,8 @@ export function routerCommand(): Command {
         .option('--missing-runner-grace <duration>', 'a target with no live runner this long after routing ends DEAD (counts toward max_failures)', '10m')
         .option('--scan-interval <duration>', 'how often tasks and grants are read for metrics and notifications', '15s')
         .option('--queue-depth-interval <duration>', 'how often the global and dead-letter queue depths are read (GetQueueAttributes)', '60s')
-        .option('--grant-grace <duration>', 'notify when a node has held its grant longer than this', '1h'),
+        .option('--grant-grace <duration>', 'notify when a node has held its grant longer than this', '1h')
+        .option('--audit-retention <duration>', 'remove audit trail days older than this (checked every --gc-interval)', '90d'),
     )), 'a task halts, fails or is cancelled, a node is dead-lettered or a grant is held past --grant-grace'),
   ).action(async (o: RouterFlags, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info' });
@@ -68,6 +71,8 @@ export function routerCommand(): Command {
     if (!queueDepthMs) throw new OptionError('queue-depth-interval', `"${o.queueDepthInterval}" must be a duration like 60s`);
     const grantGraceMs = parseDuration(o.grantGrace);
     if (!grantGraceMs) throw new OptionError('grant-grace', `"${o.grantGrace}" must be a duration like 1h`);
+    const auditRetentionMs = parseDuration(o.auditRetention);
+    if (!auditRetentionMs) throw new OptionError('audit-retention', `"${o.auditRetention}" must be a duration like 90d`);
     const concurrency = int('concurrency', o.concurrency, 1, 10);
     const observed = metricsFromFlags(o, ctx.cfg, 'router', ctx.logger);
     const workVisibilitySec = int('visibility', o.visibility, 3, 43_200);
@@ -91,7 +96,8 @@ export function routerCommand(): Command {
       });
       const cleaner = new Cleaner(b.store, { retentionMs, intervalMs, logger: ctx.logger });
       const supervisor = new Supervisor({ store: b.store, queue, names: b.names, logger: ctx.logger, graceMs });
-      const daemons: Daemon[] = [router, cleaner, supervisor];
+      const auditPruner = new AuditPruner({ coordinator: b.store.coordinator, root: ctx.cfg.zkRoot, retentionMs: auditRetentionMs, intervalMs, logger: ctx.logger });
+      const daemons: Daemon[] = [router, cleaner, supervisor, auditPruner];
       if (observed || notifier) {
         const scanner = new FleetScanner({ store: b.store, queue, names: b.names, logger: ctx.logger, intervalMs: scanMs, queueIntervalMs: queueDepthMs });
         if (observed) {

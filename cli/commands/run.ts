@@ -10,6 +10,7 @@ import { withCommonOptions } from '../config.js';
 import { EXIT, ExitError } from '../handle-error.js';
 import { statusJson, statusText } from '../status-view.js';
 import { checkAction } from '../check-action.js';
+import { audited } from '../audit-trail.js';
 import { waitForTask } from '../wait.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 import { printPlan } from './plan.js';
@@ -36,13 +37,22 @@ export function parseArgFlags(pairs: string[]): Record<string, unknown> {
 }
 
 /** Enqueues a validated spec; with --wait follows it and maps its end state to the exit code. */
-export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean }): Promise<void> {
+export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean; command?: 'run' | 'submit'; file?: string }): Promise<void> {
   checkAction(spec);
   const emitter = { kind: 'cli' as const, user: currentUser() };
+  const what = {
+    command: opts.command ?? 'run',
+    cluster: spec.cluster,
+    args: { name: spec.name, action: spec.action, limit: spec.limit, max_failures: spec.maxFailures, ...(opts.file ? { file: opts.file } : {}), ...(spec.nodes?.length ? { nodes: spec.nodes.length } : {}) },
+  } as const;
   if (!opts.wait) {
     const queue = openQueue(ctx.cfg);
     try {
-      const task = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
+      const task = await audited(ctx, { ...what }, async (w) => {
+        const t = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
+        w.taskId = t.taskId;
+        return t;
+      });
       ctx.out(opts.json ? JSON.stringify({ task_id: task.taskId }) : task.taskId);
     } finally {
       await queue.close();
@@ -50,7 +60,16 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
     return;
   }
   await withBackends(ctx, async (b) => {
-    const task = await emitTask(b.queue, b.names, spec, emitter);
+    const task = await audited(
+      ctx,
+      { ...what },
+      async (w) => {
+        const t = await emitTask(b.queue, b.names, spec, emitter);
+        w.taskId = t.taskId;
+        return t;
+      },
+      b.store.coordinator,
+    );
     if (!opts.json) ctx.out(task.taskId);
     const ac = new AbortController();
     const onSignal = () => ac.abort();

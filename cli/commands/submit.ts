@@ -15,6 +15,6 @@ export function submitCommand(): Command {
   ).action(async (file: string, o: { wait?: boolean; json?: boolean }, cmd: Command) => {
     const ctx = commandContext(cmd);
     const spec = await loadTaskSpecFile(file);
-    await submitSpec(ctx, spec, o);
+    await submitSpec(ctx, spec, { ...o, command: 'submit', file });
   });
 }
