@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { cancelCommand, pauseCommand, resumeCommand } from './commands/control.js';
 import { auditCommand } from './commands/audit.js';
+import { uiCommand } from './commands/ui.js';
 import { devCommand } from './commands/dev.js';
 import { dlqCommand } from './commands/dlq.js';
 import { gcCommand } from './commands/gc.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     schemaCommand(),
     gcCommand(),
     auditCommand(),
+    uiCommand(),
     schedulerCommand(),
     routerCommand(),
     runnerCommand(),

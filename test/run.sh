@@ -6,16 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null 2>&1; then
+# Debian packages the tests need: zookeeper (the integration tests' server) and chromium (the web view's
+# browser test, driven by playwright-core pointed at /usr/bin/chromium; no browser is ever downloaded).
+if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "test/run.sh: installing zookeeper (Debian package)" >&2
+    echo "test/run.sh: installing zookeeper and chromium (Debian packages)" >&2
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper chromium >/dev/null
   elif command -v sudo >/dev/null 2>&1; then
     sudo apt-get update -qq >/dev/null
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper >/dev/null
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper chromium >/dev/null
   else
-    echo "test/run.sh: ZooKeeper is missing: apt-get install -y zookeeper (integration tests will be skipped)" >&2
+    echo "test/run.sh: ZooKeeper or Chromium is missing: apt-get install -y zookeeper chromium (tests that need them are skipped)" >&2
   fi
 fi
 
@@ -25,5 +27,5 @@ fi
 
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
-npx depcruise --config .dependency-cruiser.cjs core scheduler router runner actions cli
+npx depcruise --config .dependency-cruiser.cjs core scheduler router runner ui actions cli
 exec npx mocha 'test/**/*.test.ts'
