@@ -15,7 +15,7 @@ const moving = (nodes: NodeRecord[]) => nodes.some((n) => n.state === 'STARTED' 
 export async function waitForTask(
   store: TaskStore,
   taskId: string,
-  opts: { out?: (line: string) => void; signal?: AbortSignal; timeoutMs?: number; settleMs?: number } = {},
+  opts: { out?: (line: string) => void; progress?: (task: TaskRecord, nodes: NodeRecord[]) => void; signal?: AbortSignal; timeoutMs?: number; settleMs?: number } = {},
 ): Promise<WaitResult | undefined> {
   const started = Date.now();
   let finalSince: number | undefined;
@@ -30,6 +30,7 @@ export async function waitForTask(
       const rec = await store.getTask(taskId);
       if (rec) {
         const nodes = await store.listNodes(taskId);
+        opts.progress?.(rec.value, nodes);
         const line = progressLine(rec.value, nodes, Date.now() - started);
         const key = line.replace(/^\s*[\d.]+s /, '');
         if (opts.out && key !== lastLine) {

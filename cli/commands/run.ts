@@ -12,6 +12,7 @@ import { statusJson, statusText } from '../status-view.js';
 import { checkAction } from '../check-action.js';
 import { audited } from '../audit-trail.js';
 import { waitForTask } from '../wait.js';
+import { progressReporterFor } from '../progress/progress-reporter.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 import { printPlan } from './plan.js';
 
@@ -74,8 +75,9 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
     const ac = new AbortController();
     const onSignal = () => ac.abort();
     process.once('SIGINT', onSignal);
+    const bar = opts.json ? undefined : progressReporterFor(process.stderr);
     try {
-      const r = await waitForTask(b.store, task.taskId, { out: opts.json ? undefined : ctx.err, signal: ac.signal });
+      const r = await waitForTask(b.store, task.taskId, { out: opts.json || bar ? undefined : ctx.err, ...(bar ? { progress: bar.update } : {}), signal: ac.signal }).finally(() => bar?.done());
       if (!r) throw new ExitError(130, `taskerman: stopped waiting; the task goes on: taskerman status ${task.taskId}`);
       ctx.out(opts.json ? JSON.stringify(statusJson(r.task, r.nodes), null, 2) : `\n${statusText(r.task, r.nodes)}`);
       if (r.task.state !== 'succeeded') throw new ExitError(EXIT.failed, `taskerman: task ${task.taskId} ended ${r.task.state}${r.task.reason ? `: ${r.task.reason}` : ''}`);

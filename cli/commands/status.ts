@@ -8,6 +8,7 @@ import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { statusJson, statusText } from '../status-view.js';
 import { waitForTask } from '../wait.js';
+import { progressReporterFor } from '../progress/progress-reporter.js';
 
 export function statusCommand(): Command {
   return withCommonOptions(
@@ -20,7 +21,10 @@ export function statusCommand(): Command {
     const ctx = commandContext(cmd);
     if (!isValidTaskId(taskId)) throw new OptionError('task_id', `"${taskId}" is not a task id (see \`taskerman tasks\`)`);
     await withBackends(ctx, async (b) => {
-      if (o.watch) await waitForTask(b.store, taskId, { out: ctx.err });
+      if (o.watch) {
+        const bar = progressReporterFor(process.stderr);
+        await waitForTask(b.store, taskId, { out: bar ? undefined : ctx.err, ...(bar ? { progress: bar.update } : {}) }).finally(() => bar?.done());
+      }
       const t = await b.store.getTask(taskId);
       if (!t) throw new NotFoundError(`task ${taskId}`, { hint: `is --zk-root right (${ctx.cfg.zkRoot})? list tasks with \`taskerman tasks\`` });
       const nodes = await b.store.listNodes(taskId);
