@@ -38,3 +38,47 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_00
     });
   });
 }
+
+export interface Daemon {
+  readonly output: { stdout: string; stderr: string };
+  /** Resolves once stdout has a JSON log line whose msg is `msg` (bounded). */
+  logged(msg: string, timeoutMs?: number): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+/** Starts a long-running command (a daemon) from the sources. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv): Daemon {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (output.stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const hasLog = (msg: string) =>
+    output.stdout.split('\n').some((l) => {
+      try {
+        return l.startsWith('{') && (JSON.parse(l) as { msg?: string }).msg === msg;
+      } catch {
+        return false;
+      }
+    });
+  return {
+    output,
+    async logged(msg, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!hasLog(msg)) {
+        if (child.exitCode !== null) throw new Error(`taskerman ${args.join(' ')} exited before logging "${msg}"\n${output.stdout}\n${output.stderr}`);
+        if (Date.now() > deadline) throw new Error(`taskerman ${args.join(' ')} did not log "${msg}" within ${timeoutMs} ms\n${output.stdout}\n${output.stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
