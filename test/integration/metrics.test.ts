@@ -114,12 +114,17 @@ describe('integration: /metrics of router, runners and scheduler during a rollou
 
     // Two nodes in execute (held at the gate), two waiting for a grant: the router's fleet gauges say so.
     await h.waitFor(taskId, 'two started and two waiting', (ns) => ns.filter((n) => n.state === 'STARTED').length === 2 && ns.filter((n) => n.state === 'WAITING').length === 2);
-    const mid = await scrape(urls.get('router') as string);
+    // A node records WAITING a moment before its request for a grant is in ZooKeeper: look until both are.
+    let mid = '';
+    await until('two grants held and two waiting', async () => {
+      mid = await scrape(urls.get('router') as string);
+      return promValue(mid, 'taskerman_grants_waiting', { cluster: CLUSTER }) === 2;
+    });
     assert.equal(promValue(mid, 'taskerman_grants_held', { cluster: CLUSTER }), 2);
-    assert.equal(promValue(mid, 'taskerman_grants_waiting', { cluster: CLUSTER }), 2);
     assert.equal(promValue(mid, 'taskerman_members_live', { cluster: CLUSTER }), 4);
     assert.equal(promValue(mid, 'taskerman_tasks', { state: 'running' }), 1);
-    assert.equal(await runnerSum('taskerman_runner_executing'), 2);
+    // The record says STARTED a moment before the runner that wrote it hears back and emits the event.
+    await until('two runners executing', async () => (await runnerSum('taskerman_runner_executing')) === 2);
     open();
 
     const { task, nodes } = await h.waitFinal(taskId);
