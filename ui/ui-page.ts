@@ -95,7 +95,8 @@ export const APP_JS = String.raw`
   var banner = document.getElementById('banner');
   var source = null;
   var last = null;
-  var receivedAt = 0;
+  /** The server's clock minus ours: times are shown on the server's clock, which wrote the records. */
+  var offset = 0;
   var FINAL = { succeeded: 1, failed: 1, halted: 1, cancelled: 1 };
 
   function esc(s) {
@@ -165,7 +166,7 @@ export const APP_JS = String.raw`
   }
 
   function renderOverview(d) {
-    var now = Date.parse(d.now);
+    var now = Date.now() + offset;
     var rows = d.tasks.map(function (t) {
       return '<tr data-testid="task-row" data-task-id="' + esc(t.task_id) + '" data-state="' + esc(taskState(t)) + '">' +
         '<td><a href="#/task/' + encodeURIComponent(t.task_id) + '">' + esc(t.name) + '</a><div class="muted wide">' + esc(t.task_id) + '</div></td>' +
@@ -211,7 +212,7 @@ export const APP_JS = String.raw`
       return;
     }
     var t = d.task;
-    var now = Date.parse(d.now) + (FINAL[t.state] ? 0 : Date.now() - receivedAt);
+    var now = Date.now() + offset;
     var nodes = d.nodes.slice().sort(function (a, b) { return a.node < b.node ? -1 : 1; });
     var rows = nodes.map(function (n) {
       return '<tr data-testid="node-row" data-node="' + esc(n.node) + '" data-state="' + esc(n.state) + '">' +
@@ -253,7 +254,7 @@ export const APP_JS = String.raw`
     source = new EventSource('/events?view=' + view + (task ? '&task=' + encodeURIComponent(task) : ''));
     source.addEventListener('snapshot', function (e) {
       last = JSON.parse(e.data);
-      receivedAt = Date.now();
+      offset = Date.parse(last.now) - Date.now();
       banner.hidden = true;
       render();
     });
@@ -269,8 +270,14 @@ export const APP_JS = String.raw`
     if (m) connect('task', decodeURIComponent(m[1])); else connect('overview');
     window.scrollTo(0, 0);
   }
-  // Running attempts grow between snapshots.
-  setInterval(function () { if (last && last.view === 'task' && last.task && !FINAL[last.task.state]) render(); }, 1000);
+  // Snapshots come only when something changed; between them the clock moves on: running attempts grow
+  // (every second) and "5s ago" ages (every 5 s).
+  var ticks = 0;
+  setInterval(function () {
+    ticks++;
+    if (!last) return;
+    if (last.view === 'task' ? last.task && !FINAL[last.task.state] : ticks % 5 === 0) render();
+  }, 1000);
   window.addEventListener('hashchange', route);
   route();
 })();

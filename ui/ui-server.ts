@@ -40,6 +40,7 @@ interface View {
   key: string;
   subscribers: Set<ServerResponse>;
   last: string | undefined;
+  lastKey: string | undefined;
   stop: AbortController;
   done: Promise<void>;
 }
@@ -169,7 +170,7 @@ export class UiServer {
     const key = view === 'task' ? `task:${taskId}` : 'overview';
     let v = this.views.get(key);
     if (!v) {
-      const created: View = { key, subscribers: new Set(), last: undefined, stop: new AbortController(), done: Promise.resolve() };
+      const created: View = { key, subscribers: new Set(), last: undefined, lastKey: undefined, stop: new AbortController(), done: Promise.resolve() };
       created.done = this.follow(created, view === 'task' ? taskId : undefined);
       this.views.set(key, created);
       v = created;
@@ -197,11 +198,14 @@ export class UiServer {
       while (!signal.aborted) {
         try {
           await watch?.start();
-          const data = JSON.stringify(taskId ? await this.taskView(taskId) : await this.overview());
-          const frame = `event: snapshot\ndata: ${data}\n\n`;
-          if (frame !== v.last) {
-            v.last = frame;
-            for (const r of v.subscribers) r.write(frame);
+          const view: Record<string, unknown> = taskId ? await this.taskView(taskId) : await this.overview();
+          // Sent only when something other than the clock changed (the page keeps its own clock between snapshots).
+          const { now: _now, dead_letters_read_at: _read, ...content } = view;
+          const key = JSON.stringify(content);
+          if (key !== v.lastKey) {
+            v.lastKey = key;
+            v.last = `event: snapshot\ndata: ${JSON.stringify(view)}\n\n`;
+            for (const r of v.subscribers) r.write(v.last);
           }
         } catch (err) {
           this.o.logger.warn({ err: describeError(err), view: v.key }, 'reading a view failed; trying again');

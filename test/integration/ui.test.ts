@@ -27,6 +27,8 @@ describe('integration: the web view in headless Chromium', function () {
   let ui: UiServer | undefined;
   let browser: Browser | undefined;
   let probe: Probe;
+  /** Lets the held actions go (also on failure, so that the runners can drain). */
+  let open: () => void = () => undefined;
 
   before(async function () {
     requireZk(this);
@@ -48,6 +50,7 @@ describe('integration: the web view in headless Chromium', function () {
   });
 
   after(async () => {
+    open();
     await browser?.close();
     await ui?.stop();
     await h?.stop();
@@ -74,7 +77,6 @@ describe('integration: the web view in headless Chromium', function () {
 
     // Slow enough to be seen running; u3 fails its first attempt and is retried on its grant.
     probe.failUntil.set('u3', 1);
-    let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
     probe.onExecute = () => gate;
     const taskId = await harness.submit({ name: 'weekly-restart', limit: 2, args: { ms: 300 }, retry: { count: 2, backoff: '200ms' } });
@@ -87,6 +89,7 @@ describe('integration: the web view in headless Chromium', function () {
     await shot(page, 'overview-running');
 
     await row.locator('a').first().click();
+    await page.waitForURL(/#\/task\//);
     await page.waitForSelector('[data-testid="timeline"]');
     await page.waitForSelector('[data-testid="bar"][data-outcome="running"]');
     assert.equal(await page.locator('[data-testid="bar"][data-outcome="running"]').count(), 2, 'two nodes at a time');
@@ -108,6 +111,7 @@ describe('integration: the web view in headless Chromium', function () {
     probe.failUntil.set('u4', 99);
     const failing = await harness.submit({ name: 'doomed', limit: 1, nodes: ['u4'], args: { ms: 10 }, retry: { count: 0, backoff: '100ms' }, max_failures: 1 });
     await page.click('a[href="#/"]');
+    await page.waitForURL((u) => u.hash === '#/');
     await page.waitForSelector(`[data-testid="task-row"][data-task-id="${failing}"][data-state="halted"]`, { timeout: 60_000 });
     const dead = page.locator(`[data-testid="dead-letter"][data-task-id="${failing}"]`);
     await dead.waitFor({ timeout: 30_000 });
@@ -131,6 +135,7 @@ describe('integration: the web view in headless Chromium', function () {
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
     await shot(page, 'phone-overview');
     await page.locator('[data-testid="task-row"][data-state="succeeded"] a').first().click();
+    await page.waitForURL(/#\/task\//);
     await page.waitForSelector('[data-testid="timeline"]');
     const tlOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(tlOverflow <= 0, `the task view is ${tlOverflow}px wider than the phone`);
