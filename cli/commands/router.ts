@@ -15,7 +15,7 @@ import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import type { Daemon } from '../daemon.js';
 import { AuditPruner } from '../../core/audit/audit-pruner.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
-import { notifierFromFlags, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
+import { notifierFor, notifyConfig, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
@@ -75,6 +75,7 @@ export function routerCommand(): Command {
     if (!auditRetentionMs) throw new OptionError('audit-retention', `"${o.auditRetention}" must be a duration like 90d`);
     const concurrency = int('concurrency', o.concurrency, 1, 10);
     const observed = metricsFromFlags(o, ctx.cfg, 'router', ctx.logger);
+    const notify = notifyConfig(o, ctx.cfg);
     const workVisibilitySec = int('visibility', o.visibility, 3, 43_200);
     const maxReceiveCount = int('max-receives', o.maxReceives, 1, 1000);
     const b = await openBackends(ctx.cfg, ctx.logger);
@@ -82,7 +83,7 @@ export function routerCommand(): Command {
     const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
     try {
       const queue = observed ? instrumentQueue(b.queue, observed.metrics) : b.queue;
-      const notifier = notifierFromFlags(o, ctx.cfg, 'router', b.store.coordinator, ctx.logger, observed?.metrics);
+      const notifier = notifierFor(notify, ctx.cfg, 'router', b.store.coordinator, ctx.logger, observed?.metrics);
       const router = new Router({
         queue,
         store: b.store,

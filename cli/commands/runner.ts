@@ -13,7 +13,7 @@ import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import { bindRunnerMetrics } from '../../runner/runner-metrics.js';
 import { bindRunnerNotifications } from '../../runner/runner-notify.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
-import { notifierFromFlags, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
+import { notifierFor, notifyConfig, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
 
 export function runnerCommand(): Command {
   return withCommonOptions(
@@ -33,10 +33,11 @@ export function runnerCommand(): Command {
     const drain = Number(o.drainTimeout);
     if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
     const observed = metricsFromFlags(o, ctx.cfg, 'runner', ctx.logger);
+    const notify = notifyConfig(o, ctx.cfg);
     const b = await openBackends(ctx.cfg, ctx.logger);
     const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
     try {
-      const notifier = notifierFromFlags(o, ctx.cfg, 'runner', b.store.coordinator, ctx.logger, observed?.metrics);
+      const notifier = notifierFor(notify, ctx.cfg, 'runner', b.store.coordinator, ctx.logger, observed?.metrics);
       const runner = new Runner({
         cluster,
         node,

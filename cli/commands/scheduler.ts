@@ -16,7 +16,7 @@ import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import { bindSchedulerMetrics } from '../../scheduler/scheduler-metrics.js';
 import { bindSchedulerNotifications } from '../../scheduler/scheduler-notify.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
-import { notifierFromFlags, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
+import { notifierFor, notifyConfig, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
 import { specFiles, validateFiles } from './validate.js';
 
 /** Quiet time after the last change in the folder before --watch reloads (a `git pull` touches many files). */
@@ -75,9 +75,10 @@ export function schedulerCommand(): Command {
     if (pre.issues.length > 0 && !o.skipInvalid) throw new SpecError(pre.issues);
     let refresh: (() => void) | undefined;
     const observed = metricsFromFlags(o, ctx.cfg, 'scheduler', ctx.logger, async () => refresh?.());
+    const notify = notifyConfig(o, ctx.cfg);
     const b = await openBackends(ctx.cfg, ctx.logger);
     const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
-    const notifier = notifierFromFlags(o, ctx.cfg, 'scheduler', b.store.coordinator, ctx.logger, observed?.metrics);
+    const notifier = notifierFor(notify, ctx.cfg, 'scheduler', b.store.coordinator, ctx.logger, observed?.metrics);
     const scheduler = new Scheduler({
       queue: observed ? instrumentQueue(b.queue, observed.metrics) : b.queue,
       names: b.names,

@@ -118,7 +118,10 @@ export async function metricNames(registry: Registry): Promise<Set<string>> {
   const out = new Set<string>();
   for (const m of await registry.getMetricsAsJSON()) {
     out.add(m.name);
-    if (m.type === ('histogram' as unknown as typeof m.type)) for (const s of ['_bucket', '_sum', '_count']) out.add(m.name + s);
+    // prom-client's types declare a numeric enum; at run time `type` is the exposition format's word.
+    const type = String(m.type);
+    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) out.add(m.name + s);
+    if (type === 'summary') for (const s of ['_sum', '_count']) out.add(m.name + s);
   }
   return out;
 }
