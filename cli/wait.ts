@@ -22,6 +22,8 @@ export interface WaitResult {
 export interface WaitOptions {
   /** Progress lines (stderr). */
   out?: (line: string) => void;
+  /** Called with the records on every change (the live progress bar on a terminal). */
+  progress?: (task: TaskRecord, nodes: NodeRecord[]) => void;
   /** Diagnostics: ZooKeeper unreachable and back, no router yet (stderr). Default: `out`, else nothing. */
   note?: (line: string) => void;
   signal?: AbortSignal;
@@ -120,6 +122,7 @@ export async function waitForTask(store: TaskStore, taskId: string, opts: WaitOp
       }
       if (rec) {
         seenRecord = true;
+        opts.progress?.(rec.value, nodes);
         const line = progressLine(rec.value, nodes, Date.now() - started);
         const key = line.replace(/^\s*[\d.]+s /, '');
         if (opts.out && key !== lastLine) {

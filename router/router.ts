@@ -32,7 +32,7 @@ const NO_RUNNER_YET = 'no live runner registered for this node yet';
 export interface RouterEvents {
   routed: [{ taskId: string; nodes: number }];
   duplicate: [{ taskId: string; state: string }];
-  rejected: [{ taskId?: string; reason: string }];
+  rejected: [{ taskId?: string; reason: string; messageId: string }];
   /** A failure the daemon survived (logged too); not 'error', which would crash a process with no listener. */
   problem: [Error];
 }
@@ -272,7 +272,7 @@ export class Router extends EventEmitter<RouterEvents> {
     this.log.warn({ task_id: taskId, message_id: msg.id, reason }, 'task rejected: sent to the dead-letter queue');
     await sendToDeadLetter(queue, names.globalDlq, msg.body, { reason, code: errorCode(err), source: names.global, taskId });
     await queue.delete(names.global, msg.receiptHandle);
-    this.emit('rejected', { taskId, reason });
+    this.emit('rejected', { taskId, reason, messageId: msg.id });
   }
 }
 

@@ -3,6 +3,7 @@
 // that reason (their work item goes to the dead-letter queue, so `dlq redrive` can retry them once the
 // runner is back) and count toward max_failures. Runs in every router; an ephemeral lock lets one sweep at
 // a time.
+import { EventEmitter } from 'node:events';
 import { tripBreaker } from '../core/task/breaker.js';
 import { isNodeExists, toJsonBuffer } from '../core/coordination/coordinator.js';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
@@ -26,7 +27,14 @@ export interface SupervisorOptions {
   now?: () => number;
 }
 
-export class Supervisor {
+export interface SupervisorEvents {
+  /** A node given up for want of a live runner: DEAD, its work item in the cluster's dead-letter queue. */
+  gaveUp: [{ taskId: string; node: string; cluster: string; reason: string; attempts: number; at: string }];
+  /** The give-up halted its task (circuit breaker). */
+  halted: [{ taskId: string; cluster: string; reason: string }];
+}
+
+export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly o: Required<SupervisorOptions>;
   private readonly membership: Membership;
   /** Tasks seen in a final state: never read again. */
@@ -35,6 +43,7 @@ export class Supervisor {
   private running: Promise<unknown> | undefined;
 
   constructor(opts: SupervisorOptions) {
+    super();
     this.o = { graceMs: 10 * 60_000, intervalMs: 30_000, now: Date.now, ...opts };
     this.membership = new Membership(opts.store.coordinator, opts.store.paths);
   }
@@ -102,7 +111,9 @@ export class Supervisor {
           attempts: n.attempts,
         });
         given.push({ taskId, node: n.node });
-        await tripBreaker(store, taskId);
+        this.emit('gaveUp', { taskId, node: n.node, cluster, reason, attempts: r.attempts, at: r.endedAt ?? new Date(now).toISOString() });
+        const halted = await tripBreaker(store, taskId);
+        if (halted) this.emit('halted', { taskId, cluster, reason: halted.reason ?? 'max_failures reached' });
       }
     }
     return given;

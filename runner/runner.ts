@@ -43,7 +43,11 @@ export interface RunnerEvents {
   /** A node changed state through this runner. */
   node: [{ taskId: string; node: string; state: NodeRecord['state']; attempt: number; error?: string }];
   duplicate: [{ taskId: string; node: string; reason: string }];
-  deadLetter: [{ taskId?: string; node?: string; reason: string }];
+  deadLetter: [{ taskId?: string; node?: string; reason: string; attempts?: number; messageId: string }];
+  /** One attempt of an action ended (pre_check through post_check), with how it ended and how long it took. */
+  attempt: [{ taskId: string; node: string; action: string; attempt: number; result: 'succeeded' | 'failed' | 'cancelled' | 'grant_lost'; durationMs: number }];
+  /** The circuit breaker halted a task after a node of this runner ended DEAD. */
+  halted: [{ taskId: string; reason: string }];
   /** A failure the daemon survived (logged too); not 'error', which would crash a process with no listener. */
   problem: [Error];
 }
@@ -271,7 +275,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       attempts,
     });
     await this.ack(queue, m);
-    this.emit('deadLetter', { taskId: item?.taskId, node: item?.node, reason });
+    this.emit('deadLetter', { taskId: item?.taskId, node: item?.node, reason, ...(attempts !== undefined ? { attempts } : {}), messageId: m.id });
   }
 
   private async handle(queue: string, m: QueueMessage): Promise<void> {
@@ -401,8 +405,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
         if (next === 'again') continue;
         const attempt = await this.recordStart(w);
         if (attempt === undefined) continue;
+        const began = Date.now();
         const outcome = await this.runSteps(w, attempt);
         this.guard();
+        const result = outcome.ok ? 'succeeded' : outcome.cancelled ? 'cancelled' : outcome.grantLost ? 'grant_lost' : 'failed';
+        this.emit('attempt', { taskId: item.taskId, node: this.node, action: w.spec.action, attempt, result, durationMs: Date.now() - began });
         if ((await this.settleAttempt(w, attempt, outcome)) === 'done') return;
       }
     } finally {
@@ -697,7 +704,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
   /** Halts the task once `max_failures` nodes are DEAD; no further node of it starts. */
   private async breaker(item: WorkItem, log: Logger): Promise<void> {
     const halted = await tripBreaker(this.o.store, item.taskId);
-    if (halted) log.error({ reason: halted.reason }, 'task halted by the circuit breaker');
+    if (halted) {
+      log.error({ reason: halted.reason }, 'task halted by the circuit breaker');
+      this.emit('halted', { taskId: item.taskId, reason: halted.reason ?? 'max_failures reached' });
+    }
   }
 
   /** The action's checkpoint: read from the node record as last written, written through it (CAS). */

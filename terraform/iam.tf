@@ -41,13 +41,23 @@ data "aws_iam_policy_document" "scheduler" {
 
 # Router: consume the global queue (it also ensures the global queues exist at start, hence CreateQueue and
 # GetQueueAttributes there), dead-letter tasks it cannot route, create every cluster's queues with their
-# redrive policy, send one work item per node, and discover nodes by EC2 tags.
+# redrive policy, send one work item per node, and discover nodes by EC2 tags. With --metrics-port or
+# --notify-url it also reads the depth of the global and dead-letter queues (core/fleet/fleet-scanner.ts:
+# ListQueues, GetQueueAttributes).
 data "aws_iam_policy_document" "router" {
   statement {
     sid       = "ConsumeTasks"
     effect    = "Allow"
-    actions   = ["sqs:ChangeMessageVisibility", "sqs:CreateQueue", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
+    actions   = ["sqs:ChangeMessageVisibility", "sqs:CreateQueue", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
     resources = [aws_sqs_queue.global.arn]
+  }
+
+  # The dead-letter queues to measure are found by listing "<prefix>--". ListQueues has no resource-level permissions.
+  statement {
+    sid       = "ListQueuesForDepths"
+    effect    = "Allow"
+    actions   = ["sqs:ListQueues"]
+    resources = ["*"]
   }
 
   statement {

@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages of the real servers the tests start: zookeeper (coordination, and the ensemble of
-# zookeeper:restart), postgresql (postgres:backup) and redis-server (redis:backup).
-PACKAGES="zookeeper postgresql redis-server"
-if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null 2>&1 || [ ! -x /usr/lib/postgresql/15/bin/postgres ] || ! command -v redis-server >/dev/null 2>&1; then
+# zookeeper:restart), postgresql (postgres:backup), redis-server (redis:backup) and chromium (the web view's
+# browser test, driven by playwright-core pointed at /usr/bin/chromium; no browser is ever downloaded).
+PACKAGES="zookeeper postgresql redis-server chromium"
+if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null 2>&1 || [ ! -x /usr/lib/postgresql/15/bin/postgres ] || ! command -v redis-server >/dev/null 2>&1 || [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test/run.sh: installing $PACKAGES (Debian packages)" >&2
     apt-get update -qq >/dev/null
@@ -32,5 +33,5 @@ fi
 
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
-npx depcruise --config .dependency-cruiser.cjs core scheduler router runner actions cli
+npx depcruise --config .dependency-cruiser.cjs core scheduler router runner ui actions cli
 exec npx mocha 'test/**/*.test.ts'

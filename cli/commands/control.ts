@@ -9,6 +9,7 @@ import { printJson } from '../output/print.js';
 import type { Backends } from '../backends.js';
 import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
+import { audited } from '../audit-trail.js';
 
 interface Outcome {
   text: string;
@@ -18,13 +19,14 @@ interface Outcome {
 
 const actor = (a: { by: string; at: string } | undefined) => (a ? { by: a.by, at: toIso(a.at) ?? a.at } : null);
 
-function controlCommand(name: string, description: string, act: (b: Backends, taskId: string) => Promise<Outcome>): Command {
+function controlCommand(name: 'cancel' | 'pause' | 'resume', description: string, act: (b: Backends, taskId: string) => Promise<Outcome>): Command {
   return withCommonOptions(new Command(name).description(description).argument('<task_id>').option('--json', 'print JSON')).action(
     async (taskId: string, o: { json?: boolean }, cmd: Command) => {
       if (!isValidTaskId(taskId)) throw new OptionError('task_id', `"${taskId}" is not a task id (see \`taskerman tasks\`)`);
       const ctx = commandContext(cmd);
       await withBackends(ctx, async (b) => {
-        const r = await act(b, taskId);
+        const cluster = (await b.store.getTask(taskId))?.value.spec.cluster;
+        const r = await audited(ctx, { command: name, taskId, ...(cluster ? { cluster: String(cluster) } : {}) }, () => act(b, taskId), b.store.coordinator);
         if (o.json) printJson(ctx, 'control', { task_id: taskId, state: r.task.state, paused: actor(r.task.paused), cancelled: actor(r.task.cancelled), requeued: r.requeued ?? [] });
         else ctx.out(r.text);
       });

@@ -5,6 +5,7 @@ import { currentUser } from '../../core/task/emit.js';
 import { NotFoundError, OptionError } from '../../core/errors.js';
 import { commandContext, withBackends, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
+import { audited } from '../audit-trail.js';
 import { EXIT, ExitError } from '../handle-error.js';
 import { toIso } from '../output/json-shapes.js';
 import type { OutputOf } from '../output/outputs.js';
@@ -107,7 +108,16 @@ export function dlqCommand(): Command {
       }
       const ctx = commandContext(cmd);
       await withScope(ctx, o, async (queues, b) => {
-        const done = await redriveDeadLetters(b.queue, b.store, queues, filterOf(o), currentUser(), maxOf(o));
+        const done = await audited(
+          ctx,
+          { command: 'dlq redrive', ...(o.cluster ? { cluster: o.cluster } : {}), ...(o.task ? { taskId: o.task } : {}), ...(o.node ? { node: o.node } : {}), args: { message: o.message ?? null, all: Boolean(o.all), queues } },
+          async (w) => {
+            const r = await redriveDeadLetters(b.queue, b.store, queues, filterOf(o), currentUser(), maxOf(o));
+            w.args = { ...w.args, redriven: r.length };
+            return r;
+          },
+          b.store.coordinator,
+        );
         if (o.json) return printJson(ctx, 'dlq-redrive', done.map((d) => ({ id: d.id, source: d.source, task_id: d.taskId ?? null, node: d.node ?? null })));
         ctx.out(`redrove ${done.length} message(s)`);
         for (const d of done) ctx.out(`  ${d.id} -> ${d.source}`);
@@ -128,7 +138,9 @@ export function dlqCommand(): Command {
         if (!o.yes) {
           throw new ExitError(EXIT.usage, `taskerman: this deletes every message in ${queues.join(', ') || '(no dead-letter queue)'}; add --yes to do it`);
         }
-        for (const q of queues) await b.queue.purge(q);
+        await audited(ctx, { command: 'dlq purge', ...(o.cluster ? { cluster: o.cluster } : {}), args: { queues } }, async () => {
+          for (const q of queues) await b.queue.purge(q);
+        }, b.store.coordinator);
         ctx.out(`purged ${queues.length} dead-letter queue(s)`);
       });
     }),

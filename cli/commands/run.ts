@@ -13,6 +13,8 @@ import { useColour } from '../output/colour.js';
 import { checkAction } from '../check-action.js';
 import { DEFAULT_GIVE_UP_MS, stoppedFollowing, taskOutcome, waitForTask } from '../wait.js';
 import { giveUpOption, parseGiveUp } from '../follow-options.js';
+import { audited } from '../audit-trail.js';
+import { progressReporterFor } from '../progress/progress-reporter.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 import { printPlan } from './plan.js';
 
@@ -38,32 +40,52 @@ export function parseArgFlags(pairs: string[]): Record<string, unknown> {
 }
 
 /** Enqueues a validated spec; with --wait follows it and maps its end state to the exit code. */
-export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean; giveUpMs?: number }): Promise<void> {
+export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean; giveUpMs?: number; command?: 'run' | 'submit'; file?: string }): Promise<void> {
   checkAction(spec);
   const emitter = { kind: 'cli' as const, user: currentUser() };
+  const what = {
+    command: opts.command ?? 'run',
+    cluster: spec.cluster,
+    args: { name: spec.name, action: spec.action, limit: spec.limit, max_failures: spec.maxFailures, ...(opts.file ? { file: opts.file } : {}), ...(spec.nodes?.length ? { nodes: spec.nodes.length } : {}) },
+  } as const;
   if (!opts.wait) {
     await withQueue(ctx, async (queue) => {
-      const task = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
+      const task = await audited(ctx, { ...what }, async (w) => {
+        const t = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
+        w.taskId = t.taskId;
+        return t;
+      });
       if (opts.json) printJson(ctx, 'run', { task_id: task.taskId });
       else ctx.out(task.taskId);
     });
     return;
   }
   await withBackends(ctx, async (b) => {
-    const task = await emitTask(b.queue, b.names, spec, emitter);
+    const task = await audited(
+      ctx,
+      { ...what },
+      async (w) => {
+        const t = await emitTask(b.queue, b.names, spec, emitter);
+        w.taskId = t.taskId;
+        return t;
+      },
+      b.store.coordinator,
+    );
     if (!opts.json) ctx.out(task.taskId);
     const ac = new AbortController();
     const onSignal = () => ac.abort();
     process.once('SIGINT', onSignal);
+    const bar = opts.json ? undefined : progressReporterFor(process.stderr);
     try {
       const r = await waitForTask(b.store, task.taskId, {
-        out: opts.json ? undefined : ctx.err,
+        out: opts.json || bar ? undefined : ctx.err,
+        ...(bar ? { progress: bar.update } : {}),
         note: ctx.err,
         signal: ac.signal,
         zk: ctx.cfg.zk,
         giveUpMs: opts.giveUpMs ?? DEFAULT_GIVE_UP_MS,
         pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
-      });
+      }).finally(() => bar?.done());
       if (!r) throw stoppedFollowing(task.taskId);
       if (opts.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));
       else ctx.out(`\n${statusText(r.task, r.nodes, { colour: useColour(process.stdout) })}`);

@@ -8,21 +8,27 @@ import { runnerRegistry } from '../action-registry.js';
 import { openBackends, type Backends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { validateZone, withCommonOptions } from '../config.js';
-import { runUntilSignalled } from '../daemon.js';
+import { runUntilSignalled, type Daemon } from '../daemon.js';
+import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
+import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
+import { bindRunnerMetrics } from '../../runner/runner-metrics.js';
+import { bindRunnerNotifications } from '../../runner/runner-notify.js';
+import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
+import { notifierFor, notifyConfig, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
 
 export function runnerCommand(): Command {
   return withCommonOptions(
-    new Command('runner')
+    withNotifyOptions(withMetricsOptions(new Command('runner')
       .description('pull and run this node\'s work: get a grant from the cluster budget, pre_check, execute, post_check (actions and plugins from --config)')
       .option('--cluster <name>', 'the cluster this node belongs to (or `cluster` in --config)')
       .option('--node <name>', 'this node\'s name, as discovery returns it (default: the host name)')
       .option('--zone <zone>', 'this node\'s zone (rack, availability zone) for the policy\'s zone_budget (or `zone` in --config)')
       .option('--max-items <n>', 'work items of different tasks held at once, each waiting for the node\'s grant', '8')
       .option('--visibility <seconds>', 'visibility timeout of a message in hand (extended while working)', '60')
-      .option('--drain-timeout <seconds>', 'on SIGTERM, abort the action in flight after this long', '600'),
+      .option('--drain-timeout <seconds>', 'on SIGTERM, abort the action in flight after this long', '600')), 'this node is dead-lettered'),
   )
     .addHelpText('after', '\nThe --config file may also hold `zone:`, the `exec:` allowlist, the `actions:` section (each action\'s units, endpoints, credentials), `plugins:` and the `checks:` of the cluster\'s health gate:\n  checks:\n    ring-healthy: { argv: [/usr/local/bin/cassandra-ring-healthy] }   # exit 0 = healthy\n(see examples/runner-config.yaml)')
-    .action(async (o: { cluster?: string; node?: string; zone?: string; maxItems: string; visibility: string; drainTimeout: string }, cmd: Command) => {
+    .action(async (o: { cluster?: string; node?: string; zone?: string; maxItems: string; visibility: string; drainTimeout: string } & MetricsFlags & NotifyFlags, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
     const cluster = o.cluster ?? (typeof ctx.cfg.file.cluster === 'string' ? ctx.cfg.file.cluster : undefined);
     if (!cluster) throw new OptionError('cluster', 'is required: --cluster <name> or `cluster:` in --config');
@@ -34,6 +40,8 @@ export function runnerCommand(): Command {
     if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 64) throw new OptionError('max-items', 'must be a whole number from 1 to 64');
     const drain = Number(o.drainTimeout);
     if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
+    const observed = metricsFromFlags(o, ctx.cfg, 'runner', ctx.logger);
+    const notify = notifyConfig(o, ctx.cfg);
     // Plugins are verified before anything connects; the actions reach the task store once it is open.
     const opened: { store?: Backends['store'] } = {};
     const registry = await runnerRegistry(ctx.cfg, ctx.logger, () => {
@@ -42,11 +50,13 @@ export function runnerCommand(): Command {
     });
     const b = await openBackends(ctx.cfg, ctx.logger);
     opened.store = b.store;
+    const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
     try {
+      const notifier = notifierFor(notify, ctx.cfg, 'runner', b.store.coordinator, ctx.logger, observed?.metrics);
       const runner = new Runner({
         cluster,
         node,
-        queue: b.queue,
+        queue: observed ? instrumentQueue(b.queue, observed.metrics) : b.queue,
         store: b.store,
         names: b.names,
         registry,
@@ -57,8 +67,18 @@ export function runnerCommand(): Command {
         checks: ctx.cfg.checks,
         maxItems,
       });
-      await runUntilSignalled([runner]);
+      const daemons: Daemon[] = [runner];
+      if (observed) {
+        bindRunnerMetrics(runner, observed.metrics, b.store);
+        daemons.unshift(observed.server);
+      }
+      if (notifier) {
+        bindRunnerNotifications(runner, notifier, b.names);
+        daemons.unshift(notifier);
+      }
+      await runUntilSignalled(daemons);
     } finally {
+      untrack?.();
       await b.close();
     }
   });

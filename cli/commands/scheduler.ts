@@ -10,7 +10,13 @@ import { loadSchedulable, Scheduler, type LoadedSpec, type SpecLoad, type SpecSo
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
-import { runUntilSignalled } from '../daemon.js';
+import { runUntilSignalled, type Daemon } from '../daemon.js';
+import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
+import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
+import { bindSchedulerMetrics } from '../../scheduler/scheduler-metrics.js';
+import { bindSchedulerNotifications } from '../../scheduler/scheduler-notify.js';
+import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
+import { notifierFor, notifyConfig, withNotifyOptions, type NotifyFlags } from '../notify-options.js';
 import { specFiles, validateFiles } from './validate.js';
 
 /** Quiet time after the last change in the folder before --watch reloads (a `git pull` touches many files). */
@@ -58,20 +64,25 @@ export function watchSpecs(dir: string, onChange: () => void, logger: Logger, de
 
 export function schedulerCommand(): Command {
   return withCommonOptions(
-    new Command('scheduler')
+    withNotifyOptions(withMetricsOptions(new Command('scheduler')
       .description('fire the task specs of a folder on their cron schedule (leader-elected: run as many replicas as you like)')
       .requiredOption('--specs <dir>', 'folder of task specs (.yaml, .yml, .json), e.g. a git checkout')
       .option('--skip-invalid', 'log and skip invalid spec files instead of refusing to start (or to reload)')
-      .option('--watch', 'reload when a file in the folder changes (SIGHUP always reloads)'),
-  ).action(async (o: { specs: string; skipInvalid?: boolean; watch?: boolean }, cmd: Command) => {
+      .option('--watch', 'reload when a file in the folder changes (SIGHUP always reloads)')), 'a fire time is missed and not fired (catchup: none)'),
+  ).action(async (o: { specs: string; skipInvalid?: boolean; watch?: boolean } & MetricsFlags & NotifyFlags, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
     const source = directorySpecSource(o.specs);
     // Refuse bad specs before connecting anywhere: the answer does not depend on ZooKeeper or SQS.
     const pre = await loadSchedulable(source);
     if (pre.issues.length > 0 && !o.skipInvalid) throw new SpecError(pre.issues);
+    let refresh: (() => void) | undefined;
+    const observed = metricsFromFlags(o, ctx.cfg, 'scheduler', ctx.logger, async () => refresh?.());
+    const notify = notifyConfig(o, ctx.cfg);
     const b = await openBackends(ctx.cfg, ctx.logger);
+    const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
+    const notifier = notifierFor(notify, ctx.cfg, 'scheduler', b.store.coordinator, ctx.logger, observed?.metrics);
     const scheduler = new Scheduler({
-      queue: b.queue,
+      queue: observed ? instrumentQueue(b.queue, observed.metrics) : b.queue,
       names: b.names,
       coordinator: b.store.coordinator,
       root: ctx.cfg.zkRoot,
@@ -87,9 +98,19 @@ export function schedulerCommand(): Command {
     const onHup = () => reload('SIGHUP');
     process.on('SIGHUP', onHup);
     const unwatch = o.watch ? watchSpecs(o.specs, () => reload('the specs folder changed'), ctx.logger) : undefined;
+    const daemons: Daemon[] = [scheduler];
+    if (observed) {
+      refresh = bindSchedulerMetrics(scheduler, observed.metrics);
+      daemons.unshift(observed.server);
+    }
+    if (notifier) {
+      bindSchedulerNotifications(scheduler, notifier);
+      daemons.unshift(notifier);
+    }
     try {
-      await runUntilSignalled([scheduler]);
+      await runUntilSignalled(daemons);
     } finally {
+      untrack?.();
       unwatch?.();
       process.off('SIGHUP', onHup);
       await b.close();

@@ -53,6 +53,7 @@ export async function withBudgetReasons(store: TaskStore, t: TaskRecord, nodes: 
     return w ? { ...n, reason: `waiting: ${w.reason}` } : n;
   });
 }
+import { progressReporterFor } from '../progress/progress-reporter.js';
 
 export function statusCommand(): Command {
   return withCommonOptions(
@@ -74,14 +75,16 @@ export function statusCommand(): Command {
         const ac = new AbortController();
         const onSignal = () => ac.abort();
         process.once('SIGINT', onSignal);
+        const bar = o.json ? undefined : progressReporterFor(process.stderr);
         try {
           const r = await waitForTask(b.store, taskId, {
-            out: ctx.err,
+            out: bar ? undefined : ctx.err,
+            ...(bar ? { progress: bar.update } : {}),
             signal: ac.signal,
             zk: ctx.cfg.zk,
             giveUpMs,
             pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
-          });
+          }).finally(() => bar?.done());
           if (!r) throw stoppedFollowing(taskId);
           if (o.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));
           else ctx.out(statusText(r.task, r.nodes, { states, showNodes: o.nodes, colour: useColour(process.stdout) }));

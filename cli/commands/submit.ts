@@ -17,6 +17,6 @@ export function submitCommand(): Command {
   ).action(async (file: string, o: { wait?: boolean; json?: boolean; giveUpAfter: string }, cmd: Command) => {
     const ctx = commandContext(cmd);
     const spec = await loadTaskSpecFile(file);
-    await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json), giveUpMs: parseGiveUp(o.giveUpAfter) });
+    await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json), giveUpMs: parseGiveUp(o.giveUpAfter), command: 'submit', file });
   });
 }

@@ -136,7 +136,7 @@ export const OUTPUTS = {
     cancelled: actorAtOrNull,
     requeued: z.array(z.string()),
   }).describe('cancel, pause and resume'),
-  gc: z.strictObject({ removed: z.array(z.string()), kept: z.number().int().min(0) }),
+  gc: z.strictObject({ removed: z.array(z.string()), kept: z.number().int().min(0), audit_days_removed: z.array(z.string()).describe('days (YYYY-MM-DD) of the audit trail removed') }),
   validate: z.strictObject({ valid: z.array(z.string()), policies: z.array(z.strictObject({ file: z.string(), cluster: z.string() })), problems: z.array(problem) }),
 } as const;
 

@@ -48,6 +48,8 @@ export interface HarnessOptions {
   runnerOptions?: (node: string) => Partial<RunnerOptions>;
   /** Wraps a simulated process's coordinator session (to interleave its calls with a test's steps). */
   wrapSession?: (c: Coordinator, who: 'store' | 'router' | `runner:${string}`) => Coordinator;
+  /** Wraps a simulated process's queue client (to count its calls). */
+  wrapQueue?: (q: WorkQueue, who: 'store' | 'router' | `runner:${string}`) => WorkQueue;
 }
 
 export class Harness {
@@ -63,10 +65,10 @@ export class Harness {
     this.names = queueNames(o.queuePrefix);
   }
 
-  private client(): WorkQueue {
+  private client(who: 'store' | 'router' | `runner:${string}` = 'store'): WorkQueue {
     const q = this.o.backend.queue();
     this.clients.push(q);
-    return q;
+    return this.o.wrapQueue ? this.o.wrapQueue(q, who) : q;
   }
 
   private async session(who: 'store' | 'router' | `runner:${string}`): Promise<Coordinator> {
@@ -82,7 +84,7 @@ export class Harness {
   async newRouter(): Promise<Router> {
     const store = new TaskStore(await this.session('router'), this.o.zkRoot);
     const router = new Router({
-      queue: this.client(),
+      queue: this.client('router'),
       store,
       names: this.names,
       registry: this.registry(),
@@ -104,7 +106,7 @@ export class Harness {
     const runner = new Runner({
       cluster: this.o.cluster,
       node,
-      queue: this.client(),
+      queue: this.client(`runner:${node}`),
       store: new TaskStore(await this.session(`runner:${node}`), this.o.zkRoot),
       names: this.names,
       registry: this.registry(`runner:${node}`),

@@ -722,6 +722,10 @@ const USAGE: Record<Role, { method: string; queue: QueueKind; where: string }[]>
     { method: 'ensureQueue', queue: 'node', where: 'Router.fanOut (dead letters: clusterDlq)' },
     { method: 'sendBatch', queue: 'node', where: 'Router.fanOut' },
     { method: 'send', queue: 'clusterDlq', where: 'Supervisor: a target with no live runner → sendToDeadLetter' },
+    { method: 'list', queue: 'unscoped', where: 'FleetScanner.scanQueues (--metrics-port, --notify-url): every "<prefix>--…-dlq"' },
+    { method: 'stats', queue: 'global', where: 'FleetScanner.scanQueues: queue depths' },
+    { method: 'stats', queue: 'globalDlq', where: 'FleetScanner.scanQueues: queue depths' },
+    { method: 'stats', queue: 'clusterDlq', where: 'FleetScanner.scanQueues: queue depths' },
   ],
   runner: [
     { method: 'receive', queue: 'node', where: 'Runner.poll' },
@@ -773,7 +777,7 @@ const HELPERS: Record<string, string> = { sendToDeadLetter: 'send', emitTask: 's
  * Not sources: the daemon commands (router.ts, runner.ts, scheduler.ts: their roles' policies) and dev.ts
  * (in-memory queues); every other command file touches neither SQS nor EC2, which a test below checks.
  */
-const OPERATOR_SOURCES = ['cli/commands/run.ts', 'cli/commands/dlq.ts', 'cli/commands/control.ts', 'cli/commands/plan.ts', 'cli/commands/status.ts', 'core/task/emit.ts', 'core/queue/dead-letters.ts', 'core/task/task-control.ts'];
+const OPERATOR_SOURCES = ['cli/commands/run.ts', 'cli/commands/dlq.ts', 'cli/commands/control.ts', 'cli/commands/plan.ts', 'cli/commands/status.ts', 'cli/commands/ui.ts', 'core/task/emit.ts', 'core/queue/dead-letters.ts', 'core/task/task-control.ts'];
 /** CLI command files that are not the operator's, and why. */
 const NOT_OPERATOR: Record<string, string> = {
   'cli/commands/router.ts': 'the router daemon: the router policy',
@@ -786,6 +790,8 @@ function sourcesOf(role: Role): string[] {
   const dirFiles = (d: string) => (existsSync(join(ROOT, d)) ? readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ts')).map((f) => join(d, f)) : []);
   if (role === 'scheduler') return ['core/task/emit.ts', ...dirFiles('scheduler')];
   if (role === 'operator') return OPERATOR_SOURCES;
+  // The router command also runs the fleet scanner (metrics, notifications), which reads queue depths.
+  if (role === 'router') return [...dirFiles('router'), 'core/fleet/fleet-scanner.ts'];
   return dirFiles(role);
 }
 

@@ -1,0 +1,40 @@
+// Recording an operator command in the audit trail (core/audit/audit-log.ts) from the CLI: who (the
+// on-call user), from where (this host), what, and how it ended. A command that has ZooKeeper open passes
+// its session; one that has not (`run` without --wait talks to SQS only) opens one for the record. If the
+// trail cannot be written the command's own result stands, and a warning says so on stderr.
+import { recordAudit, type AuditInput } from '../core/audit/audit-log.js';
+import type { Coordinator } from '../core/coordination/coordinator.js';
+import { describeError } from '../core/errors.js';
+import { currentUser } from '../core/task/emit.js';
+import { connectZk } from './backends.js';
+import type { CommandContext } from './command-context.js';
+
+export type AuditWhat = Omit<AuditInput, 'user' | 'outcome' | 'error'>;
+
+export async function writeAudit(ctx: CommandContext, what: AuditWhat, outcome: { error?: unknown }, coordinator?: Coordinator): Promise<void> {
+  const input: AuditInput = { ...what, user: currentUser(), outcome: outcome.error === undefined ? 'ok' : 'failed', ...(outcome.error !== undefined ? { error: describeError(outcome.error) } : {}) };
+  let own: Coordinator | undefined;
+  try {
+    const c = coordinator ?? (own = await connectZk(ctx.cfg, ctx.logger));
+    await recordAudit(c, ctx.cfg.zkRoot, input);
+  } catch (err) {
+    ctx.err(`taskerman: warning: the audit trail could not record this ${what.command}: ${describeError(err)}`);
+  } finally {
+    await own?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Runs an operator action and records it, ok or failed. `what` may be completed by the action (a task id
+ * known only once it is emitted). The action's error, if any, is rethrown after the record.
+ */
+export async function audited<T>(ctx: CommandContext, what: AuditWhat, act: (what: AuditWhat) => Promise<T>, coordinator?: Coordinator): Promise<T> {
+  try {
+    const r = await act(what);
+    await writeAudit(ctx, what, {}, coordinator);
+    return r;
+  } catch (err) {
+    await writeAudit(ctx, what, { error: err }, coordinator);
+    throw err;
+  }
+}
