@@ -381,7 +381,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     try {
       return await this.setNode(item, fn, undefined, [grant.releaseOp()]);
     } catch (err) {
-      if (!(err instanceof CoordinatorError && err.path === grant.path)) throw err;
+      if (!(err instanceof CoordinatorError && err.path === grant.path && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION'))) throw err;
       this.log.warn({ task_id: item.taskId, err: describeError(err) }, 'grant already released by someone else; recording the end without it');
       return this.setNode(item, fn);
     } finally {

@@ -44,6 +44,8 @@ export interface KeeperEvents {
 }
 
 const KEEPER_PREFIX = 'k-';
+/** Every this many ticks the keeper looks for grants their task left behind. */
+const LEFTOVER_SWEEP_TICKS = 6;
 const WAITING_KEPT = 500;
 
 export class BudgetKeeper extends EventEmitter<KeeperEvents> {
@@ -92,6 +94,9 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
         (this.electionNode ? this.checkElection() : this.join()).catch((err: unknown) => this.problem(err));
       }
       this.kick();
+      if (this.leading && ++this.ticks % LEFTOVER_SWEEP_TICKS === 0) {
+        this.sweepLeftovers().catch((err: unknown) => this.problem(err));
+      }
     }, this.tickMs);
     this.ticker.unref();
   }
@@ -130,6 +135,25 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   }
 
   private electionFailed = false;
+  private ticks = 0;
+
+  /**
+   * A safety net: a task's grant is released in the same transaction as its node's final record, so a grant
+   * whose node already ended SUCCEEDED or SKIPPED (not marked dead), or whose task is gone, was left behind by
+   * something this code did not foresee. It goes back, with an event that says so.
+   */
+  private async sweepLeftovers(): Promise<void> {
+    const { store, cluster } = this;
+    for (const g of await store.grants(cluster)) {
+      if (g.kind !== 'task' || g.dead || !g.task_id) continue;
+      const d = await store.coordinator.get(store.paths.node(g.task_id, g.node));
+      const state = d ? fromJsonBuffer<{ state: string }>(d.data).state : 'gone';
+      if (state !== 'SUCCEEDED' && state !== 'SKIPPED' && state !== 'gone') continue;
+      const reason = `left behind: the node's record of task ${g.task_id} is ${state === 'gone' ? 'gone (task removed)' : state}`;
+      const r = await store.releaseGrant(cluster, g.node, { by: this.o.by, reason, kind: 'released', token: g.token });
+      if (r) this.log.warn({ node: g.node, task_id: g.task_id }, `grant released: ${reason}`);
+    }
+  }
 
   private problem(err: unknown): void {
     if (this.stopped) return;

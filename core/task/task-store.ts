@@ -523,7 +523,8 @@ export class TaskStore {
           throw new TaskChangedError(taskId);
         }
         // An extra op's own failure is the caller's to handle (e.g. the grant was released meanwhile).
-        if (err instanceof CoordinatorError && extra.some((op) => op.path === err.path) && err.path !== path) throw err;
+        // (A lost connection is not such a failure: the round is retried like any other.)
+        if (err instanceof CoordinatorError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION') && extra.some((op) => op.path === err.path) && err.path !== path) throw err;
         if ((await nextRound(err, i)) === 'gone') return undefined;
       }
     }
