@@ -13,6 +13,7 @@ import { parseDuration, formatDuration } from '../../core/duration.js';
 import { AbortedError, BudgetRefusedError, OptionError } from '../../core/errors.js';
 import { PRIORITIES, type Priority } from '../../core/task/task-spec.js';
 import { delay } from '../../core/delay.js';
+import { audited } from '../audit-trail.js';
 import { commandContext, withBudget, type CommandContext } from '../command-context.js';
 import { validateZone, withCommonOptions } from '../config.js';
 import { ExitError } from '../handle-error.js';
@@ -192,7 +193,7 @@ export function holdCommand(): Command {
       try {
         const g = await withBudget(ctx, async (budget) => {
           try {
-            return await takeHold(budget, h, ctx, ac.signal);
+            return await audited(ctx, { command: 'hold', cluster: h.cluster, node: h.node, args: { reason: h.reason, ttl_ms: h.ttlMs ?? null, now: Boolean(h.now) } }, () => takeHold(budget, h, ctx, ac.signal), budget.coordinator);
           } catch (err) {
             if (err instanceof AbortedError && ac.signal.aborted) throw new ExitError(130, `taskerman: interrupted: the hold request for ${h.node} was withdrawn`);
             throw err;

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { NotFoundError, SpecError, type Issue } from '../../core/errors.js';
 import type { ClusterPolicy } from '../../core/budget/policy.js';
+import { audited } from '../audit-trail.js';
 import { commandContext, withBudget } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { operatorId } from '../operator.js';
@@ -65,7 +66,9 @@ function applyCommand(): Command {
         const changes = policyChanges(current, policy);
         const change = !current ? 'created' : changes.length ? 'changed' : 'unchanged';
         let version = current?.version ?? null;
-        if (change !== 'unchanged' && !o.dryRun) version = (await budget.applyPolicy(policy, by)).version;
+        if (change !== 'unchanged' && !o.dryRun) {
+          version = (await audited(ctx, { command: 'policy apply', cluster: policy.cluster, args: { file, change, changes: changes.length } }, () => budget.applyPolicy(policy, by), budget.coordinator)).version;
+        }
         out.push({ cluster: policy.cluster, file, change, changes, version });
       }
       return out;

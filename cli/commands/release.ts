@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import type { GrantRecord } from '../../core/budget/records.js';
 import { NotFoundError, OptionError } from '../../core/errors.js';
+import { audited } from '../audit-trail.js';
 import { commandContext, withBudget } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { operatorId } from '../operator.js';
@@ -28,7 +29,7 @@ export function releaseCommand(): Command {
     if (!reason) throw new OptionError('reason', 'must not be empty: say why, e.g. --reason "disk swapped"');
     const by = operatorId();
     const { released, live } = await withBudget(ctx, async (budget) => {
-      const g = await budget.releaseGrant(cluster, o.node, { by, reason, kind: 'released' });
+      const g = await audited(ctx, { command: 'release', cluster, node: o.node, args: { reason } }, () => budget.releaseGrant(cluster, o.node, { by, reason, kind: 'released' }), budget.coordinator);
       return { released: g, live: g?.kind === 'task' ? (await budget.liveNodes(cluster)).includes(o.node) : false };
     });
     if (!released) throw new NotFoundError(`grant of ${o.node} in ${cluster}`, { hint: `it holds none; \`taskerman budget ${cluster}\` lists the grants` });

@@ -10,11 +10,15 @@ export function bindFleetMetrics(scanner: FleetScanner, m: TaskermanMetrics, now
     m.grantsHeld.reset();
     m.grantsWaiting.reset();
     m.grantOldestSeconds.reset();
+    m.budgetNodes.reset();
+    m.healthGateOpen.reset();
     m.membersLive.reset();
     for (const g of scan.grants) {
       const cluster = g.cluster;
       m.grantsHeld.set({ cluster }, g.held.length);
       m.grantsWaiting.set({ cluster }, g.waiting.length);
+      if (g.budget !== undefined) m.budgetNodes.set({ cluster }, g.budget);
+      if (g.health) m.healthGateOpen.set({ cluster }, g.health.ok ? 1 : 0);
       m.membersLive.set({ cluster }, g.members.length);
       const oldest = g.held.reduce((min, h) => Math.min(min, Date.parse(h.since)), Infinity);
       m.grantOldestSeconds.set({ cluster }, Number.isFinite(oldest) ? Math.max(0, (now() - oldest) / 1000) : 0);

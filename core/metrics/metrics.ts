@@ -38,6 +38,8 @@ export interface TaskermanMetrics {
   grantsHeld: Gauge<'cluster'>;
   grantsWaiting: Gauge<'cluster'>;
   grantOldestSeconds: Gauge<'cluster'>;
+  budgetNodes: Gauge<'cluster'>;
+  healthGateOpen: Gauge<'cluster'>;
   membersLive: Gauge<'cluster'>;
   // queues (router, cached GetQueueAttributes)
   queueMessages: Gauge<'queue' | 'kind' | 'state'>;
@@ -91,6 +93,8 @@ export function createMetrics(opts: MetricsOptions = {}): TaskermanMetrics {
     tasks: new Gauge({ name: 'taskerman_tasks', help: 'Tasks recorded in ZooKeeper, by state', labelNames: ['state'], registers }),
     grantsHeld: new Gauge({ name: 'taskerman_grants_held', help: 'Nodes of the cluster holding a grant (disrupted) now', labelNames: ['cluster'], registers }),
     grantsWaiting: new Gauge({ name: 'taskerman_grants_waiting', help: 'Requests waiting for a grant in the cluster', labelNames: ['cluster'], registers }),
+    budgetNodes: new Gauge({ name: 'taskerman_budget_nodes', help: "The cluster policy's budget: nodes that may be disrupted at once (absent: no policy)", labelNames: ['cluster'], registers }),
+    healthGateOpen: new Gauge({ name: 'taskerman_health_gate_open', help: "The cluster's health gate at its last check: 1 open, 0 closed (absent: no gate)", labelNames: ['cluster'], registers }),
     grantOldestSeconds: new Gauge({ name: 'taskerman_grant_oldest_seconds', help: 'Age of the oldest grant held in the cluster (0 when none)', labelNames: ['cluster'], registers }),
     membersLive: new Gauge({ name: 'taskerman_members_live', help: 'Runners registered live in ZooKeeper for the cluster', labelNames: ['cluster'], registers }),
     queueMessages: new Gauge({ name: 'taskerman_queue_messages', help: 'Messages in the global and dead-letter queues (ApproximateNumberOfMessages*), refreshed periodically', labelNames: ['queue', 'kind', 'state'], registers }),
