@@ -4,7 +4,11 @@
 // largest concurrency observed, slot handoff latency (a slot's release → the next node's pre_check
 // start) and SQS requests per node.
 //
-//   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1 [--cold]
+// With --tasks T, T tasks of the same nodes and limit run side by side: they share the cluster's budget (each
+// task's limit counts every task's disrupted nodes), so the ideal is ceil(T·N/limit)·seconds. It also prints the
+// budget keeper's ZooKeeper reads and writes per grant.
+//
+//   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1 [--tasks 2] [--cold]
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -32,8 +36,11 @@ const { values } = parseArgs({
     limit: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '1' },
     cold: { type: 'boolean', default: false },
+    tasks: { type: 'string', default: '1' },
   },
 });
+const TASKS = Number(values.tasks);
+if (!(Number.isInteger(TASKS) && TASKS >= 1 && TASKS <= 10)) throw new Error('--tasks must be 1-10');
 const N = Number(values.nodes);
 const LIMIT = Number(values.limit);
 const SECONDS = Number(values.seconds);
@@ -151,17 +158,24 @@ try {
   const firstAt = new Map<string, number>();
   const mark = (what: string) => void (firstAt.has(what) || firstAt.set(what, performance.now()));
   // Only the measured task's events: the router may report the warm-up's fan-out after that task ended.
-  let measured = '';
-  router.on('routed', (e: { taskId: string }) => void (e.taskId === measured && mark('routed')));
-  for (const r of runners) r.on('node', (e: { taskId: string; state: string }) => void (e.taskId === measured && mark(`node ${e.state}`)));
+  const measured = new Set<string>();
+  router.on('routed', (e: { taskId: string }) => void (measured.has(e.taskId) && mark('routed')));
+  for (const r of runners) r.on('node', (e: { taskId: string; state: string }) => void (measured.has(e.taskId) && mark(`node ${e.state}`)));
+  const keeperBefore = runners.map((r) => ({ ...r.budgetKeeper.stats }));
 
   // Everything here shares one event loop: a stall of the loop shows up as handoff latency.
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const t0 = performance.now();
-  const benchSpec = parseTaskSpec({ name: 'bench', action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } });
-  const task = await emitTask(admin, names, benchSpec, { kind: 'cli', user: 'bench' }, (measured = newTaskId()));
-  const state = await waitFinal(store, task.taskId, (Math.ceil(N / LIMIT) * SECONDS + 120) * 1000);
+  const ids: string[] = [];
+  for (let i = 0; i < TASKS; i++) {
+    const benchSpec = parseTaskSpec({ name: `bench-${i + 1}`, action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } });
+    const id = newTaskId();
+    measured.add(id);
+    ids.push((await emitTask(admin, names, benchSpec, { kind: 'cli', user: 'bench' }, id)).taskId);
+  }
+  const states = await Promise.all(ids.map((id) => waitFinal(store, id, (Math.ceil((TASKS * N) / LIMIT) * SECONDS + 180) * 1000)));
+  const state = states.join(', ');
   const tEnd = performance.now();
   loop.disable();
   const makespan = (tEnd - t0) / 1000;
@@ -185,13 +199,21 @@ try {
     }
   }
   handoffs.sort((a, b) => a - b);
-  const ideal = Math.ceil(N / LIMIT) * SECONDS;
+  const ideal = Math.ceil((TASKS * N) / LIMIT) * SECONDS;
+  const keeper = runners.reduce(
+    (sum, r, i) => {
+      const b = keeperBefore[i] ?? { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 };
+      const st = r.budgetKeeper.stats;
+      return { rounds: sum.rounds + st.rounds - b.rounds, reads: sum.reads + st.reads - b.reads, writes: sum.writes + st.writes - b.writes, grants: sum.grants + st.grants - b.grants, conflicts: sum.conflicts + st.conflicts - b.conflicts };
+    },
+    { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 },
+  );
   const total = sqsDuring.reduce((s, [, c]) => s + c, 0);
   await Promise.all(runners.map((r) => r.stop()));
   await router.stop();
-  console.log(`rollout: ${N} nodes, limit ${LIMIT}, sleep ${SECONDS}s, ${values.cold ? 'cold router (first rollout since it started)' : 'warm router (after a noop rollout; --cold to skip it)'} -> task ${state}`);
+  console.log(`rollout: ${TASKS} task(s) of ${N} nodes sharing one budget, limit ${LIMIT}, sleep ${SECONDS}s, ${values.cold ? 'cold router (first rollout since it started)' : 'warm router (after a noop rollout; --cold to skip it)'} -> task ${state}`);
   console.log(`makespan            ${makespan.toFixed(2)} s`);
-  console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(N/limit)*seconds)`);
+  console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(tasks*N/limit)*seconds)`);
   console.log(`ratio               ${(makespan / ideal).toFixed(3)}`);
   console.log(`max concurrency     ${max} (limit ${LIMIT})`);
   const since = (k: string) => ((firstAt.get(k) ?? NaN) - t0).toFixed(0);
@@ -200,6 +222,7 @@ try {
   console.log(`handoff p50         ${pct(handoffs, 50).toFixed(1)} ms`);
   console.log(`handoff p99         ${pct(handoffs, 99).toFixed(1)} ms  (${handoffs.length} handoffs)`);
   console.log(`event loop delay    p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms  (one process hosts every runner, the router and the SQS server)`);
+  console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); a waiter: 1 create, 1 watched read, 1 read when woken`);
   console.log(`sqs requests/node   ${(total / N).toFixed(2)}  (${total} during the rollout: ${sqsDuring.map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ')})`);
 } finally {
   await Promise.allSettled(sessions.map((s) => s.close()));
