@@ -13,11 +13,12 @@ export interface ActionContext<A = Record<string, unknown>> {
   /** 1 for the first attempt. */
   attempt: number;
   /**
-   * The slot's sequence number. It only grows, so a side effect that can check it (e.g. a conditional write
-   * that refuses a token lower than the last one seen) is fenced against a runner that lost its slot.
+   * The grant's token (the cluster budget's counter at the grant). It only grows, so a side effect that can
+   * check it (e.g. a conditional write that refuses a token lower than the last one seen) is fenced against a
+   * runner whose grant was released under it.
    */
   fencingToken: number;
-  /** Aborts on timeout, on cancellation, on shutdown, and when the slot can no longer be trusted. */
+  /** Aborts on timeout, on cancellation, on shutdown, and when the node's grant is released by someone else. */
   signal: AbortSignal;
   /** Child logger with task_id, node, cluster and action bound. */
   logger: Logger;
