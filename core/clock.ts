@@ -1,4 +1,4 @@
-// Time comes in through a Clock so that backoff, lease and schedule logic can be tested without sleeping.
+// Time comes in through a Clock so that backoff, grant and schedule logic can be tested without sleeping.
 
 export interface Clock {
   now(): number;

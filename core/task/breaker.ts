@@ -1,6 +1,6 @@
 // The circuit breaker: once `max_failures` nodes of a task are DEAD (counted since its last resume), the task
-// is halted and no further node starts. Called by whoever makes a node DEAD, before the node's slot is
-// given up.
+// is halted and no further node starts. Called by whoever makes a node DEAD, before anything
+// else of it starts.
 import { FINAL_TASK_STATES, type TaskRecord } from './task.js';
 import type { TaskStore } from './task-store.js';
 

@@ -1,6 +1,6 @@
 // The cleaner: removes finished tasks from ZooKeeper after a retention period, so it does not grow without
-// bound. A task is first marked with a tombstone (<root>/tombstones/<task_id>), then its records and slot
-// directory are removed, then the tombstone: a cleaner that dies half-way leaves the tombstone, and the next
+// bound. A task is first marked with a tombstone (<root>/tombstones/<task_id>), then its records and its index
+// entry are removed, then the tombstone: a cleaner that dies half-way leaves the tombstone, and the next
 // run finishes the job. Runs in every router; an ephemeral lock lets one run at a time.
 import { isNodeExists, toJsonBuffer, fromJsonBuffer, type Coordinator } from '../coordination/coordinator.js';
 import type { Logger } from '../logger.js';

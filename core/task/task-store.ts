@@ -462,7 +462,7 @@ export class TaskStore {
 
   /**
    * updateNode, for a writer that remembers what it wrote last: with `known`, the first try skips the read
-   * (one ZooKeeper round trip less on the path from a slot to the action), and falls back to reading on a
+   * (one ZooKeeper round trip less on the path from a grant to the action), and falls back to reading on a
    * version conflict.
    */
   /**

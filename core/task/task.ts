@@ -34,7 +34,7 @@ export interface AttemptRecord {
   startedAt: string;
   endedAt?: string;
   error?: string;
-  /** False for attempts that do not count against the retry budget (slot lost, runner died). */
+  /** False for attempts that do not count against the retry budget (grant lost, runner died). */
   counted?: boolean;
   fencingToken?: number;
 }
