@@ -35,6 +35,8 @@ describe('integration: the audit trail of operator commands', function () {
     const q = realQueue();
     const names = queueNames(prefix);
     await q.ensureQueue({ name: names.global, deadLetter: names.globalDlq, maxReceiveCount: 10, visibilityTimeoutSec: 30 });
+    // The cluster's queues exist once a router fanned out to it: `dlq --cluster` refuses a cluster without them.
+    await q.ensureQueue({ name: names.cluster('audit:c1'), deadLetter: names.clusterDlq('audit:c1'), maxReceiveCount: 10, visibilityTimeoutSec: 30 });
     await q.close();
   });
 
@@ -72,12 +74,17 @@ describe('integration: the audit trail of operator commands', function () {
     ok(await runCli(['dlq', 'redrive', '--cluster', 'audit:c1'], env('frank')), 'dlq redrive');
     ok(await runCli(['dlq', 'purge', '--yes'], env('grace')), 'dlq purge');
     ok(await runCli(['gc', '--older-than', '7d'], env('heidi')), 'gc');
+    const policyFile = path.join(dir, 'policy.yaml');
+    await writeFile(policyFile, 'cluster: "audit:c1"\nbudget: 1\n');
+    ok(await runCli(['policy', 'apply', policyFile], env('judy')), 'policy apply');
+    ok(await runCli(['hold', 'audit:c1', '--node', 'n9', '--reason', 'disk swap'], env('kim')), 'hold');
+    ok(await runCli(['release', 'audit:c1', '--node', 'n9', '--reason', 'swapped'], env('kim')), 'release');
 
     const listed = await runCli(['audit', '--since', '1h', '--json'], env('ivan'));
     ok(listed, 'audit --json');
     const entries = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
     const seen = entries.map((e) => `${String(e.command)}:${String(e.user)}:${String(e.outcome)}`);
-    assert.deepEqual(seen, ['run:alice:ok', 'submit:bob:ok', 'pause:carol:ok', 'resume:carol:ok', 'cancel:dave:ok', 'pause:erin:failed', 'dlq redrive:frank:ok', 'dlq purge:grace:ok', 'gc:heidi:ok']);
+    assert.deepEqual(seen, ['run:alice:ok', 'submit:bob:ok', 'pause:carol:ok', 'resume:carol:ok', 'cancel:dave:ok', 'pause:erin:failed', 'dlq redrive:frank:ok', 'dlq purge:grace:ok', 'gc:heidi:ok', 'policy apply:judy:ok', 'hold:kim:ok', 'release:kim:ok']);
     for (const e of entries) {
       assert.match(String(e.at), ISO_MS);
       assert.equal(e.host, hostname());
@@ -91,7 +98,7 @@ describe('integration: the audit trail of operator commands', function () {
     const c1 = await runCli(['audit', '--since', '1h', '--cluster', 'audit:c1'], env('ivan'));
     ok(c1, 'audit --cluster');
     const c1Lines = c1.stdout.trim().split('\n');
-    assert.equal(c1Lines.length, 6, c1.stdout); // run, pause, resume, cancel, pause (refused), redrive; not submit (c2), purge, gc (no cluster)
+    assert.equal(c1Lines.length, 9, c1.stdout); // run, pause, resume, cancel, pause (refused), redrive, policy apply, hold, release; not submit (c2), purge, gc (no cluster)
     assert.ok(c1Lines.every((l) => l.includes('audit:c1')));
   });
 

@@ -199,10 +199,11 @@ describe('budget commands (integration, separate processes)', function () {
 
   it('a runner refuses a config whose checks: has an unknown key, naming it', async function () {
     const config = path.join(dir, 'runner.yaml');
-    await writeFile(config, 'checks:\n  ring-healthy: { argv: [true], timout: 5 }\n');
+    await writeFile(config, 'checks:\n  ring-healthy: { argv: ["true"], timout: 5 }\n');
     const r = await runCli(['runner', '--cluster', 'c:3', '--node', 'n1', '--config', config], env);
     assert.equal(r.code, 2, show(r));
-    assert.match(r.stderr, new RegExp(`${config}: checks.ring-healthy: .*timout`));
+    assert.match(r.stderr, new RegExp(`${config}: checks\\.ring-healthy\\.timout: unknown key`));
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one problem, one line');
   });
 
   it('budget --watch prints again when the budget changes and exits 0 on Ctrl-C', async function () {
