@@ -6,10 +6,7 @@ import { builtinRegistry } from '../actions/builtin.js';
 import { BudgetStore } from '../core/budget/budget-store.js';
 import type { HealthChecks } from '../core/budget/health-check.js';
 import type { ExecAllowlist } from '../actions/exec.js';
-import { noopAction } from '../actions/noop.js';
-import { ActionRegistry } from '../actions/registry.js';
-import { sleepAction } from '../actions/sleep.js';
-import { simulatedExecAction } from './simulated-exec.js';
+import { simulatedRegistry } from './simulated-actions.js';
 import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../core/discovery/discovery.js';
 import type { Logger } from '../core/logger.js';
 import { Membership } from '../core/coordination/membership.js';
@@ -30,6 +27,7 @@ export interface EmbeddedOptions {
   /** The runners' exec allowlist (a runner config's `exec.commands`). */
   execAllowlist?: ExecAllowlist;
   /** Without an allowlist: simulate `exec` (each node waits this many seconds) instead of refusing every command. */
+  /** Without a runner config: every action but noop and sleep is simulated (waits this many seconds). */
   simulateExecSeconds?: number;
   /** Extra actions (tests register probes). */
   actions?: AnyAction[];
@@ -67,7 +65,7 @@ export function createEmbedded(o: EmbeddedOptions): Embedded {
   };
   const registry =
     o.simulateExecSeconds !== undefined && !o.execAllowlist
-      ? new ActionRegistry([noopAction, sleepAction, simulatedExecAction(o.simulateExecSeconds), ...(o.actions ?? [])])
+      ? simulatedRegistry(o.simulateExecSeconds, o.actions ?? [])
       : builtinRegistry({ extra: o.actions ?? [], ...(o.execAllowlist ? { execAllowlist: o.execAllowlist } : {}) });
 
   const routerStore = new TaskStore(coordinatorStore.session(), zkRoot);

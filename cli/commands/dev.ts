@@ -88,7 +88,7 @@ export function devCommand(): Command {
         const env = createEmbedded({ logger, clusters: { [cluster]: nodes }, zones, checks, inventoryRoot, ...(execAllowlist ? { execAllowlist } : { simulateExecSeconds: seconds }) });
         const say = (line: string) => process.stderr.write(`${line}\n`);
         say(`taskerman dev: router + ${nodes.length} runners of ${cluster} in one process (in-memory queues and coordinator)`);
-        if (specs.some((x) => x.action === 'exec') && !execAllowlist) say(`taskerman dev: no --config: exec is simulated (each node waits ${seconds}s); give a runner config to run its allowlist for real`);
+        if (!execAllowlist && specs.some((x) => x.action !== 'sleep' && x.action !== 'noop')) say(`taskerman dev: no --config: ${[...new Set(specs.map((x) => x.action))].join(', ')} simulated (each node waits ${seconds}s); give a runner config to run it for real`);
         await env.start();
         const ac = new AbortController();
         const onSignal = () => ac.abort();

@@ -183,7 +183,7 @@ describe('taskerman CLI tells the truth (integration, issue 8)', function () {
     assert.equal(ok.code, 0, ok.stderr);
     const plan = validOutput('plan', ok.stdout) as { targets: string[]; limit: number; max_failures: number };
     assert.deepEqual(plan.targets, ['cass-geo-1', 'cass-geo-2', 'cass-geo-3']);
-    assert.equal(plan.limit, 2);
+    assert.equal(plan.limit, 1, 'limit: 1 in the example');
   });
 
   describe('a follower and a ZooKeeper that is stopped and started', function () {
@@ -260,10 +260,10 @@ describe('taskerman dev runs the README example as shipped (item 11)', function 
   this.timeout(120_000);
   afterEach(killAll);
 
-  it('dev <spec> finds its inventory next to the spec, simulates exec without --config, and ends 0 with the table', async function () {
+  it('dev <spec> finds its inventory next to the spec, simulates its action without --config, and ends 0 with the table', async function () {
     const r = await cli(['dev', 'examples/tasks/geo-counter-weekly-restart.yaml', '--seconds', '0.2'], cliEnv({}), 60_000);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stderr, /no --config: exec is simulated/);
+    assert.match(r.stderr, /no --config: cassandra:restart simulated/);
     assert.match(r.stdout, /^task \S+: SUCCEEDED$/m);
     assert.match(r.stdout, /^ {2}name: geo-counter-weekly-restart, owner: gsi$/m);
     for (const n of ['cass-geo-1', 'cass-geo-2', 'cass-geo-3']) assert.match(r.stdout, new RegExp(`^${n}\\s+SUCCEEDED\\s+1\\s`, 'm'));
@@ -283,7 +283,7 @@ describe('taskerman dev runs the README example as shipped (item 11)', function 
       await writeFile(cfg, 'zk_rot: /x\nexec: { commands: {} }\n');
       const bad = await cli(['dev', 'examples/tasks/geo-counter-weekly-restart.yaml', '--config', cfg], cliEnv({}), 60_000);
       assert.equal(bad.code, 2, bad.stderr);
-      assert.equal(bad.stderr, `${cfg}: zk_rot: unknown key: did you mean \`zk_root\`? (known keys: zk, zk_root, region, sqs_endpoint, queue_prefix, log_level, cluster, node, exec)\n`);
+      assert.equal(bad.stderr, `${cfg}: zk_rot: unknown key: did you mean \`zk_root\`? (known keys: zk, zk_root, region, sqs_endpoint, queue_prefix, log_level, cluster, node, exec, zone, checks, actions, service_manager, plugins)\n`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
