@@ -35,12 +35,12 @@ export const COMMANDS: readonly LazyCommand[] = [
   lazy('policy', "cluster budget policies: apply them from files kept in git, show them, remove one", async () => (await import('./commands/policy.js')).policyCommand()),
   lazy('validate', "validate task specs and cluster policies (a directory: every .yaml/.yml/.json in it); exit 2 listing every problem", async () => (await import('./commands/validate.js')).validateCommand()),
   lazy('schema', "print the JSON Schema of a task spec file (for editors), or with --output of a command's --json output", async () => (await import('./commands/schema.js')).schemaCommand()),
-  lazy('audit', 'AUDIT', async () => (await import('./commands/audit.js')).auditCommand()),
-  lazy('ui', 'UI', async () => (await import('./commands/ui.js')).uiCommand()),
+  lazy('audit', "list the recorded operator actions (run, submit, cancel, pause, resume, dlq redrive/purge, hold, release, policy apply, gc)", async () => (await import('./commands/audit.js')).auditCommand()),
+  lazy('ui', "serve a read-only web view: recent tasks, a task's nodes and timeline, clusters' grants, dead letters (live)", async () => (await import('./commands/ui.js')).uiCommand()),
   lazy('gc', "remove tasks that ended (succeeded, failed, cancelled, halted) longer ago than --older-than", async () => (await import('./commands/gc.js')).gcCommand()),
   lazy('scheduler', "fire the task specs of a folder on their cron schedule (leader-elected: run as many replicas as you like)", async () => (await import('./commands/scheduler.js')).schedulerCommand()),
   lazy('router', "consume the global queue and fan tasks out to the cluster and node queues", async () => (await import('./commands/router.js')).routerCommand()),
-  lazy('runner', "pull and run this node's work: get a grant from the cluster budget, pre_check, execute, post_check", async () => (await import('./commands/runner.js')).runnerCommand()),
+  lazy('runner', "pull and run this node's work: get a grant from the cluster budget, pre_check, execute, post_check (actions and plugins from --config)", async () => (await import('./commands/runner.js')).runnerCommand()),
   lazy('dev', "run everything in one process on in-memory backends with simulated nodes (nothing to install)", async () => (await import('./commands/dev.js')).devCommand()),
 ];
 

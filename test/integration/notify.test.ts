@@ -1,6 +1,7 @@
 // Notifications from two router replicas (and the runners) to one receiver on loopback, on a real ZooKeeper
 // server and the SQS server: exactly one message per event (a dead letter, a halted task, a cancelled
 // task), however many processes saw it; and a receiver that never answers does not hold up the rollout.
+import { BudgetStore } from '../../core/budget/budget-store.js';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../core/logger.js';
 import { ZkCoordinator, type ZkCoordinator as Zk } from '../../core/coordination/zk-coordinator.js';
@@ -95,9 +96,17 @@ describe('integration: notifications across two routers', function () {
   it('posts exactly one message per event: a dead letter, a halted task, a cancelled task', async function () {
     await start(this, { hang: false, timeoutMs: 5000 });
     const harness = h as Harness;
+    // a1 and a2 fail: whichever gets the grant first dies and keeps it (DEAD), the others still wait, so the
+    // breaker has something to stop: the task halts with one dead letter.
     probe.failUntil.set('a2', 99);
+    probe.failUntil.set('a1', 99);
     const halted = await harness.submit({ limit: 1, nodes: ['a2', 'a1', 'a3'], args: { ms: 10 }, retry: { count: 0, backoff: '100ms' }, max_failures: 1 });
-    assert.equal((await harness.waitFinal(halted)).task.state, 'halted');
+    const first = await harness.waitFinal(halted);
+    assert.equal(first.task.state, 'halted');
+    const deadNode = first.nodes.find((n) => n.state === 'DEAD')?.node ?? '?';
+    // The DEAD node keeps its grant (limit 1 for the whole cluster): an operator gives it back.
+    probe.failUntil.clear();
+    await new BudgetStore(harness.store.coordinator, harness.store.paths).releaseGrant(CLUSTER, deadNode, { by: 'test', reason: 'checked', kind: 'released' });
 
     let open!: () => void;
     const gate = new Promise<void>((r) => (open = r));
@@ -114,7 +123,7 @@ describe('integration: notifications across two routers', function () {
     assert.deepEqual(receiver.bodies.map((b) => b.kind).sort(), ['dead_letter', 'task_cancelled', 'task_halted'], JSON.stringify(receiver.bodies, null, 1));
     const dead = byKind('dead_letter')[0] as Record<string, unknown>;
     assert.equal(dead.task_id, halted);
-    assert.equal(dead.node, 'a2');
+    assert.equal(dead.node, deadNode);
     assert.equal(dead.cluster, CLUSTER);
     assert.match(String(dead.at), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.match(String((dead.details as Record<string, unknown>).reason), /ACTION_FAILED/);
@@ -131,8 +140,11 @@ describe('integration: notifications across two routers', function () {
     probe.failUntil.set('a3', 99);
     // a3 dies first (a notification that hangs), then the rollout goes on through a1 and a2.
     const first = await harness.submit({ limit: 1, nodes: ['a3'], args: { ms: 10 }, retry: { count: 0, backoff: '100ms' }, max_failures: 1 });
-    assert.equal((await harness.waitFinal(first)).task.state, 'halted');
+    // Its only node died: nothing left to stop, so the task fails (not halted).
+    assert.equal((await harness.waitFinal(first)).task.state, 'failed');
     await until('the receiver holding a request', () => receiver.held.length >= 1);
+    // a3 keeps its grant (DEAD); with limit 1 for the cluster, an operator gives it back before the next rollout.
+    await new BudgetStore(harness.store.coordinator, harness.store.paths).releaseGrant(CLUSTER, 'a3', { by: 'test', reason: 'checked', kind: 'released' });
     const rollout = await harness.submit({ limit: 1, nodes: ['a1', 'a2'], args: { ms: 10 } });
     const { task } = await harness.waitFinal(rollout, 30_000);
     assert.equal(task.state, 'succeeded');

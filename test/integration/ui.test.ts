@@ -112,7 +112,8 @@ describe('integration: the web view in headless Chromium', function () {
     const failing = await harness.submit({ name: 'doomed', limit: 1, nodes: ['u4'], args: { ms: 10 }, retry: { count: 0, backoff: '100ms' }, max_failures: 1 });
     await page.click('a[href="#/"]');
     await page.waitForURL((u) => u.hash === '#/');
-    await page.waitForSelector(`[data-testid="task-row"][data-task-id="${failing}"][data-state="halted"]`, { timeout: 60_000 });
+    // Its only node died: nothing left to stop, so the task ends failed (not halted).
+    await page.waitForSelector(`[data-testid="task-row"][data-task-id="${failing}"][data-state="failed"]`, { timeout: 60_000 });
     const dead = page.locator(`[data-testid="dead-letter"][data-task-id="${failing}"]`);
     await dead.waitFor({ timeout: 30_000 });
     const deadText = await dead.innerText();

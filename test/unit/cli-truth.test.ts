@@ -64,7 +64,7 @@ describe('--config refuses unknown keys (was: silently ignored)', () => {
       () => resolveCommon({ config: file }),
       (err: unknown) => {
         assert.ok(err instanceof SpecError);
-        assert.deepEqual(err.issues, [{ file, field: 'zk_rot', message: 'unknown key: did you mean `zk_root`? (known keys: zk, zk_root, region, sqs_endpoint, queue_prefix, log_level, cluster, node, exec, zone, checks)' }]);
+        assert.deepEqual(err.issues, [{ file, field: 'zk_rot', message: 'unknown key: did you mean `zk_root`? (known keys: zk, zk_root, region, sqs_endpoint, queue_prefix, log_level, cluster, node, exec, zone, checks, actions, service_manager, plugins)' }]);
         return true;
       },
     );

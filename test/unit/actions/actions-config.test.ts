@@ -34,8 +34,8 @@ describe('runner config: actions, service_manager, plugins', () => {
         () => readConfigFile(write(text)),
         (e: unknown) => e instanceof SpecError && e.issues.some((i) => field.test(i.field)),
       );
-    refused('actions:\n  "redis:backup": { backup_dir: /b, pasword_file: /x }\n', /^actions\.redis:backup$/);
-    refused('actions:\n  "nginx:reload": {}\n', /^actions$/);
+    refused('actions:\n  "redis:backup": { backup_dir: /b, pasword_file: /x }\n', /^actions\.redis:backup(\.pasword_file)?$/);
+    refused('actions:\n  "nginx:reload": {}\n', /^actions(\.nginx:reload)?$/);
     refused('actions:\n  "zookeeper:restart": { member: "10.0.0.9:2181", ensemble: ["10.0.0.1:2181"] }\n', /^actions\.zookeeper:restart\.member$/);
     refused('actions:\n  "systemd:restart": { units: { web: { unit: "nginx service; rm" } } }\n', /^actions\.systemd:restart\.units\.web\.unit$/);
     refused('plugins:\n  - { module: relative.js, sha256: abc }\n', /^plugins\.0\.(module|sha256)$/);
