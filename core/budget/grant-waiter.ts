@@ -161,12 +161,18 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
           const g = fromJsonBuffer<GrantRecord>(d.data);
           if (isOurs(g, req, name)) {
             done = true;
+            // The granted request is gone with the grant; one left from a re-ask must not be granted later.
+            if (g.request !== name) await store.withdraw(cluster, name).catch(() => undefined);
             return new WatchedGrant(store, cluster, req.node, g, d.stat.version, false);
           }
         }
         // Our request is ephemeral: after a lost session it is gone, and we ask again (at the back of the queue).
+        // It is also gone when the keeper granted it since the read above: look at the grant again first, or a
+        // second request would be granted after this one's work is done (a grant nobody releases).
         const mine = await c.exists(joinPath(store.paths.requests(cluster), name));
         if (!mine) {
+          const again = await c.get(grantPath);
+          if (again && isOurs(fromJsonBuffer<GrantRecord>(again.data), req, name)) continue;
           name = await store.request(cluster, req);
           opts.onQueued?.(name);
           continue;
