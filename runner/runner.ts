@@ -663,11 +663,24 @@ export class Runner extends EventEmitter<RunnerEvents> {
           await delay(this.o.deadRecheckMs, signal);
           const g = await this.budget.getGrant(this.cluster, this.node);
           if (!g || g.value.token !== token || !g.value.dead) return;
-          const ctx: ActionContext<unknown> = {
-            taskId, cluster: this.cluster, node: this.node, args, attempt: 0, fencingToken: token, signal, logger: log,
-            heartbeat: () => undefined, history: [], grant: { token, grantedAt: g.value.granted_at, taskId },
-            checkpoint: { get: () => undefined, set: async () => undefined },
-          };
+          // The same context as an attempt's, on the node record as it stands (attempt 0: a re-check, not an attempt).
+          const rec = (await this.o.store.getNode(taskId, this.node))?.value;
+          const ctx = this.actionContext({
+            taskId,
+            args,
+            attempt: 0,
+            token,
+            grantedAt: g.value.granted_at,
+            signal,
+            logger: log,
+            history: rec?.history ?? [],
+            checkpoint: {
+              get: <T>(key: string): T | undefined => rec?.checkpoint?.[key] as T | undefined,
+              set: async (key: string, value: unknown) => {
+                await this.o.store.updateNode(taskId, this.node, (r) => ({ ...r, checkpoint: { ...r.checkpoint, [key]: value } }));
+              },
+            },
+          });
           try {
             await action.postCheck?.call(action, ctx);
           } catch (err) {
@@ -710,6 +723,24 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  /** What an action's steps see: one shape for an attempt and for a DEAD node's re-check. */
+  private actionContext(o: { taskId: string; args: unknown; attempt: number; token: number; grantedAt: string; signal: AbortSignal; logger: Logger; history: AttemptRecord[]; checkpoint: ActionCheckpoint }): ActionContext<unknown> {
+    return {
+      taskId: o.taskId,
+      cluster: this.cluster,
+      node: this.node,
+      args: o.args,
+      attempt: o.attempt,
+      fencingToken: o.token,
+      signal: o.signal,
+      logger: o.logger,
+      heartbeat: () => undefined,
+      history: o.history.map(toAttemptInfo),
+      grant: { token: o.token, grantedAt: o.grantedAt, taskId: o.taskId },
+      checkpoint: o.checkpoint,
+    };
+  }
+
   /** The action's checkpoint: read from the node record as last written, written through it (CAS). */
   private checkpointFor(item: WorkItem): ActionCheckpoint {
     return {
@@ -733,20 +764,17 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const timeoutMs = spec.timeoutMs;
     const timer = setTimeout(() => timeout.abort(new TimeoutError(`timed out after ${Math.round(timeoutMs / 1000)}s`)), timeoutMs);
     const signal = AbortSignal.any([timeout.signal, grant.signal, this.hard.signal, cancelled]);
-    const ctx: ActionContext<unknown> = {
+    const ctx = this.actionContext({
       taskId: item.taskId,
-      cluster: this.cluster,
-      node: this.node,
       args,
       attempt,
-      fencingToken: grant.record.token,
+      token: grant.record.token,
+      grantedAt: grant.record.granted_at,
       signal,
       logger: log.child({ attempt }),
-      heartbeat: () => undefined,
-      history: (this.knownRec(item)?.history ?? []).filter((h) => h.attempt < attempt).map(toAttemptInfo),
-      grant: { token: grant.record.token, grantedAt: grant.record.granted_at, taskId: item.taskId },
+      history: (this.knownRec(item)?.history ?? []).filter((h) => h.attempt < attempt),
       checkpoint: this.checkpointFor(item),
-    };
+    });
     const steps: Array<[string, ((c: ActionContext<unknown>) => Promise<void>) | undefined]> = [
       ['pre_check', action.preCheck],
       ['execute', action.execute],

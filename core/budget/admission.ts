@@ -57,6 +57,11 @@ export function effectiveRank(r: Pick<Request, 'priority' | 'requested_at'>, now
   return Math.max(0, RANK[r.priority] - Math.floor(waited / Math.max(1, ageingMs)));
 }
 
+/** How a waiting request is shown (the keeper's gate record, `budget`, `status`). */
+export function waitingEntry(r: Request, blocked_by: WaitingEntry['blocked_by'], reason: string): WaitingEntry {
+  return { request: r.name, node: r.node, task_id: r.task_id, kind: r.kind, priority: r.priority, blocked_by, reason, since: r.requested_at };
+}
+
 export function orderRequests(requests: Request[], now: number, ageingMs: number): Request[] {
   return [...requests].sort((a, b) => effectiveRank(a, now, ageingMs) - effectiveRank(b, now, ageingMs) || a.seq - b.seq);
 }
@@ -85,8 +90,7 @@ export function decide(v: BudgetView, ageingMs: number): Decision {
   const passedOver: Request[] = [];
   const bypass: Record<string, number> = {};
   let barrier: string | undefined;
-  const wait = (r: Request, blocked_by: WaitingEntry['blocked_by'], reason: string) =>
-    waiting.push({ request: r.name, node: r.node, task_id: r.task_id, kind: r.kind, priority: r.priority, blocked_by, reason, since: r.requested_at });
+  const wait = (r: Request, blocked_by: WaitingEntry['blocked_by'], reason: string) => waiting.push(waitingEntry(r, blocked_by, reason));
   const zoneCount = (z: string, extra: string) => [...disrupted, extra].filter((n, i, a) => a.indexOf(n) === i && zone(n) === z).length;
   const names = (ns: Iterable<string>) => {
     const a = [...ns].sort();

@@ -19,11 +19,7 @@ import { decide, orderRequests, type Decision } from './admission.js';
 import { parsePolicy, policyToWire, type ClusterPolicy } from './policy.js';
 import { emptyGate, type BudgetEvent, type GateRecord, type GrantRecord, type KnownNodeRecord, type Request, type RequestRecord } from './records.js';
 import { DEFAULT_AGEING_MS } from './policy.js';
-
-export interface Versioned<T> {
-  value: T;
-  version: number;
-}
+import type { Versioned } from '../task/task-store.js';
 
 /** Everything `taskerman budget` shows for a cluster. */
 export interface BudgetSnapshot {

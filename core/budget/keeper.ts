@@ -14,8 +14,8 @@ import { isoNow, systemClock, type Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { mapLimit } from '../pool.js';
-import { decide, type Decision } from './admission.js';
-import { parseStoredPolicy, seqOfRequest, REQUEST_PREFIX, type BudgetStore } from './budget-store.js';
+import { decide, waitingEntry, type Decision } from './admission.js';
+import { parseStoredPolicy, seqOfRequest, type BudgetStore } from './budget-store.js';
 import { runHealthCheck, type HealthChecks } from './health-check.js';
 import { DEFAULT_AGEING_MS, DEFAULT_RETURN_GRACE_MS } from './policy.js';
 import type { BudgetEvent, GateRecord, GrantRecord, HealthResult, KnownNodeRecord, Request, RequestRecord } from './records.js';
@@ -336,7 +336,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       if (!out.ok) {
         grantNow = [];
         const reason = `cluster health: ${gateDef.check} ${out.detail}`;
-        decision = { ...decision, grant: [], waiting: [...decision.grant.map((r) => waitingFor(r, reason)), ...decision.waiting] };
+        decision = { ...decision, grant: [], waiting: [...decision.grant.map((r) => waitingEntry(r, 'health', reason)), ...decision.waiting] };
         this.log.warn({ check: gateDef.check, detail: out.detail }, 'health gate closed: no grant until it passes');
         this.recheckIn(gateDef.intervalMs);
       }
@@ -401,13 +401,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   }
 }
 
-function waitingFor(r: Request, reason: string) {
-  return { request: r.name, node: r.node, task_id: r.task_id, kind: r.kind, priority: r.priority, blocked_by: 'health' as const, reason, since: r.requested_at };
-}
-
 function sameGate(a: GateRecord, b: GateRecord): boolean {
   const strip = (g: GateRecord) => JSON.stringify({ ...g, updated_at: '', keeper: g.keeper?.by });
   return strip(a) === strip(b);
 }
 
-export { REQUEST_PREFIX };
