@@ -40,14 +40,6 @@ export class Membership {
     await this.ensure();
   }
 
-  /** True when the member znode exists and belongs to this session. */
-  async isMine(): Promise<boolean> {
-    const info = this.info;
-    if (!info) return false;
-    const st = await this.coordinator.exists(this.paths.member(info.cluster, info.node));
-    return st?.ephemeralOwner !== undefined && st.ephemeralOwner === this.coordinator.sessionId;
-  }
-
   private kick(): void {
     this.ensure().catch((err: unknown) => this.onProblem(err));
   }
