@@ -306,12 +306,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   private async handleTask(queue: string, m: QueueMessage, item: WorkItem, follower: TaskFollower, log: Logger): Promise<void> {
     const { store } = this.o;
-    const task = await follower.start();
+    // The task and the node record are independent reads: one round trip for both, not two in a row.
+    const [task, rec] = await Promise.all([follower.start(), store.getNode(item.taskId, this.node)]);
     if (!task) {
       await this.deadLetter(queue, m, new TaskermanError('NOT_FOUND', `task ${item.taskId} has no record in ZooKeeper (expired, or never routed)`, { retryable: false }), item);
       return;
     }
-    const rec = await store.getNode(item.taskId, this.node);
     if (rec) this.known.set(item.taskId, rec);
     else this.known.delete(item.taskId);
     if (!rec) {
@@ -497,7 +497,13 @@ export class Runner extends EventEmitter<RunnerEvents> {
   /** The node's grant: the one it already holds for this task, or a new one from the keeper. */
   private async obtainGrant(w: NodeWork, current: TaskRecord): Promise<'go' | 'again'> {
     const { item, follower, spec, log } = w;
-    await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === WAITING_FOR_GRANT ? undefined : { ...r, state: 'WAITING', reason: WAITING_FOR_GRANT }));
+    // The WAITING record and the request go out together (one round trip, not two): the grant is awaited
+    // with the record written, so the STARTED write that follows is based on it.
+    const failed = new AbortController();
+    const marking = this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === WAITING_FOR_GRANT ? undefined : { ...r, state: 'WAITING', reason: WAITING_FOR_GRANT })).catch((err: unknown) => {
+      failed.abort(err);
+      throw err;
+    });
     let grant: HeldGrant;
     try {
       grant = await waitForGrant(
@@ -516,15 +522,26 @@ export class Runner extends EventEmitter<RunnerEvents> {
           reason: undefined,
           ttl_ms: undefined,
         },
-        { signal: AbortSignal.any([this.stopping.signal, follower.ended]) },
+        { signal: AbortSignal.any([this.stopping.signal, follower.ended, failed.signal]) },
       );
     } catch (err) {
+      await marking.catch(() => undefined);
+      // The WAITING write failed: the wait was given up (its request withdrawn); the write's error is the one.
+      if (failed.signal.aborted) throw failed.signal.reason;
       if (this.stopping.signal.aborted || follower.ended.aborted) return 'again';
       if (err instanceof CoordinatorError || err instanceof SessionLostError) {
         log.warn({ err: describeError(err) }, 'lost ZooKeeper while waiting for a grant; asking again');
         await delay(this.o.retryPauseMs, this.stopping.signal);
         return 'again';
       }
+      throw err;
+    }
+    try {
+      await marking;
+    } catch (err) {
+      // Granted in the same instant the WAITING write failed: nothing ran under the grant, so it goes back.
+      if (!grant.resumed) await this.o.store.coordinator.transaction([grant.releaseOp()]).catch(() => undefined);
+      grant.close();
       throw err;
     }
     const resumed = grant.resumed;

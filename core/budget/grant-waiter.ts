@@ -140,11 +140,21 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
   const c = store.coordinator;
   const grantPath = store.paths.grant(cluster, req.node);
   if (opts.signal?.aborted) throw new AbortedError('gave up waiting for a grant', { cause: opts.signal.reason });
-  if (req.kind === 'task' && req.task_id) {
-    const had = await findGrant(store, cluster, req.node, req.task_id);
-    if (had) return had;
+  // Whether the node already holds its grant (a runner back after a reboot) and the request go out together:
+  // one round trip on the way to every grant, not two. In the rare resumed case the request is withdrawn (the
+  // keeper never grants a node that holds a grant, so it cannot be granted meanwhile).
+  const taskId = req.kind === 'task' ? req.task_id : undefined;
+  const [had, first] = await Promise.allSettled([taskId ? findGrant(store, cluster, req.node, taskId) : Promise.resolve(undefined), store.request(cluster, req)]);
+  if (had.status === 'fulfilled' && had.value) {
+    if (first.status === 'fulfilled') await store.withdraw(cluster, first.value).catch(() => undefined);
+    return had.value;
   }
-  let name = await store.request(cluster, req);
+  if (had.status === 'rejected') {
+    if (first.status === 'fulfilled') await store.withdraw(cluster, first.value).catch(() => undefined);
+    throw had.reason;
+  }
+  if (first.status === 'rejected') throw first.reason;
+  let name = first.value;
   opts.onQueued?.(name);
   let wake: (() => void) | undefined;
   const poke = () => wake?.();

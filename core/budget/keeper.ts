@@ -9,7 +9,7 @@
 // The keeper also runs the health gate (a check from its own runner's local config), releases holds whose
 // --ttl ran out, and flags granted nodes whose runner has been gone longer than the policy's return_grace.
 import { EventEmitter } from 'node:events';
-import { CoordinatorError, decodeSegment, encodeSegment, fromJsonBuffer, joinPath, toJsonBuffer, type SessionState, type TxOp, type Watcher } from '../coordination/coordinator.js';
+import { CoordinatorError, decodeSegment, encodeSegment, fromJsonBuffer, joinPath, toJsonBuffer, type NodeData, type SessionState, type TxOp, type Watcher } from '../coordination/coordinator.js';
 import { isoNow, systemClock, type Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -19,6 +19,7 @@ import { parseStoredPolicy, seqOfRequest, type BudgetStore } from './budget-stor
 import { runHealthCheck, type HealthChecks } from './health-check.js';
 import { DEFAULT_AGEING_MS, DEFAULT_RETURN_GRACE_MS } from './policy.js';
 import type { BudgetEvent, GateRecord, GrantRecord, HealthResult, KnownNodeRecord, Request, RequestRecord } from './records.js';
+import type { Versioned } from '../task/task-store.js';
 
 export interface KeeperOptions {
   store: BudgetStore;
@@ -44,6 +45,11 @@ export interface KeeperEvents {
 }
 
 const KEEPER_PREFIX = 'k-';
+/** What a round reads; each is read again only when its watch fired (or on a tick, a new term, a conflict). */
+type Source = 'policy' | 'gate' | 'grants' | 'requests' | 'known' | 'members';
+const ALL_SOURCES: readonly Source[] = ['policy', 'gate', 'grants', 'requests', 'known', 'members'];
+/** Request records read at once in a round (the ZooKeeper client pipelines them on its one connection). */
+const READ_CONCURRENCY = 128;
 /** Every this many ticks the keeper looks for grants their task left behind. */
 const LEFTOVER_SWEEP_TICKS = 6;
 const WAITING_KEPT = 500;
@@ -67,6 +73,13 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   private grantCache = new Map<string, GrantRecord>();
   private requestCache = new Map<string, Request>();
   private knownCache = new Map<string, KnownNodeRecord>();
+  /** The names last listed in each folder (grants, requests, known nodes), in the order listed. */
+  private readonly listed = new Map<Source, string[]>();
+  private policyCache: { data: NodeData | undefined } | undefined;
+  private gateCache: Versioned<GateRecord> | undefined;
+  private liveCache: string[] | undefined;
+  /** Sources to read again in the next round: a watch fired, or nothing of them is known yet. */
+  private stale = new Set<Source>(ALL_SOURCES);
   private flagged = new Set<string>();
   /** Reads and writes of the last rounds, for the benchmark's "ZooKeeper operations per grant". */
   readonly stats = { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 };
@@ -93,6 +106,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
         this.electionFailed = false;
         (this.electionNode ? this.checkElection() : this.join()).catch((err: unknown) => this.problem(err));
       }
+      // A safety net against a watch lost with a connection: each tick reads everything again.
+      this.markStale();
       this.kick();
       if (this.leading && ++this.ticks % LEFTOVER_SWEEP_TICKS === 0) {
         this.sweepLeftovers().catch((err: unknown) => this.problem(err));
@@ -128,6 +143,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     }
     if (this.stopped) return;
     this.armed.clear();
+    this.markStale();
     // Back (same session or a new one): stand again if our node went, and look at the election afresh either
     // way: a watch on the keeper ahead, or a read that failed while ZooKeeper was away, may have been lost.
     const again = !this.electionNode ? this.join() : this.checkElection();
@@ -171,6 +187,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       this.requestCache.clear();
       this.knownCache.clear();
       this.armed.clear();
+      this.markStale();
       this.log.info('budget keeper: leading');
     }
     this.emit('leading', v);
@@ -212,6 +229,10 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     if (!st) await this.checkElection();
   }
 
+  private markStale(): void {
+    for (const s of ALL_SOURCES) this.stale.add(s);
+  }
+
   /** Asks for an evaluation; evaluations run one at a time, and one more runs if asked meanwhile. */
   kick(): void {
     if (!this.leading || this.stopped) return;
@@ -233,6 +254,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       try {
         await this.evaluate();
       } catch (err) {
+        // Whatever this round read or wrote, the next one starts from ZooKeeper's state, not from ours.
+        this.markStale();
         if (err instanceof CoordinatorError && ['BAD_VERSION', 'NO_NODE', 'NODE_EXISTS'].includes(err.code)) {
           // Someone changed the state under this round (a request withdrawn, a grant released): go again.
           this.stats.conflicts++;
@@ -245,12 +268,13 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     }
   }
 
-  private watcher(path: string): Watcher | undefined {
+  private watcher(path: string, source: Source): Watcher | undefined {
     if (this.armed.has(path)) return undefined;
     let w = this.watchers.get(path);
     if (!w) {
       w = () => {
         this.armed.delete(path);
+        this.stale.add(source);
         this.kick();
       };
       this.watchers.set(path, w);
@@ -259,19 +283,25 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     return w;
   }
 
-  /** Children of a folder with a watch, and the data of those not cached yet (cache by name). */
-  private async readDir<T>(dir: string, cache: Map<string, T>, parse: (name: string, data: Buffer) => T, fresh = false): Promise<T[]> {
+  /**
+   * Children of a folder with a watch, and the data of those not cached yet (cache by name); when the folder
+   * has not changed since the last listing (its watch has not fired), nothing is read.
+   */
+  private async readDir<T>(dir: string, source: Source, stale: ReadonlySet<Source>, cache: Map<string, T>, parse: (name: string, data: Buffer) => T): Promise<T[]> {
     const c = this.store.coordinator;
-    const names = (await c.children(dir, this.watcher(dir))) ?? [];
+    const before = this.listed.get(source);
+    if (before && !stale.has(source)) return before.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
+    const names = (await c.children(dir, this.watcher(dir, source))) ?? [];
     this.stats.reads++;
     const present = new Set(names);
     for (const k of cache.keys()) if (!present.has(k)) cache.delete(k);
-    const missing = fresh ? names : names.filter((n) => !cache.has(n));
-    await mapLimit(missing, 16, async (n) => {
+    const missing = names.filter((n) => !cache.has(n));
+    await mapLimit(missing, READ_CONCURRENCY, async (n) => {
       const d = await c.get(joinPath(dir, n));
       this.stats.reads++;
       if (d) cache.set(n, parse(n, d.data));
     });
+    this.listed.set(source, names);
     return names.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
   }
 
@@ -280,17 +310,36 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     const { store, cluster } = this;
     const p = store.paths;
     const c = store.coordinator;
-    // The reads are independent: one round trip for all of them, not six in a row (the gate's version in the
-    // transaction below still guards the round against anything that changed meanwhile).
+    // Only what changed since the last round is read (a release reads the grants folder, a new request the
+    // requests), and those reads are independent: one round trip for all of them. The gate is the keeper's
+    // own record: its version in the transaction below guards the round against anything that changed
+    // meanwhile, and a conflict makes the next round read everything afresh.
+    const stale = this.stale;
+    this.stale = new Set();
     const [policyData, gateNow, grants, requests, known, liveNames] = await Promise.all([
-      c.get(p.policy(cluster), this.watcher(p.policy(cluster))),
-      store.getGate(cluster),
-      this.readDir(p.grants(cluster), this.grantCache, (_n, d) => fromJsonBuffer<GrantRecord>(d)),
-      this.readDir(p.requests(cluster), this.requestCache, (n, d) => ({ ...fromJsonBuffer<RequestRecord>(d), name: n, seq: seqOfRequest(n) })),
-      this.readDir(p.knownNodes(cluster), this.knownCache, (_n, d) => fromJsonBuffer<KnownNodeRecord>(d)),
-      c.children(p.clusterMembers(cluster), this.watcher(p.clusterMembers(cluster))),
+      this.policyCache && !stale.has('policy')
+        ? this.policyCache.data
+        : c.get(p.policy(cluster), this.watcher(p.policy(cluster), 'policy')).then((data) => {
+            this.stats.reads++;
+            this.policyCache = { data };
+            return data;
+          }),
+      this.gateCache && !stale.has('gate')
+        ? this.gateCache
+        : store.getGate(cluster).then((g) => {
+            this.stats.reads++;
+            return (this.gateCache = g);
+          }),
+      this.readDir(p.grants(cluster), 'grants', stale, this.grantCache, (_n, d) => fromJsonBuffer<GrantRecord>(d)),
+      this.readDir(p.requests(cluster), 'requests', stale, this.requestCache, (n, d) => ({ ...fromJsonBuffer<RequestRecord>(d), name: n, seq: seqOfRequest(n) })),
+      this.readDir(p.knownNodes(cluster), 'known', stale, this.knownCache, (_n, d) => fromJsonBuffer<KnownNodeRecord>(d)),
+      this.liveCache && !stale.has('members')
+        ? this.liveCache
+        : c.children(p.clusterMembers(cluster), this.watcher(p.clusterMembers(cluster), 'members')).then((names) => {
+            this.stats.reads++;
+            return (this.liveCache = names ?? []);
+          }),
     ]);
-    this.stats.reads += 3;
     const policy = policyData ? parseStoredPolicy(policyData.data) : undefined;
     const live = new Set((liveNames ?? []).map(decodeSegment));
     const now = this.clock.now();
@@ -379,12 +428,20 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     ];
     await c.transaction(ops);
     this.stats.writes++;
+    // The state as this round left it (a set adds one to the version); watches on the folders bring anything else.
+    this.gateCache = { value: next, version: gateNow.version + 1 };
     if (newGrants.length > 0) {
       this.stats.grants += newGrants.length;
+      const granted = new Set(newGrants.map((g) => g.request));
       for (const g of newGrants) {
-        this.grantCache.set(encodeSegment(g.node), g);
+        const name = encodeSegment(g.node);
+        this.grantCache.set(name, g);
         this.requestCache.delete(g.request);
+        const listed = this.listed.get('grants');
+        if (listed && !listed.includes(name)) listed.push(name);
       }
+      const reqs = this.listed.get('requests');
+      if (reqs) this.listed.set('requests', reqs.filter((n) => !granted.has(n)));
       this.log.debug({ nodes: newGrants.map((g) => g.node) }, 'granted');
       this.emit('granted', { cluster, grants: newGrants });
     }
