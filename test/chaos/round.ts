@@ -360,6 +360,13 @@ export async function runRound(ctx: RoundContext, round: number, forced?: FaultK
     done.abort();
     await Promise.all(running);
     if (secondId) second = await waitSettled(store, ctx.queue, names, secondId, targets, ctx.roundTimeoutMs);
+    if (settled.timedOut || second?.timedOut) {
+      // While every process still runs: the cluster budget as the keeper sees it (who waits, and for what),
+      // for the round's folder.
+      const snap = await new BudgetStore(ctx.admin, store.paths).inspect(CLUSTER).catch((err: unknown) => ({ error: describeError(err) }));
+      await writeFile(path.join(dir, 'budget-at-timeout.json'), JSON.stringify(snap, null, 2));
+      problems.push(`budget at the timeout: ${path.join(dir, 'budget-at-timeout.json')}`);
+    }
   } catch (err) {
     problems.push(`driver: ${describeError(err)}`);
   } finally {
