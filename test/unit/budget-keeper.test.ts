@@ -1,0 +1,108 @@
+// The keeper's reads: a round reads only what its watches say changed (a release lists the grants folder; it
+// does not read the policy, the gate, the known nodes and the members again), and a gate written behind its
+// back (another keeper, after a handover) makes its transaction fail, after which it reads everything afresh
+// and grants from the true state.
+import assert from 'node:assert/strict';
+import { BudgetStore } from '../../core/budget/budget-store.js';
+import { waitForGrant, type HeldGrant } from '../../core/budget/grant-waiter.js';
+import { BudgetKeeper } from '../../core/budget/keeper.js';
+import { parsePolicy } from '../../core/budget/policy.js';
+import type { RequestRecord } from '../../core/budget/records.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
+import { zkPaths } from '../../core/coordination/zk-paths.js';
+import { silentLogger } from '../../core/logger.js';
+import { waitUntil } from '../support/wait-until.js';
+
+const CLUSTER = 'redis:cache';
+
+/** The coordinator, recording the path of every read (get, children, exists). */
+function recording(inner: Coordinator): { coordinator: Coordinator; reads: string[] } {
+  const reads: string[] = [];
+  const coordinator = new Proxy(inner, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      if (key === 'get' || key === 'children' || key === 'exists') {
+        return (path: string, ...rest: unknown[]) => {
+          reads.push(path);
+          return (v as (...a: unknown[]) => unknown).call(target, path, ...rest);
+        };
+      }
+      return (v as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
+  return { coordinator, reads };
+}
+
+const hold = (node: string): RequestRecord => ({ node, zone: undefined, kind: 'hold', task_id: undefined, limit: undefined, exclusive: false, priority: 'normal', requested_at: new Date().toISOString(), by: 'alice', reason: 'disk swap', ttl_ms: undefined });
+
+describe('budget keeper: what a round reads', () => {
+  const zk = new MemoryCoordinatorStore();
+  const held: HeldGrant[] = [];
+  let keeper: BudgetKeeper | undefined;
+  afterEach(async () => {
+    for (const g of held.splice(0)) g.close();
+    await keeper?.stop();
+    keeper = undefined;
+  });
+  after(() => zk.stop());
+
+  async function setup(root: string): Promise<{ budget: BudgetStore; reads: string[] }> {
+    const paths = zkPaths(root);
+    const admin = new BudgetStore(zk.session(), paths);
+    await admin.applyPolicy(parsePolicy({ cluster: CLUSTER, budget: 1 }), 'test');
+    const { coordinator, reads } = recording(zk.session());
+    // Ticks (which read everything, as a safety net) far apart, so that only watches drive the rounds here.
+    keeper = new BudgetKeeper({ store: new BudgetStore(coordinator, paths), cluster: CLUSTER, by: 'test', checks: {}, logger: silentLogger, tickMs: 600_000 });
+    await keeper.start();
+    await waitUntil('the keeper to lead', async () => keeper?.isLeading);
+    return { budget: admin, reads };
+  }
+
+  it('after a release, lists the grants and requests folders only: no policy, gate, known nodes or members again', async () => {
+    const { budget, reads } = await setup('/keeper-reads');
+    const paths = budget.paths;
+    held.push(await waitForGrant(budget, CLUSTER, hold('a')));
+    const b = waitForGrant(budget, CLUSTER, hold('b'));
+    await waitUntil('b to wait behind a', async () => (await budget.getGate(CLUSTER)).value.waiting.some((w) => w.node === 'b'));
+    // Let the rounds caused by b's request settle.
+    await waitUntil('the keeper to go quiet', async () => {
+      const n = reads.length;
+      await new Promise((r) => setTimeout(r, 100));
+      return reads.length === n;
+    });
+
+    reads.length = 0;
+    await budget.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'done', kind: 'released' });
+    held.push(await b);
+    await waitUntil('the keeper to go quiet', async () => {
+      const n = reads.length;
+      await new Promise((r) => setTimeout(r, 100));
+      return reads.length === n;
+    });
+
+    assert.ok(reads.length > 0, 'the release was seen through a read');
+    const unchanged = [paths.policy(CLUSTER), paths.gate(CLUSTER), paths.knownNodes(CLUSTER), paths.clusterMembers(CLUSTER)];
+    assert.deepEqual(reads.filter((p) => unchanged.includes(p)), [], `read again although nothing changed there: ${reads.join(', ')}`);
+    assert.ok(reads.every((p) => p === paths.grants(CLUSTER) || p === paths.requests(CLUSTER)), `reads: ${reads.join(', ')}`);
+  });
+
+  it('a gate written behind its back makes its write fail; it reads afresh and still grants, within the budget', async () => {
+    const { budget } = await setup('/keeper-conflict');
+    held.push(await waitForGrant(budget, CLUSTER, hold('a')));
+    // Another keeper (a handover) wrote the gate since this one cached it.
+    const gatePath = budget.paths.gate(CLUSTER);
+    const gate = await budget.coordinator.get(gatePath);
+    assert.ok(gate);
+    await budget.coordinator.set(gatePath, gate.data, gate.stat.version);
+
+    const b = waitForGrant(budget, CLUSTER, hold('b'));
+    await waitUntil('b to wait behind a', async () => (await budget.getGate(CLUSTER)).value.waiting.some((w) => w.node === 'b'));
+    assert.equal((await budget.grants(CLUSTER)).length, 1, 'budget 1: b waits while a holds its grant');
+    assert.ok((keeper?.stats.conflicts ?? 0) >= 1, 'the stale gate made a transaction fail');
+    await budget.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'done', kind: 'released' });
+    held.push(await b);
+    assert.deepEqual((await budget.grants(CLUSTER)).map((g) => g.node), ['b']);
+  });
+});
