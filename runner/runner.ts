@@ -27,7 +27,7 @@ import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import { delay } from '../core/delay.js';
 import { AbortedError, DeferredError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
 import { BudgetStore } from '../core/budget/budget-store.js';
-import { waitForGrant, type HeldGrant } from '../core/budget/grant-waiter.js';
+import { findGrant, waitForGrant, type HeldGrant } from '../core/budget/grant-waiter.js';
 import { BudgetKeeper } from '../core/budget/keeper.js';
 import { TaskFollower } from '../core/task/task-follower.js';
 import { describeWindow, isInWindow } from '../core/task/window.js';
@@ -372,6 +372,62 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /**
+   * The task ended (halted or cancelled) before this node's work item came back. The node ends SKIPPED. If it
+   * still holds this task's grant (its runner died during an attempt: a crash, a reboot), the node may still be
+   * disrupted: a cancel gives the grant back, as a cancel during an attempt does; after a halt the action's
+   * post_check decides, as for a DEAD node: it passes, and the grant goes back with the record; it fails (or
+   * cannot run here), and the grant stays, marked dead, re-checked until it passes or an operator releases it.
+   * (An action without a post_check has nothing that could tell: its grant goes back.)
+   */
+  private async skipEnded(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, log: Logger): Promise<void> {
+    const grant = await findGrant(this.budget, this.cluster, this.node, item.taskId);
+    if (!grant || task.state === 'cancelled') return this.skip(queue, m, item, task, grant);
+    const ended = `task ${task.state}${task.reason ? `: ${task.reason}` : ''}`;
+    let prepared: { action: AnyAction; args: unknown } | undefined;
+    let failure: string | undefined;
+    try {
+      const spec = parseTaskSpec(task.spec);
+      const action = this.o.registry.get(spec.action, spec.version);
+      prepared = { action, args: this.o.registry.parseArgs(action, spec.args) };
+      const rec = this.knownRec(item);
+      const timeout = AbortSignal.timeout(spec.timeoutMs);
+      await action.postCheck?.call(
+        action,
+        this.actionContext({
+          taskId: item.taskId,
+          args: prepared.args,
+          attempt: 0,
+          token: grant.record.token,
+          grantedAt: grant.record.granted_at,
+          signal: AbortSignal.any([this.stopping.signal, timeout]),
+          logger: log.child({ check: 'after an interrupted attempt' }),
+          history: rec?.history ?? [],
+          checkpoint: this.checkpointFor(item),
+        }),
+      );
+    } catch (err) {
+      failure = describeError(err);
+    }
+    const write = (r: NodeRecord, reason: string): NodeRecord => ({ ...r, state: 'SKIPPED', reason, endedAt: this.now(), history: closeInterrupted(r.history, this.now()) });
+    try {
+      if (failure === undefined) {
+        log.info({ token: grant.record.token }, 'task ended while this node held its grant; its post_check passed: grant released');
+        await this.finalWrite(item, (r) => write(r, `${ended} (post_check passed after the interrupted attempt; grant released)`), grant);
+      } else {
+        const reason = `${ended}; the interrupted attempt's post_check failed: ${failure}`;
+        log.error({ token: grant.record.token, err: failure }, 'task ended while this node held its grant, and the node fails its post_check: it keeps its grant until a check passes or an operator releases it');
+        await this.setNode(item, (r) => write(r, `${reason} (the node keeps its grant until a check passes or an operator releases it)`));
+        await this.budget.markDead(this.cluster, this.node, grant.record.token, reason);
+        if (prepared) this.recheckDead(prepared.action, prepared.args, item.taskId, grant.record.token);
+      }
+    } finally {
+      grant.close();
+    }
+    await this.ack(queue, m);
+    await this.o.store.settleIfDone(item.taskId);
+  }
+
+  /**
    * The node's final record, with the grant's release in the same transaction when `grant` is given: a node's
    * recorded end is never written after its grant is gone. A grant released meanwhile by someone else (an
    * operator) does not stop the record from being written.
@@ -394,7 +450,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   private async runNode(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, follower: TaskFollower, log: Logger): Promise<void> {
-    if (task.state === 'halted' || task.state === 'cancelled') return this.skip(queue, m, item, task);
+    if (task.state === 'halted' || task.state === 'cancelled') return this.skipEnded(queue, m, item, task, log);
     const prepared = await this.prepare(queue, m, item, task, log);
     if (!prepared) return;
     const w: NodeWork = { queue, m, item, follower, log, ...prepared, grant: undefined, freshGrant: false };

@@ -156,6 +156,53 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.deepEqual(await budget.grants(h.o.cluster), [], 'every grant released with its node\'s end');
     });
 
+    for (const check of ['passes', 'fails'] as const) {
+      it(`a task halted while a killed runner's node held its grant: when it is back, its post_check ${check === 'passes' ? 'passes and the grant goes back with the SKIPPED record' : 'fails and the node keeps its grant, marked dead'}`, async () => {
+        const h = await start({ nodes: nodeNames(3) });
+        let killed!: () => void;
+        const wasKilled = new Promise<void>((r) => (killed = r));
+        let first = true;
+        env.probe.onExecute = (node) => {
+          if (node === 'n01' && first) {
+            first = false;
+            setImmediate(() => void h.runners.get('n01')?.kill().then(killed));
+          }
+        };
+        const taskId = await h.submit({ nodes: ['n01', 'n02', 'n03'], limit: 1, args: { ms: 200 } });
+        await wasKilled;
+        // Halted (as the circuit breaker does) while n01 is down under its grant.
+        await h.store.updateTask(taskId, (t) => ({ ...t, state: 'halted', reason: 'test: halted by hand', endedAt: new Date().toISOString() }));
+        await h.store.skipQueued(taskId, 'task halted: test');
+        if (check === 'fails') env.probe.postCheckFails.add('n01');
+        const budget = new BudgetStore(h.store.coordinator, h.store.paths);
+        const ended = env.probe.events.length;
+        await (await h.newRunner('n01')).start();
+
+        const n01 = await waitUntil('n01 to end SKIPPED', async () => {
+          const r = (await h.store.getNode(taskId, 'n01'))?.value;
+          return r?.state === 'SKIPPED' ? r : undefined;
+        });
+        assert.match(n01.reason ?? '', /task halted: test: halted by hand/);
+        assert.match(n01.history[0]?.error ?? '', /interrupted/, 'the killed attempt is closed as interrupted');
+        const grants = await budget.grants(h.o.cluster);
+        if (check === 'passes') {
+          assert.match(n01.reason ?? '', /post_check passed/);
+          assert.ok(env.probe.events.slice(ended).some((e) => e.node === 'n01' && e.kind === 'end' && e.ok), 'the post_check ran on the node after its runner came back');
+          assert.deepEqual(grants, [], 'the grant went back with the record');
+          assert.ok(!(await budget.events(h.o.cluster)).some((e) => /left behind/.test(e.reason)), 'released with the record, not by the keeper\'s sweep');
+        } else {
+          assert.match(n01.reason ?? '', /post_check failed/);
+          assert.equal(grants.length, 1);
+          assert.equal(grants[0]?.node, 'n01');
+          assert.equal(grants[0]?.task_id, taskId);
+          assert.match(grants[0]?.dead?.reason ?? '', /post_check failed/, 'kept, marked dead: the node is not whole');
+        }
+        const { task } = await h.waitFinal(taskId);
+        assert.equal(task.state, 'halted');
+        assert.equal(env.probe.maxDisrupted((e) => e.taskId === taskId), 1);
+      });
+    }
+
     it('dead-letters bad input with a reason and keeps routing and running', async () => {
       const h = await start({ nodes: nodeNames(3) });
       const good = h.spec({ limit: 1, args: { ms: 20 } });

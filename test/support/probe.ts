@@ -24,6 +24,8 @@ export class Probe {
   failUntil = new Map<string, number>();
   /** Fail an attempt where this says so (checked with failUntil). */
   failWhere: ((node: string, attempt: number) => boolean) | undefined;
+  /** Nodes whose post_check fails (the node is not whole again). */
+  postCheckFails = new Set<string>();
   /** Called inside execute, before sleeping: tests use it to act at a precise moment. */
   onExecute: ((node: string) => void | Promise<void>) | undefined;
 
@@ -95,6 +97,7 @@ export class Probe {
         }
       },
       postCheck: async (ctx) => {
+        if (this.postCheckFails.has(ctx.node)) throw new TaskermanError('ACTION_FAILED', `probe told to fail the post_check on ${ctx.node}`);
         this.record(ctx.node, ctx.taskId, 'end', true);
       },
     });
