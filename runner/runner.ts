@@ -93,6 +93,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private readonly inflight = new Set<Promise<void>>();
   /** The node records as this runner last wrote them, per task, to skip a read before the next write. */
   private readonly known = new Map<string, Versioned<NodeRecord>>();
+  /** Tasks whose work item this runner has in hand: a second copy of one (SQS delivers at least once) waits. */
+  private readonly inHand = new Set<string>();
   private readonly budget: BudgetStore;
   private readonly keeper: BudgetKeeper;
   private suspended = false;
@@ -295,12 +297,24 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return;
     }
     const log = this.log.child({ task_id: item.taskId, action: item.action });
+    if (this.inHand.has(item.taskId)) {
+      // A second copy of an item this runner is working on (a redelivery, a duplicate send). Its node claim is
+      // this session's, so nothing else would stop both copies from running the node: this one comes back
+      // later, when the first has ended the node (then it is acknowledged as a duplicate) or given it back.
+      const later = Math.min(this.o.visibilitySec, 10);
+      log.info({ retry_in_s: later }, 'a second copy of a work item already in hand; looking again later');
+      this.emit('duplicate', { taskId: item.taskId, node: this.node, reason: 'a copy is already in hand' });
+      await this.o.queue.changeVisibility(queue, m.receiptHandle, later);
+      return;
+    }
+    this.inHand.add(item.taskId);
     // One read of the task record, with a watch that keeps it current for as long as this item is handled.
     const follower = new TaskFollower(store, item.taskId);
     try {
       await this.handleTask(queue, m, item, follower, log);
     } finally {
       follower.stop();
+      this.inHand.delete(item.taskId);
     }
   }
 

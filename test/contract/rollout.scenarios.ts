@@ -17,7 +17,7 @@ import { ExplicitDiscovery } from '../../core/discovery/discovery.js';
 import { silentLogger } from '../../core/logger.js';
 import { planTask } from '../../core/discovery/plan.js';
 import { Supervisor } from '../../router/supervisor.js';
-import { encodeTaskMessage, newTaskId } from '../../core/task/task.js';
+import { encodeTaskMessage, encodeWorkMessage, newTaskId } from '../../core/task/task.js';
 import type { QueueMessage } from '../../core/queue/work-queue.js';
 import { Harness, type Backend, type HarnessOptions } from '../support/harness.js';
 import { InterleavedCoordinator, written } from '../support/interleave.js';
@@ -154,6 +154,28 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(env.probe.maxDisrupted((e) => e.taskId === taskId), 1, 'never two nodes disrupted at once, counting the killed one until it passed');
       assert.deepEqual(await queuesEmpty(h), {});
       assert.deepEqual(await budget.grants(h.o.cluster), [], 'every grant released with its node\'s end');
+    });
+
+    it('a work item delivered twice to its runner while it runs the first copy: the node runs once, the copy is acknowledged after', async () => {
+      const h = await start({ nodes: nodeNames(2) });
+      const dups: string[] = [];
+      h.runners.get('n01')?.on('duplicate', (e) => dups.push(e.reason));
+      let taskId = '';
+      let first = true;
+      env.probe.onExecute = async (node) => {
+        if (node !== 'n01' || !first) return;
+        first = false;
+        // SQS delivers at least once: the same work item again, while the runner is inside the action.
+        await h.queue.send(h.names.node(h.o.cluster, 'n01'), { body: encodeWorkMessage({ taskId, cluster: h.o.cluster, node: 'n01', action: 'probe' }) });
+        await waitUntil('the runner to see the second copy', async () => dups.length > 0);
+      };
+      taskId = await h.submit({ nodes: ['n01', 'n02'], limit: 2, args: { ms: 100 } });
+      const { task, nodes } = await h.waitFinal(taskId);
+      assert.equal(task.state, 'succeeded');
+      assert.equal(env.probe.executions(taskId).get('n01'), 1, 'the node ran once');
+      assert.equal(nodes.find((n) => n.node === 'n01')?.attempts, 1);
+      assert.equal(dups[0], 'a copy is already in hand');
+      assert.deepEqual(await queuesEmpty(h, 20_000), {}, 'the copy comes back and is acknowledged as a duplicate');
     });
 
     for (const check of ['passes', 'fails'] as const) {
