@@ -15,6 +15,7 @@ import {
 import type { ZkPaths } from '../coordination/zk-paths.js';
 import { isoNow, systemClock, type Clock } from '../clock.js';
 import { mapLimit } from '../pool.js';
+import { ProtectedSequential } from '../coordination/protected-sequential.js';
 import { decide, orderRequests, type Decision } from './admission.js';
 import { parsePolicy, policyToWire, type ClusterPolicy } from './policy.js';
 import { emptyGate, type BudgetEvent, type GateRecord, type GrantRecord, type KnownNodeRecord, type Request, type RequestRecord } from './records.js';
@@ -253,8 +254,13 @@ export class BudgetStore {
   // ---- requests ----
 
   /** Adds a waiting request (ephemeral sequential: it goes with the waiter's session). Returns its name. */
-  async request(cluster: string, r: RequestRecord): Promise<string> {
-    const create = () => this.coordinator.create(joinPath(this.paths.requests(cluster), REQUEST_PREFIX), toJsonBuffer(r), 'ephemeral_sequential');
+  /** A creator of this cluster's requests that never makes two for one ask (see ProtectedSequential). */
+  requester(cluster: string): ProtectedSequential {
+    return new ProtectedSequential(this.coordinator, this.paths.requests(cluster), REQUEST_PREFIX);
+  }
+
+  async request(cluster: string, r: RequestRecord, requester = this.requester(cluster)): Promise<string> {
+    const create = () => requester.create(toJsonBuffer(r));
     let path: string;
     try {
       path = await create();

@@ -9,6 +9,7 @@
 import { CoordinatorError, fromJsonBuffer, isNoNode, joinPath, type TxOp } from '../coordination/coordinator.js';
 import { AbortedError, GrantLostError } from '../errors.js';
 import type { BudgetStore } from './budget-store.js';
+import type { ProtectedSequential } from '../coordination/protected-sequential.js';
 import type { GrantRecord, RequestRecord } from './records.js';
 
 export interface HeldGrant {
@@ -144,7 +145,10 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
   // one round trip on the way to every grant, not two. In the rare resumed case the request is withdrawn (the
   // keeper never grants a node that holds a grant, so it cannot be granted meanwhile).
   const taskId = req.kind === 'task' ? req.task_id : undefined;
-  const [had, first] = await Promise.allSettled([taskId ? findGrant(store, cluster, req.node, taskId) : Promise.resolve(undefined), store.request(cluster, req)]);
+  // Every request of this wait comes from one protected creator: a request whose reply was lost is found
+  // again instead of being made twice (a second request would be granted later, to nobody).
+  const requester = store.requester(cluster);
+  const [had, first] = await Promise.allSettled([taskId ? findGrant(store, cluster, req.node, taskId) : Promise.resolve(undefined), store.request(cluster, req, requester)]);
   if (had.status === 'fulfilled' && had.value) {
     if (first.status === 'fulfilled') await store.withdraw(cluster, first.value).catch(() => undefined);
     return had.value;
@@ -153,9 +157,10 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
     if (first.status === 'fulfilled') await store.withdraw(cluster, first.value).catch(() => undefined);
     throw had.reason;
   }
-  if (first.status === 'rejected') throw first.reason;
-  let name = first.value;
-  opts.onQueued?.(name);
+  if (first.status === 'rejected' && !isOutage(first.reason)) throw first.reason;
+  // Not connected: the request is made (or found) in the loop below once the session is back.
+  let name = first.status === 'fulfilled' ? first.value : undefined;
+  if (name !== undefined) opts.onQueued?.(name);
   let wake: (() => void) | undefined;
   const poke = () => wake?.();
   const offSession = c.onSessionState(poke);
@@ -166,6 +171,10 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
       if (opts.signal?.aborted) throw new AbortedError('gave up waiting for a grant', { cause: opts.signal.reason });
       const changed = new Promise<void>((resolve) => (wake = resolve));
       try {
+        if (name === undefined) {
+          name = await store.request(cluster, req, requester);
+          opts.onQueued?.(name);
+        }
         const d = await c.get(grantPath, poke);
         if (d) {
           const g = fromJsonBuffer<GrantRecord>(d.data);
@@ -183,12 +192,12 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
         if (!mine) {
           const again = await c.get(grantPath);
           if (again && isOurs(fromJsonBuffer<GrantRecord>(again.data), req, name)) continue;
-          name = await store.request(cluster, req);
+          name = await store.request(cluster, req, requester);
           opts.onQueued?.(name);
           continue;
         }
       } catch (err) {
-        if (!(err instanceof CoordinatorError && ['CONNECTION_LOSS', 'SESSION_EXPIRED'].includes(err.code))) throw err;
+        if (!isOutage(err)) throw err;
         // Not connected: the session listener pokes us when it is back.
       }
       // A watch can be lost with a connection (the session listener covers most of that); look again now and then.
@@ -199,17 +208,21 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
   } finally {
     offSession();
     opts.signal?.removeEventListener('abort', poke);
-    if (!done) await giveUp(store, cluster, req, name).catch(() => undefined);
+    if (!done) await giveUp(store, cluster, req, requester).catch(() => undefined);
   }
 }
 
-async function giveUp(store: BudgetStore, cluster: string, req: RequestRecord, name: string): Promise<void> {
-  await store.withdraw(cluster, name);
+const isOutage = (err: unknown): boolean => err instanceof CoordinatorError && (err.code === 'CONNECTION_LOSS' || err.code === 'SESSION_EXPIRED');
+
+async function giveUp(store: BudgetStore, cluster: string, req: RequestRecord, requester: ProtectedSequential): Promise<void> {
+  // Every request this wait made, also one whose reply was lost.
+  const names = await requester.owned();
+  for (const n of names) await store.withdraw(cluster, n);
   // Granted in the same instant we gave up: nothing ran under it, so it goes back at once.
   const d = await store.coordinator.get(store.paths.grant(cluster, req.node));
   if (!d) return;
   const g = fromJsonBuffer<GrantRecord>(d.data);
-  if (g.request === name) {
+  if (g.request !== undefined && requester.owns(g.request)) {
     await store.coordinator.remove(store.paths.grant(cluster, req.node), d.stat.version).catch((err: unknown) => {
       if (!isNoNode(err)) throw err;
     });

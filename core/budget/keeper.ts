@@ -14,6 +14,7 @@ import { isoNow, systemClock, type Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { mapLimit } from '../pool.js';
+import { ProtectedSequential } from '../coordination/protected-sequential.js';
 import { decide, waitingEntry, type Decision } from './admission.js';
 import { parseStoredPolicy, seqOfRequest, type BudgetStore } from './budget-store.js';
 import { runHealthCheck, type HealthChecks } from './health-check.js';
@@ -81,6 +82,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   /** Sources to read again in the next round: a watch fired, or nothing of them is known yet. */
   private stale = new Set<Source>(ALL_SOURCES);
   private flagged = new Set<string>();
+  /** Our candidacy: protected, so a create whose reply was lost is found again, never made twice. */
+  private readonly candidacy: ProtectedSequential;
   /** Reads and writes of the last rounds, for the benchmark's "ZooKeeper operations per grant". */
   readonly stats = { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 };
 
@@ -91,6 +94,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     this.clock = o.clock ?? systemClock;
     this.log = o.logger.child({ component: 'budget-keeper', cluster: o.cluster });
     this.tickMs = o.tickMs ?? 5000;
+    this.candidacy = new ProtectedSequential(o.store.coordinator, o.store.paths.keepers(o.cluster), KEEPER_PREFIX);
   }
 
   get isLeading(): boolean {
@@ -194,9 +198,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   }
 
   private async join(): Promise<void> {
-    const dir = this.store.paths.keepers(this.cluster);
-    const path = await this.store.coordinator.create(joinPath(dir, KEEPER_PREFIX), toJsonBuffer({ by: this.o.by, since: isoNow(this.clock) }), 'ephemeral_sequential');
-    this.electionNode = path;
+    this.electionNode = await this.candidacy.create(toJsonBuffer({ by: this.o.by, since: isoNow(this.clock) }));
     await this.checkElection();
   }
 
