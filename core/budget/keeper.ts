@@ -21,6 +21,7 @@ import { runHealthCheck, type HealthChecks } from './health-check.js';
 import { DEFAULT_AGEING_MS, DEFAULT_RETURN_GRACE_MS } from './policy.js';
 import type { BudgetEvent, GateRecord, GrantRecord, HealthResult, KnownNodeRecord, Request, RequestRecord } from './records.js';
 import type { Versioned } from '../task/task-store.js';
+import type { NodeRecord } from '../task/task.js';
 
 export interface KeeperOptions {
   store: BudgetStore;
@@ -160,15 +161,25 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   /**
    * A safety net: a task's grant is released in the same transaction as its node's final record, so a grant
    * whose node already ended SUCCEEDED or SKIPPED (not marked dead), or whose task is gone, was left behind by
-   * something this code did not foresee. It goes back, with an event that says so.
+   * something this code did not foresee. It goes back, with an event that says so, unless an attempt ran
+   * under it and never ended well (a node SKIPPED by a halt while it waited to retry, its runner gone): that
+   * node may still be disrupted, so its grant is kept, marked dead, until a check passes or an operator
+   * releases it.
    */
   private async sweepLeftovers(): Promise<void> {
     const { store, cluster } = this;
     for (const g of await store.grants(cluster)) {
       if (g.kind !== 'task' || g.dead || !g.task_id) continue;
       const d = await store.coordinator.get(store.paths.node(g.task_id, g.node));
-      const state = d ? fromJsonBuffer<{ state: string }>(d.data).state : 'gone';
+      const rec = d ? fromJsonBuffer<Pick<NodeRecord, 'state' | 'history'>>(d.data) : undefined;
+      const state = rec ? rec.state : 'gone';
       if (state !== 'SUCCEEDED' && state !== 'SKIPPED' && state !== 'gone') continue;
+      if (state === 'SKIPPED' && (rec?.history ?? []).some((h) => h.fencingToken === g.token)) {
+        const why = `task ${g.task_id} ended the node SKIPPED after an attempt under this grant failed or was interrupted: it may still be disrupted`;
+        await store.markDead(cluster, g.node, g.token, why);
+        this.log.warn({ node: g.node, task_id: g.task_id }, `grant kept, marked dead: ${why}`);
+        continue;
+      }
       const reason = `left behind: the node's record of task ${g.task_id} is ${state === 'gone' ? 'gone (task removed)' : state}`;
       const r = await store.releaseGrant(cluster, g.node, { by: this.o.by, reason, kind: 'released', token: g.token });
       if (r) this.log.warn({ node: g.node, task_id: g.task_id }, `grant released: ${reason}`);

@@ -12,6 +12,9 @@ import type { Coordinator } from '../../core/coordination/coordinator.js';
 import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
 import { zkPaths } from '../../core/coordination/zk-paths.js';
 import { silentLogger } from '../../core/logger.js';
+import { parseTaskSpec } from '../../core/task/task-spec.js';
+import { TaskStore } from '../../core/task/task-store.js';
+import { newTaskId } from '../../core/task/task.js';
 import { waitUntil } from '../support/wait-until.js';
 
 const CLUSTER = 'redis:cache';
@@ -104,5 +107,41 @@ describe('budget keeper: what a round reads', () => {
     await budget.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'done', kind: 'released' });
     held.push(await b);
     assert.deepEqual((await budget.grants(CLUSTER)).map((g) => g.node), ['b']);
+  });
+});
+
+describe('budget keeper: grants a task left behind', () => {
+  const zk = new MemoryCoordinatorStore();
+  after(() => zk.stop());
+
+  it('a grant whose node ended SKIPPED goes back, unless an attempt under it failed or was interrupted: that one is kept, marked dead', async () => {
+    const tasks = new TaskStore(zk.session(), '/leftovers');
+    await tasks.init();
+    const budget = new BudgetStore(tasks.coordinator, tasks.paths);
+    const taskId = newTaskId();
+    const spec = parseTaskSpec({ name: 'restart', action: 'noop', cluster: CLUSTER, nodes: ['n1', 'n2'], limit: 2 });
+    await tasks.createTask({ task: { taskId, spec, emittedBy: { kind: 'cli', user: 'test' }, emittedAt: new Date().toISOString() }, targets: ['n1', 'n2'], limit: 2, maxFailures: 2, state: 'routing' });
+    // Sweeps every 6 ticks: every 120 ms here.
+    const keeper = new BudgetKeeper({ store: budget, cluster: CLUSTER, by: 'test', checks: {}, logger: silentLogger, tickMs: 20 });
+    await keeper.start();
+    try {
+      const ask = (node: string): RequestRecord => ({ node, zone: undefined, kind: 'task', task_id: taskId, limit: 2, exclusive: false, priority: 'normal', requested_at: new Date().toISOString(), by: node, reason: undefined, ttl_ms: undefined });
+      const g1 = await waitForGrant(budget, CLUSTER, ask('n1'));
+      const g2 = await waitForGrant(budget, CLUSTER, ask('n2'));
+      g1.close();
+      g2.close();
+      const at = new Date().toISOString();
+      // n1 failed an attempt under its grant and was then SKIPPED (halted while it waited to retry, its runner gone);
+      // n2 was SKIPPED before any attempt. Neither grant went back with the record: both are left behind.
+      await tasks.updateNode(taskId, 'n1', (r) => ({ ...r, state: 'SKIPPED', reason: 'task halted', attempts: 1, history: [{ attempt: 1, startedAt: at, endedAt: at, error: 'boom', fencingToken: g1.record.token }] }));
+      await tasks.updateNode(taskId, 'n2', (r) => ({ ...r, state: 'SKIPPED', reason: 'task halted' }));
+
+      await waitUntil('the sweep to release n2', async () => !(await budget.grants(CLUSTER)).some((g) => g.node === 'n2'));
+      const n1 = await waitUntil('the sweep to mark n1 dead', async () => (await budget.grants(CLUSTER)).find((g) => g.node === 'n1' && g.dead));
+      assert.match(n1.dead?.reason ?? '', /may still be disrupted/);
+      assert.match((await budget.events(CLUSTER)).find((e) => e.node === 'n2')?.reason ?? '', /left behind: the node's record of task .* is SKIPPED/);
+    } finally {
+      await keeper.stop();
+    }
   });
 });
