@@ -380,7 +380,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const failedUnderGrant = this.knownRec(item)?.state === 'FAILED';
     const release = grant && !failedUnderGrant ? grant : undefined;
     await this.finalWrite(item, (r) => ({ ...r, state: 'SKIPPED', reason, endedAt: this.now() }), release);
-    if (grant && failedUnderGrant) await this.budget.markDead(this.cluster, this.node, grant.record.token, `last attempt failed, then ${reason}`);
+    if (grant && failedUnderGrant) {
+      // It failed its check: it keeps its grant, and is re-checked like a DEAD node until its post_check passes.
+      await this.budget.markDead(this.cluster, this.node, grant.record.token, `last attempt failed, then ${reason}`);
+      this.recheckDeadOf(task, item.taskId, grant.record.token);
+    }
     await this.ack(queue, m);
     await this.o.store.settleIfDone(item.taskId);
   }
@@ -791,11 +795,15 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const g = await this.budget.getGrant(this.cluster, this.node);
     if (!g?.value.dead || !g.value.task_id) return;
     const t = await this.o.store.getTask(g.value.task_id);
-    if (!t) return;
+    if (t) this.recheckDeadOf(t.value, g.value.task_id, g.value.token);
+  }
+
+  /** recheckDead with the action of the task's spec. */
+  private recheckDeadOf(task: TaskRecord, taskId: string, token: number): void {
     try {
-      const spec = parseTaskSpec(t.value.spec);
+      const spec = parseTaskSpec(task.spec);
       const action = this.o.registry.get(spec.action, spec.version);
-      this.recheckDead(action, this.o.registry.parseArgs(action, spec.args), g.value.task_id, g.value.token);
+      this.recheckDead(action, this.o.registry.parseArgs(action, spec.args), taskId, token);
     } catch {
       // This runner cannot run that task's action: the grant waits for an operator.
     }

@@ -178,6 +178,23 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.deepEqual(await queuesEmpty(h, 20_000), {}, 'the copy comes back and is acknowledged as a duplicate');
     });
 
+    it('a task cancelled while its node waits to retry: the node keeps its grant, marked dead, is re-checked, and another task then runs it', async () => {
+      const h = await env.start(nodeNames(2), { routers: 1, runnerOptions: () => ({ deadRecheckMs: 200 }) });
+      env.probe.failUntil.set('n01', 1);
+      const a = await h.submit({ name: 'restart', nodes: ['n01'], limit: 1, retry: { count: 1, backoff: '60s' }, args: { ms: 10 } });
+      await waitUntil('n01 to fail its first attempt and wait to retry', async () => (await h.store.getNode(a, 'n01'))?.value.state === 'FAILED');
+      env.probe.failUntil.delete('n01');
+      await cancelTask(h.store, a, 'alice');
+      const b = await h.submit({ name: 'backup', nodes: ['n01'], limit: 1, args: { ms: 10 } });
+      const { task } = await h.waitFinal(b);
+      assert.equal(task.state, 'succeeded', 'the second task ran the node once its re-check passed');
+      assert.equal((await h.waitFinal(a)).task.state, 'cancelled');
+      const budget = new BudgetStore(h.store.coordinator, h.store.paths);
+      const released = (await budget.events(h.o.cluster)).find((e) => e.node === 'n01' && e.kind === 'released');
+      assert.match(released?.reason ?? '', /post_check of probe passed on re-check/);
+      assert.equal(env.probe.maxDisrupted(), 1);
+    });
+
     for (const check of ['passes', 'fails'] as const) {
       it(`a task halted while a killed runner's node held its grant: when it is back, its post_check ${check === 'passes' ? 'passes and the grant goes back with the SKIPPED record' : 'fails and the node keeps its grant, marked dead'}`, async () => {
         const h = await start({ nodes: nodeNames(3) });
