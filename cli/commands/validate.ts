@@ -8,7 +8,7 @@ import { builtinRegistry } from '../../actions/builtin.js';
 import { SpecError, TaskermanError, type Issue } from '../../core/errors.js';
 import { looksLikePolicy, parsePolicyText, type ClusterPolicy } from '../../core/budget/policy.js';
 import { parseTaskSpecText, SPEC_EXTENSIONS, type TaskSpec } from '../../core/task/task-spec.js';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../../core/yaml.js';
 import { EXIT, ExitError } from '../handle-error.js';
 import { printJson } from '../output/print.js';
 
