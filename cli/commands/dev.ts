@@ -11,7 +11,8 @@ import { InterruptedError, OptionError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { loadTaskSpecFile, parseTaskSpec, type TaskSpec } from '../../core/task/task-spec.js';
 import { LOG_LEVELS } from '../../core/logger.js';
-import { readConfigFile, validateZone } from '../config.js';
+import { validateZone } from '../config.js';
+import { readRunnerConfigFile } from '../runner-config.js';
 import { followTasks } from '../demo-progress.js';
 import { createEmbedded } from '../embedded.js';
 import { EXIT, ExitError } from '../handle-error.js';
@@ -60,7 +61,7 @@ export function devCommand(): Command {
         const generated = Array.from({ length: count }, (_, i) => `node-${String(i + 1).padStart(2, '0')}`);
         let policy: ClusterPolicy | undefined = o.policy ? await loadPolicyFile(o.policy) : undefined;
         const inventoryRoot = resolvePath(o.inventoryRoot ?? (file ? dirname(file) : process.cwd()));
-        const config = o.config ? readConfigFile(o.config) : undefined;
+        const config = o.config ? readRunnerConfigFile(o.config) : undefined;
         const execAllowlist = config?.exec?.commands;
         if (file) {
           let spec = await loadTaskSpecFile(file);

@@ -21,6 +21,7 @@ import { notifierFor, notifyConfig, withNotifyOptions, type NotifyFlags } from '
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
+import { resolveRunnerConfig } from '../runner-config.js';
 import { runUntilSignalled } from '../daemon.js';
 import { buildDiscoveries, withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 
@@ -61,6 +62,8 @@ export function routerCommand(): Command {
     )), 'a task halts, fails or is cancelled, a node is dead-lettered or a grant is held past --grant-grace'),
   ).action(async (o: RouterFlags, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
+    // The plugins (and systemctl) of the config file: refused here, before anything connects.
+    const local = resolveRunnerConfig(ctx.cfg);
     const retentionMs = parseDuration(o.retention);
     if (retentionMs === undefined) throw new OptionError('retention', `"${o.retention}" must be a duration like 7d`);
     const intervalMs = parseDuration(o.gcInterval);
@@ -90,7 +93,7 @@ export function routerCommand(): Command {
         queue,
         store: b.store,
         names: b.names,
-        registry: await routerRegistry(ctx.cfg, ctx.logger),
+        registry: await routerRegistry(local, ctx.logger),
         discovery: discoveries.map,
         logger: ctx.logger,
         concurrency,

@@ -8,6 +8,7 @@ import { runnerRegistry } from '../action-registry.js';
 import { openBackends, type Backends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { validateZone, withCommonOptions } from '../config.js';
+import { resolveRunnerConfig } from '../runner-config.js';
 import { runUntilSignalled, type Daemon } from '../daemon.js';
 import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
 import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
@@ -40,11 +41,12 @@ export function runnerCommand(): Command {
     if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 64) throw new OptionError('max-items', 'must be a whole number from 1 to 64');
     const drain = Number(o.drainTimeout);
     if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
+    const local = resolveRunnerConfig(ctx.cfg);
     const observed = metricsFromFlags(o, ctx.cfg, 'runner', ctx.logger);
     const notify = notifyConfig(o, ctx.cfg);
     // Plugins are verified before anything connects; the actions reach the task store once it is open.
     const opened: { store?: Backends['store'] } = {};
-    const registry = await runnerRegistry(ctx.cfg, ctx.logger, () => {
+    const registry = await runnerRegistry(local, ctx.logger, () => {
       if (!opened.store) throw new OptionError('runner', 'the task store is not open yet');
       return opened.store;
     });
@@ -64,7 +66,7 @@ export function runnerCommand(): Command {
         visibilitySec,
         drainTimeoutMs: drain * 1000,
         ...(zone ? { zone } : {}),
-        checks: ctx.cfg.checks,
+        checks: local.checks,
         maxItems,
       });
       const daemons: Daemon[] = [runner];
