@@ -38,3 +38,20 @@ export async function audited<T>(ctx: CommandContext, what: AuditWhat, act: (wha
     throw err;
   }
 }
+
+/**
+ * `audited` for a command that goes on after its action (`run --wait` follows the task it emitted): the
+ * record of a success is written while the command goes on, and `recorded` settles once it is written or its
+ * failure warned about (it never rejects). The command must await `recorded` before it ends, however it ends.
+ * A failed action is recorded before its error is rethrown, as by `audited`.
+ */
+export async function auditedInBackground<T>(ctx: CommandContext, what: AuditWhat, act: (what: AuditWhat) => Promise<T>, coordinator?: Coordinator): Promise<{ value: T; recorded: Promise<void> }> {
+  let value: T;
+  try {
+    value = await act(what);
+  } catch (err) {
+    await writeAudit(ctx, what, { error: err }, coordinator);
+    throw err;
+  }
+  return { value, recorded: writeAudit(ctx, what, {}, coordinator) };
+}

@@ -6,6 +6,7 @@ import { OptionError } from '../../core/errors.js';
 import { queueNames } from '../../core/queue/queue-names.js';
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../core/task/task-spec.js';
 import { commandContext, withBackends, withQueue, type CommandContext } from '../command-context.js';
+import type { Backends } from '../backends.js';
 import { withCommonOptions } from '../config.js';
 import { statusJson, statusText } from '../status-view.js';
 import { printJson } from '../output/print.js';
@@ -13,7 +14,7 @@ import { useColour } from '../output/colour.js';
 import { checkAction } from '../check-action.js';
 import { DEFAULT_GIVE_UP_MS, stoppedFollowing, taskOutcome, waitForTask } from '../wait.js';
 import { giveUpOption, parseGiveUp } from '../follow-options.js';
-import { audited } from '../audit-trail.js';
+import { audited, auditedInBackground } from '../audit-trail.js';
 import { progressReporterFor } from '../progress/progress-reporter.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 import { printPlan } from './plan.js';
@@ -60,40 +61,54 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
     });
     return;
   }
-  await withBackends(ctx, async (b) => {
-    const task = await audited(
-      ctx,
-      { ...what },
-      async (w) => {
-        const t = await emitTask(b.queue, b.names, spec, emitter);
-        w.taskId = t.taskId;
-        return t;
-      },
-      b.store.coordinator,
-    );
-    if (!opts.json) ctx.out(task.taskId);
-    const ac = new AbortController();
-    const onSignal = () => ac.abort();
-    process.once('SIGINT', onSignal);
-    const bar = opts.json ? undefined : progressReporterFor(process.stderr);
-    try {
-      const r = await waitForTask(b.store, task.taskId, {
-        out: opts.json || bar ? undefined : ctx.err,
-        ...(bar ? { progress: bar.update } : {}),
-        note: ctx.err,
-        signal: ac.signal,
-        zk: ctx.cfg.zk,
-        giveUpMs: opts.giveUpMs ?? DEFAULT_GIVE_UP_MS,
-        pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
-      }).finally(() => bar?.done());
-      if (!r) throw stoppedFollowing(task.taskId);
-      if (opts.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));
-      else ctx.out(`\n${statusText(r.task, r.nodes, { colour: useColour(process.stdout) })}`);
-      taskOutcome(r);
-    } finally {
-      process.off('SIGINT', onSignal);
-    }
-  });
+  await withBackends(
+    ctx,
+    async (b) => {
+      // The audit record is written while the follow starts; it is in (or its failure warned about) before we end.
+      const { value: task, recorded } = await auditedInBackground(
+        ctx,
+        { ...what },
+        async (w) => {
+          const t = await emitTask(b.queue, b.names, spec, emitter);
+          w.taskId = t.taskId;
+          return t;
+        },
+        b.store.coordinator,
+      );
+      try {
+        await follow(ctx, b, task.taskId, opts);
+      } finally {
+        await recorded;
+      }
+    },
+    { sendsTo: (names) => [names.global] },
+  );
+}
+
+/** Follows an emitted task to its end (Ctrl-C stops following), prints it, and maps its end state to the exit code. */
+async function follow(ctx: CommandContext, b: Backends, taskId: string, opts: { json?: boolean; giveUpMs?: number }): Promise<void> {
+  if (!opts.json) ctx.out(taskId);
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  const bar = opts.json ? undefined : progressReporterFor(process.stderr);
+  try {
+    const r = await waitForTask(b.store, taskId, {
+      out: opts.json || bar ? undefined : ctx.err,
+      ...(bar ? { progress: bar.update } : {}),
+      note: ctx.err,
+      signal: ac.signal,
+      zk: ctx.cfg.zk,
+      giveUpMs: opts.giveUpMs ?? DEFAULT_GIVE_UP_MS,
+      pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
+    }).finally(() => bar?.done());
+    if (!r) throw stoppedFollowing(taskId);
+    if (opts.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));
+    else ctx.out(`\n${statusText(r.task, r.nodes, { colour: useColour(process.stdout) })}`);
+    taskOutcome(r);
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
 }
 
 export function runCommand(): Command {
