@@ -80,7 +80,7 @@ export function devCommand(): Command {
         }
         const cluster = (specs[0] as TaskSpec).cluster;
         if (policy && policy.cluster !== cluster) throw new OptionError('policy', `${o.policy} is the policy of ${policy.cluster}, not of ${cluster}`);
-        for (const s of specs) checkAction(s);
+        for (const s of specs) await checkAction(s);
         const zoneList = o.zones ? o.zones.split(',').map((z) => validateZone(z.trim(), 'zones')) : [];
         const zones = Object.fromEntries(zoneList.length ? nodes.map((n, i) => [n, zoneList[i % zoneList.length] as string]) : []);
         const checks = config?.checks ?? {};

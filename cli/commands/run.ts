@@ -17,7 +17,6 @@ import { giveUpOption, parseGiveUp } from '../follow-options.js';
 import { audited, auditedInBackground } from '../audit-trail.js';
 import { progressReporterFor } from '../progress/progress-reporter.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
-import { printPlan } from './plan.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -42,7 +41,7 @@ export function parseArgFlags(pairs: string[]): Record<string, unknown> {
 
 /** Enqueues a validated spec; with --wait follows it and maps its end state to the exit code. */
 export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean; giveUpMs?: number; command?: 'run' | 'submit'; file?: string }): Promise<void> {
-  checkAction(spec);
+  await checkAction(spec);
   const emitter = { kind: 'cli' as const, user: currentUser() };
   const what = {
     command: opts.command ?? 'run',
@@ -153,7 +152,8 @@ export function runCommand(): Command {
     if (o.inventory) input.inventory = o.inventory as string;
     if (o.owner) input.owner = o.owner as string;
     const spec = parseTaskSpec(input, '(command line)');
-    if (o.dryRun) return printPlan(ctx, spec, o as unknown as DiscoveryFlags, Boolean(o.json));
+    // The plan (discovery, membership, the cluster budget) is loaded only for --dry-run.
+    if (o.dryRun) return (await import('./plan.js')).printPlan(ctx, spec, o as unknown as DiscoveryFlags, Boolean(o.json));
     await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json), giveUpMs: parseGiveUp(o.giveUpAfter as string) });
   });
 }
