@@ -10,8 +10,6 @@ import { commandContext } from '../command-context.js';
 import { validateZone, withCommonOptions } from '../config.js';
 import { resolveRunnerConfig } from '../runner-config.js';
 import { runUntilSignalled, type Daemon } from '../daemon.js';
-import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
-import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import { bindRunnerMetrics } from '../../runner/runner-metrics.js';
 import { bindRunnerNotifications } from '../../runner/runner-notify.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
@@ -42,7 +40,7 @@ export function runnerCommand(): Command {
     const drain = Number(o.drainTimeout);
     if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
     const local = resolveRunnerConfig(ctx.cfg);
-    const observed = metricsFromFlags(o, ctx.cfg, 'runner', ctx.logger);
+    const observed = await metricsFromFlags(o, ctx.cfg, 'runner', ctx.logger);
     const notify = notifyConfig(o, ctx.cfg);
     // Plugins are verified before anything connects; the actions reach the task store once it is open.
     const opened: { store?: Backends['store'] } = {};
@@ -52,13 +50,13 @@ export function runnerCommand(): Command {
     });
     const b = await openBackends(ctx.cfg, ctx.logger);
     opened.store = b.store;
-    const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
+    const untrack = observed?.trackZkSession(b.store.coordinator);
     try {
       const notifier = notifierFor(notify, ctx.cfg, 'runner', b.store.coordinator, ctx.logger, observed?.metrics);
       const runner = new Runner({
         cluster,
         node,
-        queue: observed ? instrumentQueue(b.queue, observed.metrics) : b.queue,
+        queue: observed ? observed.instrumentQueue(b.queue) : b.queue,
         store: b.store,
         names: b.names,
         registry,
