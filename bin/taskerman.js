@@ -7,9 +7,6 @@ import module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
-// Node 22.1+: cache compiled code on disk (in the OS temp dir), so a command starts faster from its second run.
-module.enableCompileCache?.();
-
 // Taskerman supports Node >= 22 (package.json engines). On an older Node it still runs, but the AWS SDK's
 // nine-line "upgrade your Node" banner must not land in the middle of a command's output: its documented
 // switch turns it off. A user who set the variable keeps their value.
@@ -24,6 +21,10 @@ if (DAEMONS.has(process.argv[2] ?? '') && process.env.TASKERMAN_DAEMON_V8_FLAGS 
   const flags = ['--max-semi-space-size=1', '--no-opt'];
   process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, TASKERMAN_DAEMON_V8_FLAGS: flags.join(' ') });
 }
+
+// Node 22.1+: cache compiled code on disk (in the OS temp dir), so a command starts faster from its second run.
+// Not for the daemons: they start once in months, and the cache's buffers stay in their memory (~1.3 MB each).
+if (!DAEMONS.has(process.argv[2] ?? '')) module.enableCompileCache?.();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
