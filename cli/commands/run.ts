@@ -14,7 +14,7 @@ import { useColour } from '../output/colour.js';
 import { checkAction } from '../check-action.js';
 import { DEFAULT_GIVE_UP_MS, stoppedFollowing, taskOutcome, waitForTask } from '../wait.js';
 import { giveUpOption, parseGiveUp } from '../follow-options.js';
-import { audited, auditedInBackground } from '../audit-trail.js';
+import { audited, auditedInBackground, openForAudit } from '../audit-trail.js';
 import { progressReporterFor } from '../progress/progress-reporter.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 
@@ -50,11 +50,17 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
   } as const;
   if (!opts.wait) {
     await withQueue(ctx, async (queue) => {
-      const task = await audited(ctx, { ...what }, async (w) => {
-        const t = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
-        w.taskId = t.taskId;
-        return t;
-      });
+      // The audit record's ZooKeeper session connects while the task is sent.
+      const task = await audited(
+        ctx,
+        { ...what },
+        async (w) => {
+          const t = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
+          w.taskId = t.taskId;
+          return t;
+        },
+        openForAudit(ctx),
+      );
       if (opts.json) printJson(ctx, 'run', { task_id: task.taskId });
       else ctx.out(task.taskId);
     });

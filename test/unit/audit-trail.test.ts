@@ -1,11 +1,14 @@
-// The CLI's audit trail written while `run --wait` goes on (auditedInBackground): the record of a success is
-// still written, the command learns when it is in, a trail that cannot be written is warned about before the
-// command may end (and never fails it), and a failed action is recorded before its error is rethrown.
+// The CLI's audit trail written concurrently with the command: while `run --wait` goes on
+// (auditedInBackground), the record of a success is still written, the command learns when it is in, a trail
+// that cannot be written is warned about before the command may end (and never fails it), and a failed action
+// is recorded before its error is rethrown; `run` without --wait opens its session for the record while the
+// task is sent (audited with an `opening` session), and closes it.
 import assert from 'node:assert/strict';
 import { listAudit } from '../../core/audit/audit-log.js';
 import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
 import { createLogger } from '../../core/logger.js';
-import { auditedInBackground } from '../../cli/audit-trail.js';
+import { audited, auditedInBackground } from '../../cli/audit-trail.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
 import type { CommandContext } from '../../cli/command-context.js';
 import type { CommonConfig } from '../../cli/config.js';
 
@@ -78,5 +81,34 @@ describe('CLI audit trail written in the background', () => {
     );
     assert.match(entries[0]?.error ?? '', /SQS said no/);
     assert.deepEqual(errs, []);
+  });
+
+  it('a session opened for the record connects while the action runs, gets the record, and is closed', async () => {
+    const { ctx, errs } = context();
+    const session = zk.session();
+    let connect!: (c: Coordinator) => void;
+    const opening = new Promise<Coordinator>((resolve) => (connect = resolve));
+    // The session opens only once the action runs: were the action made to wait for it, this would never end.
+    const value = await audited(ctx, { command: 'run', cluster: 'c1' }, async (w) => {
+      connect(session);
+      w.taskId = 't-2';
+      return 't-2';
+    }, { opening });
+    assert.equal(value, 't-2');
+    const reader = zk.session();
+    assert.deepEqual((await listAudit(reader, ROOT, { since: SINCE })).map((e) => [e.command, e.taskId, e.outcome]), [['run', 't-2', 'ok']]);
+    // Closed by the audit trail once the record was in.
+    await assert.rejects(session.get('/'), /closed/);
+    assert.deepEqual(errs, []);
+  });
+
+  it('a session that cannot be opened for the record is a warning: the action\'s result stands', async () => {
+    const { ctx, errs } = context();
+    const opening = Promise.reject(new Error('ZooKeeper at 127.0.0.1:1 unreachable'));
+    opening.catch(() => undefined);
+    const value = await audited(ctx, { command: 'run', cluster: 'c1' }, async () => 'sent', { opening });
+    assert.equal(value, 'sent');
+    assert.equal(errs.length, 1, errs.join('\n'));
+    assert.match(errs[0] ?? '', /^taskerman: warning: the audit trail could not record this run: .*unreachable/);
   });
 });
