@@ -1,7 +1,8 @@
 // CLI weight: wall time and peak memory of the commands an on-call types, each run --runs times as a user
 // runs it (bin/taskerman.js: the compiled dist/ when built), median reported. `status` and `run --wait` go
 // against a real ZooKeeper server, an SQS-protocol server and a router and a runner started beforehand.
-// Peak memory comes from GNU time (/usr/bin/time) when installed.
+// Peak memory and CPU time (user + system) come from GNU time (/usr/bin/time) when installed: on a loaded
+// machine the CPU time moves much less than the wall time, so it tells a real change from noise.
 //
 //   npm run bench:cli -- [--runs 5]
 import { spawn } from 'node:child_process';
@@ -20,6 +21,7 @@ const hasTime = existsSync(GNU_TIME);
 interface Run {
   ms: number;
   maxRssKiB: number;
+  cpuMs: number;
   code: number | null;
   stdout: string;
   stderr: string;
@@ -27,7 +29,7 @@ interface Run {
 
 function once(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   const cmd = hasTime ? GNU_TIME : process.execPath;
-  const argv = hasTime ? ['-f', '%M', process.execPath, 'bin/taskerman.js', ...args] : ['bin/taskerman.js', ...args];
+  const argv = hasTime ? ['-f', '%M %U %S', process.execPath, 'bin/taskerman.js', ...args] : ['bin/taskerman.js', ...args];
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, argv, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -41,12 +43,15 @@ function once(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
       clearTimeout(killer);
       const ms = performance.now() - t0;
       let maxRssKiB = NaN;
+      let cpuMs = NaN;
       if (hasTime) {
         const lines = stderr.trimEnd().split('\n');
-        maxRssKiB = Number(lines.pop());
+        const [rss, user, sys] = (lines.pop() ?? '').split(' ').map(Number);
+        maxRssKiB = rss ?? NaN;
+        cpuMs = ((user ?? NaN) + (sys ?? NaN)) * 1000;
         stderr = lines.join('\n');
       }
-      resolve({ ms, maxRssKiB, code, stdout, stderr });
+      resolve({ ms, maxRssKiB, cpuMs, code, stdout, stderr });
     });
   });
 }
@@ -78,7 +83,7 @@ try {
     const bad = runs.find((r) => r.code !== 0);
     const extra = runs.find((r) => r.stderr.trim() !== '' && !c.args.includes('--wait'));
     console.log(
-      `${c.label.padEnd(32)} ${median(runs.map((r) => r.ms)).toFixed(0).padStart(6)} ms  ${hasTime ? `${(median(runs.map((r) => r.maxRssKiB)) / 1024).toFixed(1).padStart(6)} MiB peak` : '(no /usr/bin/time: no peak memory)'}` +
+      `${c.label.padEnd(32)} ${median(runs.map((r) => r.ms)).toFixed(0).padStart(6)} ms  ${hasTime ? `${(median(runs.map((r) => r.maxRssKiB)) / 1024).toFixed(1).padStart(6)} MiB peak ${median(runs.map((r) => r.cpuMs)).toFixed(0).padStart(5)} ms cpu` : '(no /usr/bin/time: no peak memory nor cpu)'}` +
         `${bad ? `  EXIT ${bad.code}: ${bad.stderr.slice(0, 200)}` : ''}${extra ? `  stderr: ${extra.stderr.slice(0, 200)}` : ''}`,
     );
   }

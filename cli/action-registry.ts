@@ -8,16 +8,16 @@ import type { ActionRegistry } from '../actions/registry.js';
 import { otherTasksInFlight } from '../core/task/node-activity.js';
 import type { TaskStore } from '../core/task/task-store.js';
 import type { Logger } from '../core/logger.js';
-import type { CommonConfig } from './config.js';
+import type { RunnerConfig } from './runner-config.js';
 
 /** For a router: every action's name and argument schema (the runner's local sections are not needed). */
-export async function routerRegistry(cfg: CommonConfig, logger: Logger): Promise<ActionRegistry> {
+export async function routerRegistry(cfg: RunnerConfig, logger: Logger): Promise<ActionRegistry> {
   const serviceManager = systemctlFromConfig(cfg.serviceManager);
   return builtinRegistry({ extra: await loadPlugins(cfg.plugins, { logger, serviceManager }) });
 }
 
 /** For a runner: the actions with their local config and ports (the store is opened after this, so a bad plugin refuses the start before anything connects). */
-export async function runnerRegistry(cfg: CommonConfig, logger: Logger, store: () => TaskStore, deps: BuiltinDeps = {}): Promise<ActionRegistry> {
+export async function runnerRegistry(cfg: RunnerConfig, logger: Logger, store: () => TaskStore, deps: BuiltinDeps = {}): Promise<ActionRegistry> {
   const serviceManager = deps.serviceManager ?? systemctlFromConfig(cfg.serviceManager);
   return builtinRegistry({
     execAllowlist: cfg.exec,

@@ -29,9 +29,28 @@ export function openQueue(cfg: CommonConfig): WorkQueue {
   });
 }
 
-/** Opens what a command needs: `zk: false` for commands that only send to SQS. */
-export async function openBackends(cfg: CommonConfig, logger: Logger): Promise<Backends> {
+export interface OpenOptions {
+  /**
+   * The queues the command is about to send to (`run --wait` and `submit --wait`: the global queue). The
+   * SQS adapter (the AWS SDK, ~80 ms to load) is loaded and their URLs looked up while ZooKeeper connects,
+   * instead of after it; the send joins the lookup. Nothing is reported from here: a failure is the send's.
+   */
+  sendsTo?: (names: QueueNames) => string[];
+}
+
+/**
+ * Starts loading the SQS adapter and looking up `queue`'s URL, without waiting for either. Never rejects: a
+ * missing queue or an unreachable SQS is reported by the call that needs the queue.
+ */
+export function warmQueue(queue: WorkQueue, name: string): void {
+  queue.exists(name).catch(() => undefined);
+}
+
+/** Opens ZooKeeper and the SQS queue (loaded on its first call, or at once for `sendsTo`). */
+export async function openBackends(cfg: CommonConfig, logger: Logger, opts: OpenOptions = {}): Promise<Backends> {
   const queue = openQueue(cfg);
+  const names = queueNames(cfg.queuePrefix);
+  for (const name of opts.sendsTo?.(names) ?? []) warmQueue(queue, name);
   let coordinator: Coordinator;
   try {
     coordinator = await connectZk(cfg, logger);
@@ -42,7 +61,7 @@ export async function openBackends(cfg: CommonConfig, logger: Logger): Promise<B
   const store = new TaskStore(coordinator, cfg.zkRoot);
   return {
     queue,
-    names: queueNames(cfg.queuePrefix),
+    names,
     store,
     close: async () => {
       await Promise.allSettled([queue.close(), coordinator.close()]);

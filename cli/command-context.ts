@@ -7,7 +7,7 @@ import { zkPaths } from '../core/coordination/zk-paths.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import type { WorkQueue } from '../core/queue/work-queue.js';
 import { inContext } from './handle-error.js';
-import { connectZk, openBackends, openQueue, type Backends } from './backends.js';
+import { connectZk, openBackends, openQueue, type Backends, type OpenOptions } from './backends.js';
 import { resolveCommon, type CommonConfig } from './config.js';
 
 export interface CommandContext {
@@ -38,10 +38,10 @@ export function commandContext(cmd: Command, defaults: { logLevel?: CommonConfig
 const whereOf = (cfg: CommonConfig) => ({ zk: cfg.zk, region: cfg.region, queuePrefix: cfg.queuePrefix });
 
 /** Runs `fn` with backends open, closing them however it ends; errors get the command's context. */
-export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => Promise<T>): Promise<T> {
+export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
   let b: Backends;
   try {
-    b = await openBackends(ctx.cfg, ctx.logger);
+    b = await openBackends(ctx.cfg, ctx.logger, opts);
   } catch (err) {
     throw inContext(err, whereOf(ctx.cfg));
   }

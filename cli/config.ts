@@ -1,23 +1,20 @@
 // Common options, in one place: flags > environment > --config file > defaults. The config file (YAML) has
 // the same keys as the long options in snake_case (zk, zk_root, region, sqs_endpoint, queue_prefix,
-// log_level), plus a runner's local sections: `zone`, the exec allowlist (`exec:`), the health checks of the
-// cluster budget's gate (`checks:`), `actions` (each built-in action's units, endpoints, paths and credentials),
-// `service_manager` (how systemctl is run) and `plugins` (site action modules pinned by sha256). All validated
-// at start, unknown keys refused with the field named.
+// log_level), plus a runner's identity (`cluster`, `node`, `zone`) and its local sections: the exec allowlist
+// (`exec:`), the health checks of the cluster budget's gate (`checks:`), `actions` (each built-in action's
+// units, endpoints, paths and credentials), `service_manager` (how systemctl is run) and `plugins` (site action
+// modules pinned by sha256). Unknown keys are refused everywhere, with the field named. The local sections'
+// schemas are those of the actions, so they are validated by the daemons that use them (runner-config.ts)
+// and not loaded by every command that only needs to know where ZooKeeper is.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { actionsConfigSchema, type ActionsConfig } from '../actions/actions-config.js';
-import { execAllowlistSchema, type ExecAllowlist } from '../actions/exec.js';
-import { systemctlConfigSchema, type SystemctlConfig } from '../actions/kit/systemctl.js';
-import { pluginsSchema, type PluginEntry } from '../actions/plugin-loader.js';
-import { healthChecksSchema, type HealthChecks } from '../core/budget/health-check.js';
 import { didYouMean } from '../core/did-you-mean.js';
 import { OptionError, SpecError } from '../core/errors.js';
 import { LOG_LEVELS } from '../core/logger.js';
 import { validatePrefix } from '../core/queue/queue-names.js';
 import { validateZkRoot } from '../core/coordination/zk-paths.js';
+import { parseYaml } from '../core/yaml.js';
 
 export interface CommonConfig {
   zk: string;
@@ -26,14 +23,9 @@ export interface CommonConfig {
   sqsEndpoint: string | undefined;
   queuePrefix: string;
   logLevel: (typeof LOG_LEVELS)[number];
-  exec: ExecAllowlist;
-  /** Each configured built-in action's local config (runner only). */
-  actions: ActionsConfig;
-  serviceManager: SystemctlConfig;
-  plugins: PluginEntry[];
-  /** Health checks a runner runs for its cluster's health gate (`checks:`); nothing that runs comes from ZooKeeper. */
-  checks: HealthChecks;
-  /** The whole config file, for command-specific keys. */
+  /** The --config file, if one was given (for messages about its sections). */
+  configFile: string | undefined;
+  /** The whole config file, for command-specific keys; a runner's local sections are validated by runner-config.ts. */
   file: Record<string, unknown>;
 }
 
@@ -47,12 +39,15 @@ export function validateZone(zone: string, field = 'zone'): string {
   return zone;
 }
 
+/** The sections only a daemon reads (runner-config.ts validates them with the actions' own schemas). */
+export const LOCAL_SECTIONS = ['exec', 'checks', 'actions', 'service_manager', 'plugins'] as const;
+
 /**
- * Every key a config file may hold: the common options, a runner's identity (`cluster`, `node`, `zone`), its exec
- * allowlist, the config of its actions (`actions:`, `service_manager:`, `plugins:`) and the health `checks:` of its cluster's budget gate. Unknown keys are refused (with the closest known one), as in specs: a typo like `zk_rot` must not
- * silently mean "the default root".
+ * Every key a config file may hold: the common options, a runner's identity (`cluster`, `node`, `zone`), and
+ * its local sections (only their presence here). Unknown keys are refused (with the closest known one), as in
+ * specs: a typo like `zk_rot` must not silently mean "the default root".
  */
-const configFileSchema = z.strictObject({
+export const commonFileSchema = z.strictObject({
   zk: z.string().optional(),
   zk_root: z.string().optional(),
   region: z.string().optional(),
@@ -61,14 +56,14 @@ const configFileSchema = z.strictObject({
   log_level: z.enum(LOG_LEVELS).optional(),
   cluster: z.string().optional(),
   node: z.string().optional(),
-  exec: z.strictObject({ commands: execAllowlistSchema.default({}) }).optional(),
+  exec: z.unknown().optional(),
   zone: z.string().regex(ZONE_RE, ZONE_RULE).optional(),
-  checks: healthChecksSchema.optional(),
-  actions: actionsConfigSchema.optional(),
-  service_manager: systemctlConfigSchema.optional(),
-  plugins: pluginsSchema.optional(),
+  checks: z.unknown().optional(),
+  actions: z.unknown().optional(),
+  service_manager: z.unknown().optional(),
+  plugins: z.unknown().optional(),
 });
-export const CONFIG_KEYS = Object.keys(configFileSchema.shape);
+export const CONFIG_KEYS = Object.keys(commonFileSchema.shape);
 
 /** Adds the common options to a command (each command lists them in its own --help). */
 export function withCommonOptions(cmd: Command): Command {
@@ -82,14 +77,18 @@ export function withCommonOptions(cmd: Command): Command {
     .addOption(new Option('--config <file.yaml>', 'config file with the same keys in snake_case (zk, zk_root, ...)').env('TASKERMAN_CONFIG'));
 }
 
-export function readConfigFile(path: string): z.infer<typeof configFileSchema> {
-  let raw: unknown;
+/** The parsed YAML of a config file (not yet validated). */
+export function readConfigYaml(path: string): unknown {
   try {
-    raw = parseYaml(readFileSync(path, 'utf8')) ?? {};
+    return parseYaml(readFileSync(path, 'utf8')) ?? {};
   } catch (err) {
     throw new OptionError('config', `${path} cannot be read as YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
-  const r = configFileSchema.safeParse(raw);
+}
+
+/** Validates a config file's content against `schema`: every problem named by its field, unknown keys with the one meant. */
+export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, path: string): z.infer<S> {
+  const r = schema.safeParse(raw);
   if (!r.success) {
     throw new SpecError(
       r.error.issues.flatMap((i) => {
@@ -104,6 +103,11 @@ export function readConfigFile(path: string): z.infer<typeof configFileSchema> {
     );
   }
   return r.data;
+}
+
+/** Reads a config file's common keys (a runner's local sections are checked by runner-config.ts). */
+export function readConfigFile(path: string): z.infer<typeof commonFileSchema> {
+  return parseConfig(commonFileSchema, readConfigYaml(path), path);
 }
 
 /** Compiles the common options of a parsed command (its own and its parents') into one required shape. */
@@ -123,11 +127,7 @@ export function resolveCommon(opts: Record<string, unknown>, defaults: { logLeve
     sqsEndpoint,
     queuePrefix: validatePrefix(pick(opts.queuePrefix, file.queue_prefix) ?? 'taskerman'),
     logLevel,
-    exec: file.exec?.commands ?? {},
-    actions: file.actions ?? {},
-    serviceManager: file.service_manager ?? systemctlConfigSchema.parse({}),
-    plugins: file.plugins ?? [],
-    checks: file.checks ?? {},
+    configFile: typeof opts.config === 'string' ? opts.config : undefined,
     file: file as Record<string, unknown>,
   };
 }

@@ -3,7 +3,7 @@
 // how many wait, failures grouped by reason) unless the node table is asked for (--nodes / --state).
 import { NODE_STATES, type AttemptRecord, type NodeRecord, type NodeState, type TaskRecord } from '../core/task/task.js';
 import { paint, paintState } from './output/colour.js';
-import { msBetween, toIso } from './output/json-shapes.js';
+import { msBetween, toIso } from './output/json-time.js';
 import type { OutputOf } from './output/outputs.js';
 import { humanDuration, table } from './output/table.js';
 

@@ -4,7 +4,7 @@ import { currentUser } from '../../core/task/emit.js';
 import { OptionError } from '../../core/errors.js';
 import { cancelTask, pauseTask, resumeTask } from '../../core/task/task-control.js';
 import { isValidTaskId, type TaskRecord } from '../../core/task/task.js';
-import { toIso } from '../output/json-shapes.js';
+import { toIso } from '../output/json-time.js';
 import { printJson } from '../output/print.js';
 import type { Backends } from '../backends.js';
 import { commandContext, withBackends } from '../command-context.js';

@@ -11,7 +11,8 @@ import { InterruptedError, OptionError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { loadTaskSpecFile, parseTaskSpec, type TaskSpec } from '../../core/task/task-spec.js';
 import { LOG_LEVELS } from '../../core/logger.js';
-import { readConfigFile, validateZone } from '../config.js';
+import { validateZone } from '../config.js';
+import { readRunnerConfigFile } from '../runner-config.js';
 import { followTasks } from '../demo-progress.js';
 import { createEmbedded } from '../embedded.js';
 import { EXIT, ExitError } from '../handle-error.js';
@@ -60,7 +61,7 @@ export function devCommand(): Command {
         const generated = Array.from({ length: count }, (_, i) => `node-${String(i + 1).padStart(2, '0')}`);
         let policy: ClusterPolicy | undefined = o.policy ? await loadPolicyFile(o.policy) : undefined;
         const inventoryRoot = resolvePath(o.inventoryRoot ?? (file ? dirname(file) : process.cwd()));
-        const config = o.config ? readConfigFile(o.config) : undefined;
+        const config = o.config ? readRunnerConfigFile(o.config) : undefined;
         const execAllowlist = config?.exec?.commands;
         if (file) {
           let spec = await loadTaskSpecFile(file);
@@ -79,7 +80,7 @@ export function devCommand(): Command {
         }
         const cluster = (specs[0] as TaskSpec).cluster;
         if (policy && policy.cluster !== cluster) throw new OptionError('policy', `${o.policy} is the policy of ${policy.cluster}, not of ${cluster}`);
-        for (const s of specs) checkAction(s);
+        for (const s of specs) await checkAction(s);
         const zoneList = o.zones ? o.zones.split(',').map((z) => validateZone(z.trim(), 'zones')) : [];
         const zones = Object.fromEntries(zoneList.length ? nodes.map((n, i) => [n, zoneList[i % zoneList.length] as string]) : []);
         const checks = config?.checks ?? {};

@@ -7,7 +7,7 @@ import { commandContext, withBackends, type CommandContext } from '../command-co
 import { withCommonOptions } from '../config.js';
 import { audited } from '../audit-trail.js';
 import { EXIT, ExitError } from '../handle-error.js';
-import { toIso } from '../output/json-shapes.js';
+import { toIso } from '../output/json-time.js';
 import type { OutputOf } from '../output/outputs.js';
 import { printJson } from '../output/print.js';
 

@@ -33,7 +33,7 @@ export function planJson(p: Plan): OutputOf<'plan'> {
 }
 
 export async function printPlan(ctx: CommandContext, spec: TaskSpec, flags: DiscoveryFlags, json: boolean): Promise<void> {
-  checkAction(spec);
+  await checkAction(spec);
   await withBackends(ctx, async (b) => {
     const d = buildDiscoveries(flags, ctx.cfg, b.store, ctx.logger);
     try {

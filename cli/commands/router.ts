@@ -12,8 +12,6 @@ import { bindRouterMetrics } from '../../router/router-metrics.js';
 import { bindRouterNotifications } from '../../router/router-notify.js';
 import { FleetScanner } from '../../core/fleet/fleet-scanner.js';
 import { bindFleetMetrics } from '../../core/metrics/fleet-metrics.js';
-import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
-import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import type { Daemon } from '../daemon.js';
 import { AuditPruner } from '../../core/audit/audit-pruner.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
@@ -21,6 +19,7 @@ import { notifierFor, notifyConfig, withNotifyOptions, type NotifyFlags } from '
 import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
+import { resolveRunnerConfig } from '../runner-config.js';
 import { runUntilSignalled } from '../daemon.js';
 import { buildDiscoveries, withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
 
@@ -61,6 +60,8 @@ export function routerCommand(): Command {
     )), 'a task halts, fails or is cancelled, a node is dead-lettered or a grant is held past --grant-grace'),
   ).action(async (o: RouterFlags, cmd: Command) => {
     const ctx = commandContext(cmd, { logLevel: 'info', daemon: true });
+    // The plugins (and systemctl) of the config file: refused here, before anything connects.
+    const local = resolveRunnerConfig(ctx.cfg);
     const retentionMs = parseDuration(o.retention);
     if (retentionMs === undefined) throw new OptionError('retention', `"${o.retention}" must be a duration like 7d`);
     const intervalMs = parseDuration(o.gcInterval);
@@ -76,21 +77,21 @@ export function routerCommand(): Command {
     const auditRetentionMs = parseDuration(o.auditRetention);
     if (!auditRetentionMs) throw new OptionError('audit-retention', `"${o.auditRetention}" must be a duration like 90d`);
     const concurrency = int('concurrency', o.concurrency, 1, 10);
-    const observed = metricsFromFlags(o, ctx.cfg, 'router', ctx.logger);
+    const observed = await metricsFromFlags(o, ctx.cfg, 'router', ctx.logger);
     const notify = notifyConfig(o, ctx.cfg);
     const workVisibilitySec = int('visibility', o.visibility, 3, 43_200);
     const maxReceiveCount = int('max-receives', o.maxReceives, 1, 1000);
     const b = await openBackends(ctx.cfg, ctx.logger);
     const discoveries = buildDiscoveries(o, ctx.cfg, b.store, ctx.logger);
-    const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
+    const untrack = observed?.trackZkSession(b.store.coordinator);
     try {
-      const queue = observed ? instrumentQueue(b.queue, observed.metrics) : b.queue;
+      const queue = observed ? observed.instrumentQueue(b.queue) : b.queue;
       const notifier = notifierFor(notify, ctx.cfg, 'router', b.store.coordinator, ctx.logger, observed?.metrics);
       const router = new Router({
         queue,
         store: b.store,
         names: b.names,
-        registry: await routerRegistry(ctx.cfg, ctx.logger),
+        registry: await routerRegistry(local, ctx.logger),
         discovery: discoveries.map,
         logger: ctx.logger,
         concurrency,

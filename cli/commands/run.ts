@@ -6,6 +6,7 @@ import { OptionError } from '../../core/errors.js';
 import { queueNames } from '../../core/queue/queue-names.js';
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../core/task/task-spec.js';
 import { commandContext, withBackends, withQueue, type CommandContext } from '../command-context.js';
+import type { Backends } from '../backends.js';
 import { withCommonOptions } from '../config.js';
 import { statusJson, statusText } from '../status-view.js';
 import { printJson } from '../output/print.js';
@@ -13,10 +14,9 @@ import { useColour } from '../output/colour.js';
 import { checkAction } from '../check-action.js';
 import { DEFAULT_GIVE_UP_MS, stoppedFollowing, taskOutcome, waitForTask } from '../wait.js';
 import { giveUpOption, parseGiveUp } from '../follow-options.js';
-import { audited } from '../audit-trail.js';
+import { audited, auditedInBackground, openForAudit } from '../audit-trail.js';
 import { progressReporterFor } from '../progress/progress-reporter.js';
 import { withDiscoveryOptions, type DiscoveryFlags } from '../discovery-options.js';
-import { printPlan } from './plan.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -41,7 +41,7 @@ export function parseArgFlags(pairs: string[]): Record<string, unknown> {
 
 /** Enqueues a validated spec; with --wait follows it and maps its end state to the exit code. */
 export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wait?: boolean; json?: boolean; giveUpMs?: number; command?: 'run' | 'submit'; file?: string }): Promise<void> {
-  checkAction(spec);
+  await checkAction(spec);
   const emitter = { kind: 'cli' as const, user: currentUser() };
   const what = {
     command: opts.command ?? 'run',
@@ -50,50 +50,70 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
   } as const;
   if (!opts.wait) {
     await withQueue(ctx, async (queue) => {
-      const task = await audited(ctx, { ...what }, async (w) => {
-        const t = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
-        w.taskId = t.taskId;
-        return t;
-      });
+      // The audit record's ZooKeeper session connects while the task is sent.
+      const task = await audited(
+        ctx,
+        { ...what },
+        async (w) => {
+          const t = await emitTask(queue, queueNames(ctx.cfg.queuePrefix), spec, emitter);
+          w.taskId = t.taskId;
+          return t;
+        },
+        openForAudit(ctx),
+      );
       if (opts.json) printJson(ctx, 'run', { task_id: task.taskId });
       else ctx.out(task.taskId);
     });
     return;
   }
-  await withBackends(ctx, async (b) => {
-    const task = await audited(
-      ctx,
-      { ...what },
-      async (w) => {
-        const t = await emitTask(b.queue, b.names, spec, emitter);
-        w.taskId = t.taskId;
-        return t;
-      },
-      b.store.coordinator,
-    );
-    if (!opts.json) ctx.out(task.taskId);
-    const ac = new AbortController();
-    const onSignal = () => ac.abort();
-    process.once('SIGINT', onSignal);
-    const bar = opts.json ? undefined : progressReporterFor(process.stderr);
-    try {
-      const r = await waitForTask(b.store, task.taskId, {
-        out: opts.json || bar ? undefined : ctx.err,
-        ...(bar ? { progress: bar.update } : {}),
-        note: ctx.err,
-        signal: ac.signal,
-        zk: ctx.cfg.zk,
-        giveUpMs: opts.giveUpMs ?? DEFAULT_GIVE_UP_MS,
-        pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
-      }).finally(() => bar?.done());
-      if (!r) throw stoppedFollowing(task.taskId);
-      if (opts.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));
-      else ctx.out(`\n${statusText(r.task, r.nodes, { colour: useColour(process.stdout) })}`);
-      taskOutcome(r);
-    } finally {
-      process.off('SIGINT', onSignal);
-    }
-  });
+  await withBackends(
+    ctx,
+    async (b) => {
+      // The audit record is written while the follow starts; it is in (or its failure warned about) before we end.
+      const { value: task, recorded } = await auditedInBackground(
+        ctx,
+        { ...what },
+        async (w) => {
+          const t = await emitTask(b.queue, b.names, spec, emitter);
+          w.taskId = t.taskId;
+          return t;
+        },
+        b.store.coordinator,
+      );
+      try {
+        await follow(ctx, b, task.taskId, opts);
+      } finally {
+        await recorded;
+      }
+    },
+    { sendsTo: (names) => [names.global] },
+  );
+}
+
+/** Follows an emitted task to its end (Ctrl-C stops following), prints it, and maps its end state to the exit code. */
+async function follow(ctx: CommandContext, b: Backends, taskId: string, opts: { json?: boolean; giveUpMs?: number }): Promise<void> {
+  if (!opts.json) ctx.out(taskId);
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  const bar = opts.json ? undefined : progressReporterFor(process.stderr);
+  try {
+    const r = await waitForTask(b.store, taskId, {
+      out: opts.json || bar ? undefined : ctx.err,
+      ...(bar ? { progress: bar.update } : {}),
+      note: ctx.err,
+      signal: ac.signal,
+      zk: ctx.cfg.zk,
+      giveUpMs: opts.giveUpMs ?? DEFAULT_GIVE_UP_MS,
+      pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
+    }).finally(() => bar?.done());
+    if (!r) throw stoppedFollowing(taskId);
+    if (opts.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));
+    else ctx.out(`\n${statusText(r.task, r.nodes, { colour: useColour(process.stdout) })}`);
+    taskOutcome(r);
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
 }
 
 export function runCommand(): Command {
@@ -138,7 +158,8 @@ export function runCommand(): Command {
     if (o.inventory) input.inventory = o.inventory as string;
     if (o.owner) input.owner = o.owner as string;
     const spec = parseTaskSpec(input, '(command line)');
-    if (o.dryRun) return printPlan(ctx, spec, o as unknown as DiscoveryFlags, Boolean(o.json));
+    // The plan (discovery, membership, the cluster budget) is loaded only for --dry-run.
+    if (o.dryRun) return (await import('./plan.js')).printPlan(ctx, spec, o as unknown as DiscoveryFlags, Boolean(o.json));
     await submitSpec(ctx, spec, { wait: Boolean(o.wait), json: Boolean(o.json), giveUpMs: parseGiveUp(o.giveUpAfter as string) });
   });
 }

@@ -8,9 +8,8 @@ import { runnerRegistry } from '../action-registry.js';
 import { openBackends, type Backends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { validateZone, withCommonOptions } from '../config.js';
+import { resolveRunnerConfig } from '../runner-config.js';
 import { runUntilSignalled, type Daemon } from '../daemon.js';
-import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
-import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import { bindRunnerMetrics } from '../../runner/runner-metrics.js';
 import { bindRunnerNotifications } from '../../runner/runner-notify.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
@@ -40,23 +39,24 @@ export function runnerCommand(): Command {
     if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 64) throw new OptionError('max-items', 'must be a whole number from 1 to 64');
     const drain = Number(o.drainTimeout);
     if (!Number.isFinite(drain) || drain < 0) throw new OptionError('drain-timeout', 'must be a number of seconds');
-    const observed = metricsFromFlags(o, ctx.cfg, 'runner', ctx.logger);
+    const local = resolveRunnerConfig(ctx.cfg);
+    const observed = await metricsFromFlags(o, ctx.cfg, 'runner', ctx.logger);
     const notify = notifyConfig(o, ctx.cfg);
     // Plugins are verified before anything connects; the actions reach the task store once it is open.
     const opened: { store?: Backends['store'] } = {};
-    const registry = await runnerRegistry(ctx.cfg, ctx.logger, () => {
+    const registry = await runnerRegistry(local, ctx.logger, () => {
       if (!opened.store) throw new OptionError('runner', 'the task store is not open yet');
       return opened.store;
     });
     const b = await openBackends(ctx.cfg, ctx.logger);
     opened.store = b.store;
-    const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
+    const untrack = observed?.trackZkSession(b.store.coordinator);
     try {
       const notifier = notifierFor(notify, ctx.cfg, 'runner', b.store.coordinator, ctx.logger, observed?.metrics);
       const runner = new Runner({
         cluster,
         node,
-        queue: observed ? instrumentQueue(b.queue, observed.metrics) : b.queue,
+        queue: observed ? observed.instrumentQueue(b.queue) : b.queue,
         store: b.store,
         names: b.names,
         registry,
@@ -64,7 +64,7 @@ export function runnerCommand(): Command {
         visibilitySec,
         drainTimeoutMs: drain * 1000,
         ...(zone ? { zone } : {}),
-        checks: ctx.cfg.checks,
+        checks: local.checks,
         maxItems,
       });
       const daemons: Daemon[] = [runner];

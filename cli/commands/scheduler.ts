@@ -11,8 +11,6 @@ import { openBackends } from '../backends.js';
 import { commandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { runUntilSignalled, type Daemon } from '../daemon.js';
-import { instrumentQueue } from '../../core/metrics/instrumented-queue.js';
-import { trackZkSession } from '../../core/metrics/zk-session-metrics.js';
 import { bindSchedulerMetrics } from '../../scheduler/scheduler-metrics.js';
 import { bindSchedulerNotifications } from '../../scheduler/scheduler-notify.js';
 import { metricsFromFlags, withMetricsOptions, type MetricsFlags } from '../metrics-options.js';
@@ -76,13 +74,13 @@ export function schedulerCommand(): Command {
     const pre = await loadSchedulable(source);
     if (pre.issues.length > 0 && !o.skipInvalid) throw new SpecError(pre.issues);
     let refresh: (() => void) | undefined;
-    const observed = metricsFromFlags(o, ctx.cfg, 'scheduler', ctx.logger, async () => refresh?.());
+    const observed = await metricsFromFlags(o, ctx.cfg, 'scheduler', ctx.logger, async () => refresh?.());
     const notify = notifyConfig(o, ctx.cfg);
     const b = await openBackends(ctx.cfg, ctx.logger);
-    const untrack = observed ? trackZkSession(b.store.coordinator, observed.metrics) : undefined;
+    const untrack = observed?.trackZkSession(b.store.coordinator);
     const notifier = notifierFor(notify, ctx.cfg, 'scheduler', b.store.coordinator, ctx.logger, observed?.metrics);
     const scheduler = new Scheduler({
-      queue: observed ? instrumentQueue(b.queue, observed.metrics) : b.queue,
+      queue: observed ? observed.instrumentQueue(b.queue) : b.queue,
       names: b.names,
       coordinator: b.store.coordinator,
       root: ctx.cfg.zkRoot,

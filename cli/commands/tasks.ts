@@ -7,7 +7,7 @@ import { TASK_STATES, type TaskState } from '../../core/task/task.js';
 import { commandContext, withBackends } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { paint, paintState, useColour } from '../output/colour.js';
-import { toIso } from '../output/json-shapes.js';
+import { toIso } from '../output/json-time.js';
 import type { OutputOf } from '../output/outputs.js';
 import { printJson } from '../output/print.js';
 import { table } from '../output/table.js';

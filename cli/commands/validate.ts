@@ -4,11 +4,11 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { Command } from 'commander';
-import { builtinRegistry } from '../../actions/builtin.js';
 import { SpecError, TaskermanError, type Issue } from '../../core/errors.js';
 import { looksLikePolicy, parsePolicyText, type ClusterPolicy } from '../../core/budget/policy.js';
 import { parseTaskSpecText, SPEC_EXTENSIONS, type TaskSpec } from '../../core/task/task-spec.js';
-import { parse as parseYaml } from 'yaml';
+import { checkAction } from '../check-action.js';
+import { parseYaml } from '../../core/yaml.js';
 import { EXIT, ExitError } from '../handle-error.js';
 import { printJson } from '../output/print.js';
 
@@ -60,7 +60,6 @@ export async function loadSpecOrPolicy(file: string, as?: 'policy'): Promise<Loa
 
 /** Validates every file (task specs and cluster policies); returns the problems (empty when all are valid). */
 export async function validateFiles(files: string[]): Promise<{ ok: string[]; issues: Issue[]; policies: Array<{ file: string; policy: ClusterPolicy }> }> {
-  const registry = builtinRegistry();
   const ok: string[] = [];
   const issues: Issue[] = [];
   const names = new Map<string, string>();
@@ -82,7 +81,8 @@ export async function validateFiles(files: string[]): Promise<{ ok: string[]; is
       }
       const spec = loaded.spec;
       try {
-        registry.parseArgs(registry.get(spec.action, spec.version), spec.args);
+        // Loads the modules of the actions the specs name, not every built-in action.
+        await checkAction(spec);
       } catch (err) {
         if (err instanceof TaskermanError) {
           issues.push({ file, field: err.code === 'INVALID_ARGS' && err.message.includes('args') ? 'args' : err.code === 'UNKNOWN_ACTION' ? 'action' : 'version', message: `${err.message}${err.hint ? ` (${err.hint})` : ''}` });

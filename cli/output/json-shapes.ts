@@ -1,5 +1,6 @@
 // The pieces every --json output is built from, so that a time, a duration, an actor or `paused` has one
-// shape everywhere: snake_case keys, ISO-8601 times in UTC with milliseconds, durations in ms.
+// shape everywhere: snake_case keys, ISO-8601 times in UTC with milliseconds, durations in ms. The values
+// themselves are formed by json-time.ts (toIso, msBetween), which builds no schema.
 import { z } from 'zod';
 import { NODE_STATES, TASK_STATES } from '../../core/task/task.js';
 
@@ -18,17 +19,3 @@ export const actorAtOrNull = actorAt.nullable();
 export const taskState = z.enum(TASK_STATES);
 export const nodeState = z.enum(NODE_STATES);
 export const nodeCounts = z.strictObject(Object.fromEntries(NODE_STATES.map((s) => [s, z.number().int().min(0)])) as Record<(typeof NODE_STATES)[number], z.ZodNumber>);
-
-/** Normalises a time we recorded to the output form (records keep ISO strings; older ones may lack ms). */
-export function toIso(t: string | number | Date | undefined | null): string | null {
-  if (t === undefined || t === null || t === '') return null;
-  const d = t instanceof Date ? t : new Date(t);
-  return Number.isNaN(d.getTime()) ? null : d.toISOString();
-}
-
-/** Milliseconds between two recorded times, or null when one is missing. */
-export function msBetween(from: string | undefined, to: string | undefined): number | null {
-  if (!from || !to) return null;
-  const ms = Date.parse(to) - Date.parse(from);
-  return Number.isFinite(ms) ? Math.max(0, ms) : null;
-}

@@ -4,7 +4,7 @@
 // file, the field and the fix; compiled into a required shape (durations in ms).
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml.js';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { SpecError, type Issue } from '../errors.js';

@@ -2,7 +2,7 @@
 // spec), a static inventory file, and live members in ZooKeeper; EC2 tags plug in the same way.
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml.js';
 import { TaskermanError } from '../errors.js';
 import type { Membership } from '../coordination/membership.js';
 import type { DiscoveryKind, TaskSpec } from '../task/task-spec.js';

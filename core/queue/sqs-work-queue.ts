@@ -117,6 +117,8 @@ export class SqsWorkQueue implements WorkQueue {
   private readonly client: SQSClient;
   private readonly ownsClient: boolean;
   private readonly urls = new Map<string, string>();
+  /** GetQueueUrl calls in flight, by queue: a call that needs the URL meanwhile (a send after a warm-up) joins it. */
+  private readonly resolving = new Map<string, Promise<string>>();
   /** Queues ensured by this instance, keyed by name, with the spec they were ensured with. */
   private readonly ensured = new Map<string, string>();
   private closed = false;
@@ -385,6 +387,15 @@ export class SqsWorkQueue implements WorkQueue {
   private async url(queue: string): Promise<string> {
     const cached = this.urls.get(queue);
     if (cached) return cached;
+    let p = this.resolving.get(queue);
+    if (!p) {
+      p = this.lookUpUrl(queue).finally(() => this.resolving.delete(queue));
+      this.resolving.set(queue, p);
+    }
+    return p;
+  }
+
+  private async lookUpUrl(queue: string): Promise<string> {
     const out = await this.call('GetQueueUrl', queue, () => this.client.send(new GetQueueUrlCommand({ QueueName: queue })));
     if (!out.QueueUrl) throw new SqsError('GetQueueUrl', queue, new Error('the response carries no QueueUrl'));
     this.urls.set(queue, out.QueueUrl);

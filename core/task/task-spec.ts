@@ -3,14 +3,14 @@
 // fully-required shape (durations in ms, limits as numbers or percentages) that the rest of the code uses.
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { validateDetailed as validateCron } from 'node-cron';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { didYouMean } from '../did-you-mean.js';
 import { parseDuration } from '../duration.js';
 import { SpecError, type Issue } from '../errors.js';
 import { windowSchema, type MaintenanceWindow } from './window.js';
 import { MAX_TARGETS } from './task-bounds.js';
+import { parseYaml, yamlErrorLine } from '../yaml.js';
 
 export const DISCOVERY_KINDS = ['aws_tags', 'static', 'members', 'explicit'] as const;
 export type DiscoveryKind = (typeof DISCOVERY_KINDS)[number];
@@ -108,6 +108,15 @@ const durationField = (example: string, max: { ms: number; text: string }) =>
     }
     return ms;
   });
+
+/**
+ * node-cron's own check, loaded the first time a spec has a schedule (an ad-hoc `run` never has one): its
+ * CommonJS build, the same code and version the scheduler imports.
+ */
+function validateCron(expression: string): ReturnType<typeof import('node-cron').validateDetailed> {
+  const cron = createRequire(import.meta.url)('node-cron') as typeof import('node-cron');
+  return cron.validateDetailed(expression);
+}
 
 /** A cron expression exactly as node-cron (the scheduler) reads it: a CI gate with `validate` catches what the scheduler would refuse. */
 const scheduleField = z.string({ error: 'must be a cron expression like "0 3 * * 2"' }).superRefine((v, ctx) => {
@@ -291,7 +300,8 @@ export function parseTaskSpecText(text: string, file: string): TaskSpec {
   try {
     data = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos?.[0] ? ` (line ${err.linePos[0].line})` : '';
+    const line = yamlErrorLine(err);
+    const where = line !== undefined ? ` (line ${line})` : '';
     throw new SpecError([{ file, field: '(file)', message: `is not valid ${extname(file) === '.json' ? 'JSON' : 'YAML'}${where}: ${(err as Error).message.split('\n')[0]}` }]);
   }
   return parseTaskSpec(data, file);

@@ -151,6 +151,36 @@ describe('SqsWorkQueue', () => {
     assert.equal((await queue.stats(spec.name)).visible, 1);
   });
 
+  it('a send that starts while the queue URL is being looked up (a warm-up) joins that lookup', async () => {
+    await queue.ensureQueue(spec);
+    const sqs = new SQSClient({ endpoint: testSqsEndpoint(), region, credentials, useQueueUrlAsEndpoint: false });
+    const lookups: string[] = [];
+    const send = sqs.send.bind(sqs) as (cmd: unknown) => Promise<unknown>;
+    (sqs as unknown as { send: (cmd: unknown) => Promise<unknown> }).send = (cmd: unknown) => {
+      if (cmd instanceof GetQueueUrlCommand) lookups.push(cmd.input.QueueName ?? '');
+      return send(cmd);
+    };
+    const missing = `${prefix}-never-created`;
+    try {
+      const q = new SqsWorkQueue({ sqs });
+      const warm = q.exists(spec.name);
+      await q.send(spec.name, { body: 'joined' });
+      assert.equal(await warm, true);
+      assert.deepEqual(lookups, [spec.name]);
+      assert.equal((await queue.stats(spec.name)).visible, 1);
+      // A queue that does not exist: the warm-up says so, and the send that joined it fails as a send does.
+      const warmMissing = q.exists(missing);
+      await assert.rejects(q.send(missing, { body: 'lost' }), QueueDoesNotExistError);
+      assert.equal(await warmMissing, false);
+      // The failed lookup is not kept: the next call asks SQS again.
+      await assert.rejects(q.send(missing, { body: 'lost' }), QueueDoesNotExistError);
+      assert.deepEqual(lookups, [spec.name, missing, missing]);
+      await q.close();
+    } finally {
+      sqs.destroy();
+    }
+  });
+
   it('uses an injected client and leaves it open on close', async () => {
     const sqs = new SQSClient({ endpoint: testSqsEndpoint(), region, credentials, useQueueUrlAsEndpoint: false });
     try {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { budgetJson, budgetText, summaryJson } from '../../cli/budget-view.js';
 import { takeHold, type HoldRequest } from '../../cli/commands/hold.js';
 import { withBudgetReasons } from '../../cli/commands/status.js';
-import { readConfigFile } from '../../cli/config.js';
+import { readRunnerConfigFile } from '../../cli/runner-config.js';
 import { maxConcurrentAttempts } from '../../cli/demo-progress.js';
 import { BudgetStore, type BudgetSnapshot } from '../../core/budget/budget-store.js';
 import { parsePolicy } from '../../core/budget/policy.js';
@@ -197,7 +197,7 @@ describe('budget CLI (in-memory coordinator)', function () {
   });
 
   it('the example runner config has a zone and health checks that validate', function () {
-    const c = readConfigFile('examples/runner-config.yaml');
+    const c = readRunnerConfigFile('examples/runner-config.yaml');
     assert.match(c.zone ?? '', /^[a-z0-9-]+$/);
     assert.ok(c.checks && Object.keys(c.checks).length > 0, JSON.stringify(c.checks));
     for (const def of Object.values(c.checks)) assert.ok(def.argv[0]?.startsWith('/'), JSON.stringify(def));

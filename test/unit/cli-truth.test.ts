@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { resolveCommon } from '../../cli/config.js';
+import { resolveRunnerConfig } from '../../cli/runner-config.js';
 import { inContext, formatError } from '../../cli/handle-error.js';
 import { useColour } from '../../cli/output/colour.js';
 import { parseSince, parseTaskStates } from '../../cli/commands/tasks.js';
@@ -71,7 +72,7 @@ describe('--config refuses unknown keys (was: silently ignored)', () => {
   });
 
   it('accepts the shipped runner config', () => {
-    const cfg = resolveCommon({ config: 'examples/runner-config.yaml' });
+    const cfg = resolveRunnerConfig(resolveCommon({ config: 'examples/runner-config.yaml' }));
     assert.equal(cfg.zkRoot, '/taskerman');
     assert.ok(Object.keys(cfg.exec).includes('restart-cassandra'));
   });

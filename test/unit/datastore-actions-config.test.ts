@@ -5,13 +5,13 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { actionsConfigSchema } from '../../actions/actions-config.js';
 import { builtinRegistry } from '../../actions/builtin.js';
-import { readConfigFile } from '../../cli/config.js';
+import { readRunnerConfigFile } from '../../cli/runner-config.js';
 
 const EXAMPLE = 'examples/runner-config.yaml';
 
 describe('datastore actions: runner config', () => {
   it('examples/runner-config.yaml configures cassandra:restart and cassandra:repair, durations in ms', () => {
-    const f = readConfigFile(EXAMPLE);
+    const f = readRunnerConfigFile(EXAMPLE);
     assert.equal(f.actions?.['cassandra:restart']?.drain_timeout, 300_000);
     assert.equal(f.actions?.['cassandra:restart']?.restart_after_hung_drain, false);
     assert.equal(f.actions?.['cassandra:repair']?.max_pending_compactions, 20);

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinRegistry } from '../../../actions/builtin.js';
-import { readConfigFile, resolveCommon } from '../../../cli/config.js';
+import { resolveCommon } from '../../../cli/config.js';
+import { readRunnerConfigFile, resolveRunnerConfig } from '../../../cli/runner-config.js';
 import { SpecError } from '../../../core/errors.js';
 
 describe('runner config: actions, service_manager, plugins', () => {
@@ -20,7 +21,7 @@ describe('runner config: actions, service_manager, plugins', () => {
   };
 
   it('examples/runner-config.yaml parses with every action configured', () => {
-    const cfg = resolveCommon({ config: 'examples/runner-config.yaml' });
+    const cfg = resolveRunnerConfig(resolveCommon({ config: 'examples/runner-config.yaml' }));
     // elasticsearch:restart and kafka:restart are there too, commented out (for nodes of those clusters): test/unit/datastore-actions-config.test.ts.
     assert.deepEqual(Object.keys(cfg.actions).sort(), ['cassandra:repair', 'cassandra:restart', 'host:reboot', 'postgres:backup', 'redis:backup', 'systemd:restart', 'zookeeper:restart']);
     assert.equal(cfg.actions['zookeeper:restart']?.ensemble.length, 3);
@@ -31,7 +32,7 @@ describe('runner config: actions, service_manager, plugins', () => {
   it('refuses an unknown key and a bad value, naming the field', () => {
     const refused = (text: string, field: RegExp) =>
       assert.throws(
-        () => readConfigFile(write(text)),
+        () => readRunnerConfigFile(write(text)),
         (e: unknown) => e instanceof SpecError && e.issues.some((i) => field.test(i.field)),
       );
     refused('actions:\n  "redis:backup": { backup_dir: /b, pasword_file: /x }\n', /^actions\.redis:backup(\.pasword_file)?$/);
@@ -39,6 +40,27 @@ describe('runner config: actions, service_manager, plugins', () => {
     refused('actions:\n  "zookeeper:restart": { member: "10.0.0.9:2181", ensemble: ["10.0.0.1:2181"] }\n', /^actions\.zookeeper:restart\.member$/);
     refused('actions:\n  "systemd:restart": { units: { web: { unit: "nginx service; rm" } } }\n', /^actions\.systemd:restart\.units\.web\.unit$/);
     refused('plugins:\n  - { module: relative.js, sha256: abc }\n', /^plugins\.0\.(module|sha256)$/);
+  });
+
+  it('only the daemons validate the local sections; every command refuses an unknown key', () => {
+    const f = write('zk: 127.0.0.1:2181\nactions:\n  "redis:backup": { backup_dir: /b, pasword_file: /x }\n');
+    // `status --config runner.yaml` needs zk, not the actions' schemas: it reads the file and goes on.
+    const common = resolveCommon({ config: f });
+    assert.equal(common.zk, '127.0.0.1:2181');
+    assert.equal(common.configFile, f);
+    // The runner and the router check the section with the action's schema, naming the field and the file.
+    assert.throws(
+      () => resolveRunnerConfig(common),
+      (e: unknown) => e instanceof SpecError && e.issues.some((i) => i.file === f && /^actions\.redis:backup(\.pasword_file)?$/.test(i.field)),
+    );
+    assert.throws(
+      () => resolveCommon({ config: write('zk: 127.0.0.1:2181\nactoins: {}\n') }),
+      (e: unknown) => e instanceof SpecError && e.issues.some((i) => i.field === 'actoins' && /did you mean `actions`/.test(i.message)),
+    );
+    // No config file: the defaults, with nothing to validate.
+    const none = resolveRunnerConfig(resolveCommon({}));
+    assert.deepEqual([none.exec, none.actions, none.plugins, none.checks], [{}, {}, [], {}]);
+    assert.equal(none.serviceManager.systemctl, 'systemctl');
   });
 
   it('a router registry (no runner config) validates every action\'s arguments', () => {
