@@ -434,8 +434,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
       } else {
         const reason = `${ended}; the interrupted attempt's post_check failed: ${failure}`;
         log.error({ token: grant.record.token, err: failure }, 'task ended while this node held its grant, and the node fails its post_check: it keeps its grant until a check passes or an operator releases it');
-        await this.setNode(item, (r) => write(r, `${reason} (the node keeps its grant until a check passes or an operator releases it)`));
+        // Marked dead first: whoever sees the node SKIPPED sees its grant kept as the dead one it is.
         await this.budget.markDead(this.cluster, this.node, grant.record.token, reason);
+        await this.setNode(item, (r) => write(r, `${reason} (the node keeps its grant until a check passes or an operator releases it)`));
         if (prepared) this.recheckDead(prepared.action, prepared.args, item.taskId, grant.record.token);
       }
     } finally {

@@ -221,6 +221,8 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
           const r = (await h.store.getNode(taskId, 'n01'))?.value;
           return r?.state === 'SKIPPED' ? r : undefined;
         });
+        // Settled: the record and the grant are written one after the other.
+        await h.waitFinal(taskId);
         assert.match(n01.reason ?? '', /task halted: test: halted by hand/);
         assert.match(n01.history[0]?.error ?? '', /interrupted/, 'the killed attempt is closed as interrupted');
         const grants = await budget.grants(h.o.cluster);
