@@ -26,11 +26,12 @@ import { ZkCoordinator } from '../core/coordination/zk-coordinator.js';
 import { SqsWorkQueue } from '../core/queue/sqs-work-queue.js';
 import { emitTask } from '../core/task/emit.js';
 import { parseTaskSpec } from '../core/task/task-spec.js';
-import { TaskStore, TaskWatch } from '../core/task/task-store.js';
-import { FINAL_TASK_STATES, newTaskId } from '../core/task/task.js';
+import { TaskStore } from '../core/task/task-store.js';
+import { FINAL_TASK_STATES, newTaskId, type TaskRecord } from '../core/task/task.js';
+import { fromJsonBuffer } from '../core/coordination/coordinator.js';
 import { startZkServer, type ZkServer } from '../test/support/zk-server.js';
 import { cpuMs } from './bench-support.js';
-import { addCounts, overlap, pct, sumKeepers } from './rollout/figures.js';
+import { addCounts, busyMs, overlap, pct, sumKeepers } from './rollout/figures.js';
 import type { HostReport } from './rollout/host-report.js';
 import { FLEET, fleetNames, fleetNodes, LocalHost, SQS_CREDENTIALS, type HostPlan, type RolloutHost } from './rollout/local-host.js';
 import { PROBE_ACTION, wallNow } from './rollout/probe.js';
@@ -64,23 +65,31 @@ const PROF_DIR = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefin
 if (PROF_DIR && PROCS === undefined) throw new Error('--cpu-prof profiles the child processes of --procs; without it, run node --cpu-prof --import tsx bench/rollout.ts ...');
 
 /**
- * Waits, woken by watches, until the task reaches a final state; returns it. Bounded by `timeoutMs`. Not
- * cli/wait.ts's waitForTask: that one lists every node record on each change to print progress, load that
- * would land on the processes being measured.
+ * Waits until the task reaches a final state; returns it. Bounded by `timeoutMs`. Woken by a watch on the task
+ * record only (and a look every second, for the time before the router records it): not cli/wait.ts's
+ * waitForTask nor TaskWatch, which watch every node record and list them on each change, ZooKeeper load that
+ * would land on the rollout being measured (a 1,000-node listing per node change).
  */
 async function waitFinal(store: TaskStore, taskId: string, timeoutMs: number): Promise<string> {
   const deadline = wallNow() + timeoutMs;
-  const watch = new TaskWatch(store, taskId);
-  try {
-    for (;;) {
-      await watch.start();
-      const state = (await store.getTask(taskId))?.value.state ?? 'routing';
-      if (FINAL_TASK_STATES.includes(state)) return state;
-      if (wallNow() > deadline) throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms (${state})`);
-      await watch.next(1000);
-    }
-  } finally {
-    watch.stop();
+  const path = store.paths.task(taskId);
+  let wake: () => void = () => undefined;
+  // One watch at a time (set again once it fired), however often the one-second look comes round.
+  let armed = false;
+  const fired = () => {
+    armed = false;
+    wake();
+  };
+  for (;;) {
+    const changed = new Promise<void>((resolve) => (wake = resolve));
+    const d = await store.coordinator.get(path, armed ? undefined : fired);
+    armed = true;
+    const state = d ? fromJsonBuffer<TaskRecord>(d.data).state : 'routing';
+    if (FINAL_TASK_STATES.includes(state)) return state;
+    if (wallNow() > deadline) throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms (${state})`);
+    const timer = setTimeout(wake, 1000);
+    await changed;
+    clearTimeout(timer);
   }
 }
 
@@ -195,6 +204,8 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
   console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(tasks*N/limit)*seconds)`);
   console.log(`ratio               ${(makespan / ideal).toFixed(3)}`);
   console.log(`max concurrency     ${o.max} (limit ${LIMIT}; ${events.length} probe events)`);
+  // FIFO handoffs alone mislead when few slots are busy: say how much of the allowed concurrency was used.
+  console.log(`mean concurrency    ${(busyMs(events) / (tEnd - t0)).toFixed(1)} (${((busyMs(events) / (LIMIT * (tEnd - t0))) * 100).toFixed(0)} % of limit x makespan)`);
   if (o.breaches.length > 0) {
     const b = o.breaches[0];
     console.log(`!!! LIMIT EXCEEDED  ${o.breaches.length} time(s): first ${b?.node} began as node ${b?.concurrent} of ${LIMIT}, ${b?.afterLastEndMs.toFixed(3)} ms after the last post_check end (the processes' clocks agree to well under a millisecond)`);
@@ -212,6 +223,14 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
     const r = group[0] as HostReport;
     const label = group.map((g) => g.label).join('+');
     console.log(`process ${label.padEnd(11)} event loop p50 ${r.loop.p50.toFixed(1)} ms, p99 ${r.loop.p99.toFixed(1)} ms, max ${r.loop.max.toFixed(1)} ms; CPU ${(r.cpuMs / 1000).toFixed(1)} s (${((r.cpuMs / window) * 100).toFixed(0)} % of a core); RSS ${r.rssMiB.toFixed(0)} MiB`);
+  }
+  for (const r of reports) {
+    const total = Object.values(r.zk.requests).reduce((a, b) => a + b, 0);
+    if (total === 0) continue;
+    const kinds = Object.entries(r.zk.requests).sort((a, b) => b[1] - a[1]);
+    const mean = kinds.map(([k, n]) => `${k} ${((r.zk.waitMs[k] ?? 0) / n).toFixed(1)}`).join(', ');
+    const failed = Object.entries(r.zk.failures).map(([k, n]) => `${k} ${n}`).join(', ');
+    console.log(`zk from ${r.label.padEnd(11)} ${total} requests (${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}); mean wait ms: ${mean}; failed: ${failed || 'none'}`);
   }
   console.log(`process zookeeper   CPU ${(m.zkCpu / 1000).toFixed(1)} s (${((m.zkCpu / window) * 100).toFixed(0)} % of a core)`);
   const leaders = reports.filter((r) => r.leaders > 0).map((r) => r.label);

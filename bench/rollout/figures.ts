@@ -67,3 +67,22 @@ export function addCounts(into: Map<string, number>, from: Readonly<Record<strin
   for (const [k, v] of Object.entries(from)) into.set(k, (into.get(k) ?? 0) + v);
   return into;
 }
+
+/**
+ * Node-milliseconds spent between a pre_check start and the post_check end that follows it, per (task, node):
+ * divided by limit × makespan, how much of the allowed concurrency the rollout used (1 = every slot always busy).
+ */
+export function busyMs(events: readonly ProbeEvent[]): number {
+  const open = new Map<string, number>();
+  let busy = 0;
+  for (const e of [...events].sort((a, b) => a.t - b.t)) {
+    const key = `${e.taskId}\u0000${e.node}`;
+    if (e.kind === 'start') open.set(key, e.t);
+    else {
+      const s = open.get(key);
+      if (s !== undefined) busy += e.t - s;
+      open.delete(key);
+    }
+  }
+  return busy;
+}

@@ -14,7 +14,8 @@ import { Router } from '../../router/router.js';
 import { Supervisor } from '../../router/supervisor.js';
 import { Runner } from '../../runner/runner.js';
 import { startCountingSqs, type CountingSqs } from '../bench-support.js';
-import { keeperDelta, sumKeepers } from './figures.js';
+import { CountingCoordinator } from '../counting-coordinator.js';
+import { addCounts, keeperDelta, sumKeepers } from './figures.js';
 import type { HostReport, KeeperCounts } from './host-report.js';
 import { probeAction, wallNow, type ProbeEvent } from './probe.js';
 
@@ -61,6 +62,8 @@ export class LocalHost implements RolloutHost {
   private supervisor: Supervisor | undefined;
   private readonly runners: Runner[] = [];
   private readonly sessions: ZkCoordinator[] = [];
+  /** The sessions as the router and runners use them: counting what they ask of ZooKeeper. */
+  private readonly counted: CountingCoordinator[] = [];
   private readonly queues: SqsWorkQueue[] = [];
   private events: ProbeEvent[] = [];
   private milestones: Record<string, number> = {};
@@ -91,10 +94,12 @@ export class LocalHost implements RolloutHost {
     return host;
   }
 
-  private async session(): Promise<ZkCoordinator> {
+  private async session(): Promise<CountingCoordinator> {
     const s = await ZkCoordinator.connect({ connectionString: this.plan.zk, sessionTimeoutMs: 10_000 });
     this.sessions.push(s);
-    return s;
+    const counted = new CountingCoordinator(s);
+    this.counted.push(counted);
+    return counted;
   }
 
   private queue(): SqsWorkQueue {
@@ -147,6 +152,7 @@ export class LocalHost implements RolloutHost {
     this.events = [];
     this.milestones = {};
     this.sqs?.requests.clear();
+    for (const c of this.counted) c.reset();
     this.keeperBefore = this.runners.map((r) => ({ ...r.budgetKeeper.stats }));
     this.cpuBefore = process.cpuUsage();
     this.loop.disable();
@@ -159,6 +165,12 @@ export class LocalHost implements RolloutHost {
     const cpu = process.cpuUsage(this.cpuBefore);
     const zero: KeeperCounts = { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 };
     const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : NaN);
+    const zk = { requests: new Map<string, number>(), failures: new Map<string, number>(), waitMs: new Map<string, number>() };
+    for (const c of this.counted) {
+      addCounts(zk.requests, Object.fromEntries(c.requests));
+      addCounts(zk.failures, Object.fromEntries(c.failures));
+      addCounts(zk.waitMs, Object.fromEntries(c.waitMs));
+    }
     return {
       label: this.plan.label,
       pid: process.pid,
@@ -166,6 +178,7 @@ export class LocalHost implements RolloutHost {
       milestones: this.milestones,
       sqs: await this.sqsCounts(),
       keeper: sumKeepers(this.runners.map((r, i) => keeperDelta(r.budgetKeeper.stats, this.keeperBefore[i] ?? zero))),
+      zk: { requests: Object.fromEntries(zk.requests), failures: Object.fromEntries(zk.failures), waitMs: Object.fromEntries(zk.waitMs) },
       leaders: this.runners.filter((r) => r.budgetKeeper.isLeading).length,
       loop: { p50: ms(this.loop.percentile(50)), p99: ms(this.loop.percentile(99)), max: ms(this.loop.max) },
       cpuMs: (cpu.user + cpu.system) / 1000,

@@ -19,6 +19,11 @@ process.on('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
+/** Child hosts spawned and not yet exited. */
+export function liveHosts(): number {
+  return live.size;
+}
+
 /** SIGKILLs every child host still running and waits (bounded) until they are gone. */
 export async function killAllHosts(): Promise<void> {
   const gone = [...live].map((c) => exited(c, KILL_WAIT_MS));

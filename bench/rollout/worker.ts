@@ -3,7 +3,6 @@
 // closes), so a benchmark killed in any way leaves no child behind. Its stdout is the parent's stderr.
 //
 //   node --import tsx bench/rollout/worker.ts <label>     (spawned by bench/rollout.ts, not run by hand)
-import { describeError } from '../../core/errors.js';
 import type { HostAnswer, HostRequest } from './ipc.js';
 import { LocalHost } from './local-host.js';
 
@@ -38,7 +37,7 @@ async function handle(req: HostRequest): Promise<unknown> {
 process.on('message', (req: HostRequest) => {
   handle(req).then(
     (result) => answer({ id: req.id, ok: true, result: result ?? null }, req.op === 'stop' ? () => process.exit(0) : undefined),
-    (err: unknown) => answer({ id: req.id, ok: false, error: describeError(err) }),
+    (err: unknown) => answer({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
   );
 });
 // The parent went away (it exited, crashed or was killed): nothing will stop us but us.
