@@ -157,9 +157,13 @@ try {
   const receives = async () => (await sqsHost.sqsCounts()).ReceiveMessage ?? 0;
   await until(`every runner polling (${2 * N} receives)`, async () => (await receives()) >= 2 * N, 60_000 + N * 100);
 
+  // Every node at once: N runners end their node together, a worst case of its own (printed, not measured).
+  let warmUpMs: number | undefined;
   if (!values.cold) {
+    const w0 = wallNow();
     const warm = await emitTask(admin, names, parseTaskSpec({ name: 'warm-up', action: 'noop', cluster, nodes, limit: N }), { kind: 'cli', user: 'bench' });
-    await waitFinal(store, warm.taskId, 120_000 + N * 100);
+    await waitFinal(store, warm.taskId, 120_000 + N * 1000);
+    warmUpMs = wallNow() - w0;
   }
 
   const ids = Array.from({ length: TASKS }, () => newTaskId());
@@ -176,7 +180,7 @@ try {
   const tEnd = wallNow();
   const zkCpu = (zk.pid ? cpuMs(zk.pid) : NaN) - zkCpu0;
   const reports = await Promise.all(hosts.map((h) => h.collect()));
-  print(reports, { t0, tEnd, ideal, states, zkCpu, load });
+  print(reports, { t0, tEnd, ideal, states, zkCpu, load, warmUpMs });
 } finally {
   // Runners first (their long polls end with their clients), the SQS server last.
   for (const h of [...hosts].reverse()) await Promise.race([h.stop(), new Promise((r) => setTimeout(r, 40_000).unref())]);
@@ -186,7 +190,7 @@ try {
   await zk?.stop();
 }
 
-function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[] }): void {
+function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[]; warmUpMs: number | undefined }): void {
   const { t0, tEnd, ideal } = m;
   const events = reports.flatMap((r) => r.events).sort((a, b) => a.t - b.t);
   const o = overlap(events, LIMIT);
@@ -199,6 +203,7 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
   const since = (k: string) => (first(k) - t0).toFixed(0);
   const where = PROCS === undefined ? 'in one process (--procs K to spread them)' : `router and SQS server in a process each, runners over ${PROCS} process(es)`;
   console.log(`rollout: ${TASKS} task(s) of ${N} nodes sharing one budget, limit ${LIMIT}, sleep ${SECONDS}s, ${where}, ${values.cold ? 'cold router (first rollout since it started)' : 'warm router (after a noop rollout; --cold to skip it)'} -> task ${m.states.join(', ')}`);
+  if (m.warmUpMs !== undefined) console.log(`warm-up             ${(m.warmUpMs / 1000).toFixed(1)} s  (noop over every node, limit ${N}: all of them at once; not measured)`);
   console.log(`machine             ${os.cpus().length} cores, load average ${m.load.map((l) => l.toFixed(2)).join(' ')} at submit; node ${process.version}`);
   console.log(`makespan            ${makespan.toFixed(2)} s`);
   console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(tasks*N/limit)*seconds)`);
