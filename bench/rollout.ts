@@ -176,11 +176,20 @@ try {
     await emitTask(admin, names, benchSpec, { kind: 'cli', user: 'bench' }, id);
   }
   const ideal = Math.ceil((TASKS * N) / LIMIT) * SECONDS;
+  // The keeper rewrites the cluster's gate record (with up to 500 waiting entries) on each round: how big it gets.
+  let gateMax = 0;
+  const sampler = setInterval(() => {
+    store.coordinator.get(store.paths.gate(cluster)).then(
+      (d) => (gateMax = Math.max(gateMax, d?.data.length ?? 0)),
+      () => undefined,
+    );
+  }, 1000);
   const states = await Promise.all(ids.map((id) => waitFinal(store, id, (ideal * 3 + 180 + N * 0.2) * 1000)));
   const tEnd = wallNow();
+  clearInterval(sampler);
   const zkCpu = (zk.pid ? cpuMs(zk.pid) : NaN) - zkCpu0;
   const reports = await Promise.all(hosts.map((h) => h.collect()));
-  print(reports, { t0, tEnd, ideal, states, zkCpu, load, warmUpMs });
+  print(reports, { t0, tEnd, ideal, states, zkCpu, load, warmUpMs, gateMax });
 } finally {
   // Runners first (their long polls end with their clients), the SQS server last.
   for (const h of [...hosts].reverse()) await Promise.race([h.stop(), new Promise((r) => setTimeout(r, 40_000).unref())]);
@@ -190,7 +199,7 @@ try {
   await zk?.stop();
 }
 
-function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[]; warmUpMs: number | undefined }): void {
+function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[]; warmUpMs: number | undefined; gateMax: number }): void {
   const { t0, tEnd, ideal } = m;
   const events = reports.flatMap((r) => r.events).sort((a, b) => a.t - b.t);
   const o = overlap(events, LIMIT);
@@ -235,11 +244,12 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
     const kinds = Object.entries(r.zk.requests).sort((a, b) => b[1] - a[1]);
     const mean = kinds.map(([k, n]) => `${k} ${((r.zk.waitMs[k] ?? 0) / n).toFixed(1)}`).join(', ');
     const failed = Object.entries(r.zk.failures).map(([k, n]) => `${k} ${n}`).join(', ');
-    console.log(`zk from ${r.label.padEnd(11)} ${total} requests (${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}); mean wait ms: ${mean}; failed: ${failed || 'none'}`);
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    console.log(`zk from ${r.label.padEnd(11)} ${total} requests (${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}); ${mib(r.zk.bytesWritten)} MiB written, ${mib(r.zk.bytesRead)} MiB read; mean wait ms: ${mean}; failed: ${failed || 'none'}`);
   }
   console.log(`process zookeeper   CPU ${(m.zkCpu / 1000).toFixed(1)} s (${((m.zkCpu / window) * 100).toFixed(0)} % of a core)`);
   const leaders = reports.filter((r) => r.leaders > 0).map((r) => r.label);
-  console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); leader in ${leaders.join(', ') || 'none'}; a waiter: 1 create, 1 watched read, 1 read when woken`);
+  console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); leader in ${leaders.join(', ') || 'none'}; gate record up to ${(m.gateMax / 1024).toFixed(0)} KiB (sampled each second), rewritten each round that writes; a waiter: 1 create, 1 watched read, 1 read when woken`);
   console.log(`sqs requests/node   ${(sqsTotal / N).toFixed(2)}  (${sqsTotal} during the rollout: ${[...sqs.entries()].map(([k, v]) => `${k} ${v}`).join(', ')})`);
   if (m.states.some((s) => s !== 'succeeded')) process.exitCode = 1;
 }

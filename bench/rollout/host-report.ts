@@ -22,8 +22,8 @@ export interface HostReport {
   sqs: Record<string, number>;
   /** Its runners' budget keepers, summed, since the measurement began. */
   keeper: KeeperCounts;
-  /** What its router and runners asked of ZooKeeper: requests and failures (by kind and code) and ms waited, by kind. */
-  zk: { requests: Record<string, number>; failures: Record<string, number>; waitMs: Record<string, number> };
+  /** What its router and runners asked of ZooKeeper: requests and failures (by kind and code), ms waited by kind, bytes of znode data. */
+  zk: { requests: Record<string, number>; failures: Record<string, number>; waitMs: Record<string, number>; bytesWritten: number; bytesRead: number };
   /** How many of its runners lead their cluster's keeper election now. */
   leaders: number;
   /** Event-loop delay during the measurement, ms. */
