@@ -11,6 +11,7 @@ export function pathKind(path: string | undefined): string {
   const parts = path.split('/');
   const last = parts.at(-1) ?? '';
   const parent = parts.at(-2) ?? '';
+  if (parent === 'progress') return 'progress shard';
   if (['tasks', 'nodes', 'grants', 'requests', 'members', 'keepers', 'targets'].includes(parent)) return parent.replace(/s$/, '');
   return last;
 }
