@@ -109,12 +109,30 @@ function split(nodes: string[], k: number): string[][] {
 
 let zk: ZkServer | undefined;
 const hosts: RolloutHost[] = [];
-// Ctrl-C or a kill: no child, nor the ZooKeeper server, outlives us.
+let admin: SqsWorkQueue | undefined;
+let adminZk: ZkCoordinator | undefined;
+let cleaning: Promise<void> | undefined;
+/**
+ * Stops everything, once, whoever asks first (the end of the run, an error, a signal): the hosts in order
+ * (runners first: their long polls end with their clients; the SQS server last), each bounded, then any child
+ * still running is killed, and ZooKeeper stopped with its data dir removed.
+ */
+function cleanup(): Promise<void> {
+  return (cleaning ??= (async () => {
+    for (const h of [...hosts].reverse()) await Promise.race([h.stop(), new Promise((r) => setTimeout(r, 40_000).unref())]);
+    await killAllHosts();
+    await admin?.close().catch(() => undefined);
+    await adminZk?.close().catch(() => undefined);
+    await zk?.stop();
+  })());
+}
+// Ctrl-C or a kill: no child, nor the ZooKeeper server or its data dir, outlives us.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     process.stderr.write(`bench:rollout: ${sig}: stopping the child processes and ZooKeeper\n`);
+    // The children first, at once: the orderly stops of cleanup() then find them gone.
     void killAllHosts()
-      .then(() => zk?.stop())
+      .then(cleanup)
       .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   });
 }
@@ -122,8 +140,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 const nodes = fleetNodes(N);
 const names = fleetNames();
 const cluster = FLEET.cluster;
-let admin: SqsWorkQueue | undefined;
-let adminZk: ZkCoordinator | undefined;
 try {
   zk = await startZkServer();
   const zkString = zk.connectionString;
@@ -191,12 +207,7 @@ try {
   const reports = await Promise.all(hosts.map((h) => h.collect()));
   print(reports, { t0, tEnd, ideal, states, zkCpu, load, warmUpMs, gateMax });
 } finally {
-  // Runners first (their long polls end with their clients), the SQS server last.
-  for (const h of [...hosts].reverse()) await Promise.race([h.stop(), new Promise((r) => setTimeout(r, 40_000).unref())]);
-  await killAllHosts();
-  await admin?.close().catch(() => undefined);
-  await adminZk?.close().catch(() => undefined);
-  await zk?.stop();
+  await cleanup();
 }
 
 function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[]; warmUpMs: number | undefined; gateMax: number }): void {
