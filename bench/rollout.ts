@@ -1,35 +1,43 @@
-// Rollout benchmark: N runner instances (each with its own ZooKeeper session and SQS client, as separate
-// processes would have) and one router, against a real ZooKeeper server and the SQS-protocol server on
-// loopback; one rollout of a sleep action. Prints makespan against the ideal ceil(N/limit)·seconds, the
-// largest concurrency observed, slot handoff latency (a slot's release → the next node's pre_check
-// start) and SQS requests per node.
-//
-// With --tasks T, T tasks of the same nodes and limit run side by side: they share the cluster's budget (each
-// task's limit counts every task's disrupted nodes), so the ideal is ceil(T·N/limit)·seconds. It also prints the
+// Rollout benchmark: one rollout of a sleep action (bench/rollout/probe.ts) over N runners, each with its own
+// ZooKeeper session and SQS client as separate machines would have, and one router (with its supervisor),
+// against a real ZooKeeper server and the SQS-protocol server (fauxqs) on loopback. Prints the makespan against
+// the ideal ceil(T·N/limit)·seconds, the largest concurrency observed (it must never exceed the limit: the
+// bench says so loudly, and exits 1, if it does), submit → first start, slot handoff latency (a slot's release
+// → the next node's pre_check start), event-loop delay and CPU per process, SQS requests per node, and the
 // budget keeper's ZooKeeper reads and writes per grant.
 //
-//   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1 [--tasks 2] [--cold]
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+// Where things run:
+//   (default)   one process hosts the SQS server, the router and every runner (one event loop for all).
+//   --procs K   as in production: the SQS server in a child process, the router in another, and the runners
+//               split over K child processes (bench/rollout/worker.ts, driven over IPC). This process only
+//               starts ZooKeeper, submits, waits and collects. Every child is killed on every exit path.
+// ZooKeeper is always its own (Java) process.
+//
+// With --tasks T, T tasks of the same nodes and limit run side by side: they share the cluster's budget (each
+// task's limit counts every task's disrupted nodes), so the ideal is ceil(T·N/limit)·seconds.
+// Unless --cold, a noop rollout over every node goes first (not measured): routers are long-lived.
+// --cpu-prof DIR writes a CPU profile of each child process (with --procs) into DIR (open in Chrome DevTools).
+//
+//   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1 [--tasks 2] [--procs 2] [--cold] [--cpu-prof DIR]
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
-import { defineAction } from '../actions/action.js';
-import { builtinRegistry } from '../actions/builtin.js';
-import { abortableSleep } from '../actions/sleep.js';
-import { ExplicitDiscovery } from '../core/discovery/discovery.js';
-import { emitTask } from '../core/task/emit.js';
-import { silentLogger } from '../core/logger.js';
-import { queueNames } from '../core/queue/queue-names.js';
-import { SqsWorkQueue } from '../core/queue/sqs-work-queue.js';
-import { parseTaskSpec } from '../core/task/task-spec.js';
-import { TaskStore, TaskWatch } from '../core/task/task-store.js';
-import { FINAL_TASK_STATES, newTaskId } from '../core/task/task.js';
 import { ZkCoordinator } from '../core/coordination/zk-coordinator.js';
-import { Router } from '../router/router.js';
-import { Runner } from '../runner/runner.js';
-import { startSqsServer } from '../test/support/sqs-server.js';
-import { startZkServer } from '../test/support/zk-server.js';
+import { SqsWorkQueue } from '../core/queue/sqs-work-queue.js';
+import { emitTask } from '../core/task/emit.js';
+import { parseTaskSpec } from '../core/task/task-spec.js';
+import { TaskStore } from '../core/task/task-store.js';
+import { FINAL_TASK_STATES, newTaskId, type TaskRecord } from '../core/task/task.js';
+import { fromJsonBuffer } from '../core/coordination/coordinator.js';
+import { startZkServer, type ZkServer } from '../test/support/zk-server.js';
+import { cpuMs } from './bench-support.js';
+import { addCounts, busyMs, overlap, pct, sumKeepers } from './rollout/figures.js';
+import type { HostReport } from './rollout/host-report.js';
+import { FLEET, fleetNames, fleetNodes, LocalHost, SQS_CREDENTIALS, type HostPlan, type RolloutHost } from './rollout/local-host.js';
+import { PROBE_ACTION, wallNow } from './rollout/probe.js';
+import { killAllHosts, RemoteHost } from './rollout/remote-host.js';
 
+const USAGE = 'usage: --nodes N --limit L --seconds S [--tasks T] [--procs K] [--cold] [--cpu-prof DIR]';
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '100' },
@@ -37,196 +45,222 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '1' },
     cold: { type: 'boolean', default: false },
     tasks: { type: 'string', default: '1' },
+    procs: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
-const TASKS = Number(values.tasks);
-if (!(Number.isInteger(TASKS) && TASKS >= 1 && TASKS <= 10)) throw new Error('--tasks must be 1-10');
-const N = Number(values.nodes);
-const LIMIT = Number(values.limit);
+function whole(flag: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${flag} must be a whole number from ${min} to ${max} (got "${v}"); ${USAGE}`);
+  return n;
+}
+const N = whole('nodes', values.nodes, 1, 5000);
+const LIMIT = whole('limit', values.limit, 1, 5000);
+const TASKS = whole('tasks', values.tasks, 1, 10);
+const PROCS = values.procs === undefined ? undefined : whole('procs', values.procs, 1, 64);
 const SECONDS = Number(values.seconds);
-if (!(N >= 1 && LIMIT >= 1 && SECONDS >= 0)) throw new Error('usage: --nodes N --limit L --seconds S [--cold]');
-
-interface Ev {
-  node: string;
-  kind: 'start' | 'end';
-  t: number;
-}
-const events: Ev[] = [];
-const benchSleep = defineAction({
-  name: 'bench-sleep',
-  version: 1,
-  description: 'sleep, recording pre_check start and post_check end',
-  args: z.strictObject({ seconds: z.number() }),
-  preCheck: async (ctx) => void events.push({ node: ctx.node, kind: 'start', t: performance.now() }),
-  execute: (ctx) => abortableSleep(ctx.args.seconds * 1000, ctx.signal),
-  postCheck: async (ctx) => void events.push({ node: ctx.node, kind: 'end', t: performance.now() }),
-});
-
-const requests = new Map<string, number>();
-function countingClient(endpoint: string): SQSClient {
-  const c = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, useQueueUrlAsEndpoint: false });
-  c.middlewareStack.add(
-    (next, context) => async (args) => {
-      const op = String(context.commandName ?? 'unknown');
-      requests.set(op, (requests.get(op) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countRequests' },
-  );
-  return c;
-}
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
+if (!(SECONDS >= 0 && SECONDS <= 3600)) throw new Error(`--seconds must be 0-3600 (got "${values.seconds}"); ${USAGE}`);
+if (PROCS !== undefined && PROCS > N) throw new Error(`--procs ${PROCS} is more than --nodes ${N}: every runner process needs a runner`);
+const PROF_DIR = values['cpu-prof'] ? path.resolve(values['cpu-prof']) : undefined;
+if (PROF_DIR && PROCS === undefined) throw new Error('--cpu-prof profiles the child processes of --procs; without it, run node --cpu-prof --import tsx bench/rollout.ts ...');
 
 /**
- * Waits, woken by watches, until the task reaches a final state; returns it. Bounded by `timeoutMs`. Not
- * cli/wait.ts's waitForTask: that one lists every node record on each change to print progress, load that
- * would land on the event loop being measured.
+ * Waits until the task reaches a final state; returns it. Bounded by `timeoutMs`. Woken by a watch on the task
+ * record only (and a look every second, for the time before the router records it): not cli/wait.ts's
+ * waitForTask nor TaskWatch, which watch every node record and list them on each change, ZooKeeper load that
+ * would land on the rollout being measured (a 1,000-node listing per node change).
  */
 async function waitFinal(store: TaskStore, taskId: string, timeoutMs: number): Promise<string> {
-  const deadline = performance.now() + timeoutMs;
-  const watch = new TaskWatch(store, taskId);
-  try {
-    for (;;) {
-      await watch.start();
-      const state = (await store.getTask(taskId))?.value.state ?? 'routing';
-      if (FINAL_TASK_STATES.includes(state)) return state;
-      if (performance.now() > deadline) throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms (${state})`);
-      await watch.next(1000);
-    }
-  } finally {
-    watch.stop();
+  const deadline = wallNow() + timeoutMs;
+  const path = store.paths.task(taskId);
+  let wake: () => void = () => undefined;
+  // One watch at a time (set again once it fired), however often the one-second look comes round.
+  let armed = false;
+  const fired = () => {
+    armed = false;
+    wake();
+  };
+  for (;;) {
+    const changed = new Promise<void>((resolve) => (wake = resolve));
+    const d = await store.coordinator.get(path, armed ? undefined : fired);
+    armed = true;
+    const state = d ? fromJsonBuffer<TaskRecord>(d.data).state : 'routing';
+    if (FINAL_TASK_STATES.includes(state)) return state;
+    if (wallNow() > deadline) throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms (${state})`);
+    const timer = setTimeout(wake, 1000);
+    await changed;
+    clearTimeout(timer);
   }
 }
 
-const zk = await startZkServer();
-const sqs = await startSqsServer();
-const root = '/bench';
-const names = queueNames('bench');
-const cluster = 'bench:cluster';
-const nodes = Array.from({ length: N }, (_, i) => `node-${String(i + 1).padStart(3, '0')}`);
-const registry = builtinRegistry({ extra: [benchSleep] });
-const sessions: ZkCoordinator[] = [];
-const clients: SQSClient[] = [];
-const session = async () => {
-  const s = await ZkCoordinator.connect({ connectionString: zk.connectionString, sessionTimeoutMs: 10_000 });
-  sessions.push(s);
-  return s;
-};
-const queue = () => {
-  const c = countingClient(sqs.endpoint);
-  clients.push(c);
-  return new SqsWorkQueue({ sqs: c, endpoint: sqs.endpoint });
-};
+/** Waits (bounded) until `probe` holds, polling every 100 ms. */
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = wallNow() + timeoutMs;
+  while (!(await probe())) {
+    if (wallNow() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
+/** N nodes over K runner hosts, in contiguous shares as even as can be. */
+function split(nodes: string[], k: number): string[][] {
+  return Array.from({ length: k }, (_, i) => nodes.slice(Math.floor((i * nodes.length) / k), Math.floor(((i + 1) * nodes.length) / k)));
+}
+
+let zk: ZkServer | undefined;
+const hosts: RolloutHost[] = [];
+let admin: SqsWorkQueue | undefined;
+let adminZk: ZkCoordinator | undefined;
+let cleaning: Promise<void> | undefined;
+/**
+ * Stops everything, once, whoever asks first (the end of the run, an error, a signal): the hosts in order
+ * (runners first: their long polls end with their clients; the SQS server last), each bounded, then any child
+ * still running is killed, and ZooKeeper stopped with its data dir removed.
+ */
+function cleanup(): Promise<void> {
+  return (cleaning ??= (async () => {
+    for (const h of [...hosts].reverse()) await Promise.race([h.stop(), new Promise((r) => setTimeout(r, 40_000).unref())]);
+    await killAllHosts();
+    await admin?.close().catch(() => undefined);
+    await adminZk?.close().catch(() => undefined);
+    await zk?.stop();
+  })());
+}
+// Ctrl-C or a kill: no child, nor the ZooKeeper server or its data dir, outlives us.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`bench:rollout: ${sig}: stopping the child processes and ZooKeeper\n`);
+    // The children first, at once: the orderly stops of cleanup() then find them gone.
+    void killAllHosts()
+      .then(cleanup)
+      .finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  });
+}
+
+const nodes = fleetNodes(N);
+const names = fleetNames();
+const cluster = FLEET.cluster;
 try {
-  const admin = queue();
-  // Production queues exist before a rollout (terraform, or the first fan-out); create them up front so
-  // the runners' first polls find them.
+  zk = await startZkServer();
+  const zkString = zk.connectionString;
+  const spawnOpts = { nodeOptions: PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : [], startTimeoutMs: 120_000 + N * 200 };
+  const start = (plan: HostPlan): Promise<RolloutHost> => (PROCS === undefined ? LocalHost.start(plan) : RemoteHost.spawn(plan, spawnOpts));
+
+  const sqsHost = await start({ label: 'sqs', zk: zkString, sqs: true, nodes: [] });
+  hosts.push(sqsHost);
+  const endpoint = sqsHost.sqsEndpoint as string;
+  admin = new SqsWorkQueue({ endpoint, region: 'us-east-1', credentials: SQS_CREDENTIALS });
+  // Production queues exist before a rollout (terraform, or the first fan-out); create them up front so the
+  // runners' first polls find them.
   const spec = { deadLetter: names.clusterDlq(cluster), maxReceiveCount: 10, visibilityTimeoutSec: 60 };
   await admin.ensureQueue({ name: names.cluster(cluster), ...spec });
   for (const n of nodes) await admin.ensureQueue({ name: names.node(cluster, n), ...spec });
-  const store = new TaskStore(await session(), root);
+  adminZk = await ZkCoordinator.connect({ connectionString: zkString, sessionTimeoutMs: 10_000 });
+  const store = new TaskStore(adminZk, FLEET.root);
   await store.init();
-  const router = new Router({ queue: queue(), store: new TaskStore(await session(), root), names, registry, discovery: { explicit: new ExplicitDiscovery() }, logger: silentLogger });
-  await router.start();
-  const runners = await Promise.all(
-    nodes.map(async (node) => new Runner({ cluster, node, queue: queue(), store: new TaskStore(await session(), root), names, registry, logger: silentLogger })),
-  );
-  // Start in small groups, as a fleet's runners come up over time rather than in one burst of connections.
-  for (let i = 0; i < runners.length; i += 10) await Promise.all(runners.slice(i, i + 10).map((r) => r.start()));
-  // The fleet is up when every runner is polling both its queues (its queue URLs resolved): submitting
-  // before that would measure the runners' start-up, not the rollout.
-  const polling = () => requests.get('ReceiveMessageCommand') ?? 0;
-  for (let waited = 0; polling() < 2 * N; waited += 50) {
-    if (waited > 120_000) throw new Error(`only ${polling()} of ${2 * N} receives started after 120 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  // Warm: routers are long-lived, and a router that has sent to a queue before knows it exists. Unless
-  // --cold, one quick noop rollout over every node goes first (not measured), so the figures are a steady
-  // state's, not those of the first rollout after a router start (one CreateQueue per node queue more).
+
+  const plans: HostPlan[] =
+    PROCS === undefined
+      ? [{ label: 'router+runners', zk: zkString, sqsEndpoint: endpoint, router: true, nodes }]
+      : [{ label: 'router', zk: zkString, sqsEndpoint: endpoint, router: true, nodes: [] }, ...split(nodes, PROCS).map((share, i) => ({ label: `runners-${i + 1}`, zk: zkString, sqsEndpoint: endpoint, nodes: share }))];
+  const started = await Promise.allSettled(plans.map(start));
+  for (const s of started) if (s.status === 'fulfilled') hosts.push(s.value);
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+
+  // The fleet is up when every runner is polling both its queues (its queue URLs resolved): submitting before
+  // that would measure the runners' start-up, not the rollout.
+  const receives = async () => (await sqsHost.sqsCounts()).ReceiveMessage ?? 0;
+  await until(`every runner polling (${2 * N} receives)`, async () => (await receives()) >= 2 * N, 60_000 + N * 100);
+
+  // Every node at once: N runners end their node together, a worst case of its own (printed, not measured).
+  let warmUpMs: number | undefined;
   if (!values.cold) {
+    const w0 = wallNow();
     const warm = await emitTask(admin, names, parseTaskSpec({ name: 'warm-up', action: 'noop', cluster, nodes, limit: N }), { kind: 'cli', user: 'bench' });
-    await waitFinal(store, warm.taskId, 120_000);
+    await waitFinal(store, warm.taskId, 120_000 + N * 1000);
+    warmUpMs = wallNow() - w0;
   }
-  requests.clear();
 
-  // Milestones of the first wave: where the time from submit to the first start goes.
-  const firstAt = new Map<string, number>();
-  const mark = (what: string) => void (firstAt.has(what) || firstAt.set(what, performance.now()));
-  // Only the measured task's events: the router may report the warm-up's fan-out after that task ended.
-  const measured = new Set<string>();
-  router.on('routed', (e: { taskId: string }) => void (measured.has(e.taskId) && mark('routed')));
-  for (const r of runners) r.on('node', (e: { taskId: string; state: string }) => void (measured.has(e.taskId) && mark(`node ${e.state}`)));
-  const keeperBefore = runners.map((r) => ({ ...r.budgetKeeper.stats }));
-
-  // Everything here shares one event loop: a stall of the loop shows up as handoff latency.
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  const t0 = performance.now();
-  const ids: string[] = [];
-  for (let i = 0; i < TASKS; i++) {
-    const benchSpec = parseTaskSpec({ name: `bench-${i + 1}`, action: 'bench-sleep', cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } });
-    const id = newTaskId();
-    measured.add(id);
-    ids.push((await emitTask(admin, names, benchSpec, { kind: 'cli', user: 'bench' }, id)).taskId);
+  const ids = Array.from({ length: TASKS }, () => newTaskId());
+  await Promise.all(hosts.map((h) => h.measure(ids)));
+  const zkCpu0 = zk.pid ? cpuMs(zk.pid) : NaN;
+  const load = os.loadavg();
+  const t0 = wallNow();
+  for (const [i, id] of ids.entries()) {
+    const benchSpec = parseTaskSpec({ name: `bench-${i + 1}`, action: PROBE_ACTION, cluster, nodes, limit: LIMIT, args: { seconds: SECONDS } });
+    await emitTask(admin, names, benchSpec, { kind: 'cli', user: 'bench' }, id);
   }
-  const states = await Promise.all(ids.map((id) => waitFinal(store, id, (Math.ceil((TASKS * N) / LIMIT) * SECONDS + 180) * 1000)));
-  const state = states.join(', ');
-  const tEnd = performance.now();
-  loop.disable();
-  const makespan = (tEnd - t0) / 1000;
-  const sqsDuring = [...requests.entries()];
-
-  // Concurrency and handoff from the probe events.
-  events.sort((a, b) => a.t - b.t);
-  let cur = 0;
-  let max = 0;
-  const handoffs: number[] = [];
-  const releases: number[] = [];
-  for (const e of events) {
-    if (e.kind === 'start') {
-      cur++;
-      max = Math.max(max, cur);
-      const r = releases.shift();
-      if (r !== undefined) handoffs.push(e.t - r);
-    } else {
-      cur--;
-      releases.push(e.t);
-    }
-  }
-  handoffs.sort((a, b) => a - b);
   const ideal = Math.ceil((TASKS * N) / LIMIT) * SECONDS;
-  const keeper = runners.reduce(
-    (sum, r, i) => {
-      const b = keeperBefore[i] ?? { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 };
-      const st = r.budgetKeeper.stats;
-      return { rounds: sum.rounds + st.rounds - b.rounds, reads: sum.reads + st.reads - b.reads, writes: sum.writes + st.writes - b.writes, grants: sum.grants + st.grants - b.grants, conflicts: sum.conflicts + st.conflicts - b.conflicts };
-    },
-    { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 },
-  );
-  const total = sqsDuring.reduce((s, [, c]) => s + c, 0);
-  await Promise.all(runners.map((r) => r.stop()));
-  await router.stop();
-  console.log(`rollout: ${TASKS} task(s) of ${N} nodes sharing one budget, limit ${LIMIT}, sleep ${SECONDS}s, ${values.cold ? 'cold router (first rollout since it started)' : 'warm router (after a noop rollout; --cold to skip it)'} -> task ${state}`);
+  // The keeper rewrites the cluster's gate record (with up to 500 waiting entries) on each round: how big it gets.
+  let gateMax = 0;
+  const sampler = setInterval(() => {
+    store.coordinator.get(store.paths.gate(cluster)).then(
+      (d) => (gateMax = Math.max(gateMax, d?.data.length ?? 0)),
+      () => undefined,
+    );
+  }, 1000);
+  const states = await Promise.all(ids.map((id) => waitFinal(store, id, (ideal * 3 + 180 + N * 0.2) * 1000)));
+  const tEnd = wallNow();
+  clearInterval(sampler);
+  const zkCpu = (zk.pid ? cpuMs(zk.pid) : NaN) - zkCpu0;
+  const reports = await Promise.all(hosts.map((h) => h.collect()));
+  print(reports, { t0, tEnd, ideal, states, zkCpu, load, warmUpMs, gateMax });
+} finally {
+  await cleanup();
+}
+
+function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[]; warmUpMs: number | undefined; gateMax: number }): void {
+  const { t0, tEnd, ideal } = m;
+  const events = reports.flatMap((r) => r.events).sort((a, b) => a.t - b.t);
+  const o = overlap(events, LIMIT);
+  const makespan = (tEnd - t0) / 1000;
+  const sqs = new Map<string, number>();
+  for (const r of reports) addCounts(sqs, r.sqs);
+  const sqsTotal = [...sqs.values()].reduce((a, b) => a + b, 0);
+  const keeper = sumKeepers(reports.map((r) => r.keeper));
+  const first = (k: string) => Math.min(...reports.map((r) => r.milestones[k] ?? Infinity));
+  const since = (k: string) => (first(k) - t0).toFixed(0);
+  const where = PROCS === undefined ? 'in one process (--procs K to spread them)' : `router and SQS server in a process each, runners over ${PROCS} process(es)`;
+  console.log(`rollout: ${TASKS} task(s) of ${N} nodes sharing one budget, limit ${LIMIT}, sleep ${SECONDS}s, ${where}, ${values.cold ? 'cold router (first rollout since it started)' : 'warm router (after a noop rollout; --cold to skip it)'} -> task ${m.states.join(', ')}`);
+  if (m.warmUpMs !== undefined) console.log(`warm-up             ${(m.warmUpMs / 1000).toFixed(1)} s  (noop over every node, limit ${N}: all of them at once; not measured)`);
+  console.log(`machine             ${os.cpus().length} cores, load average ${m.load.map((l) => l.toFixed(2)).join(' ')} at submit; node ${process.version}`);
   console.log(`makespan            ${makespan.toFixed(2)} s`);
   console.log(`ideal               ${ideal.toFixed(2)} s  (ceil(tasks*N/limit)*seconds)`);
   console.log(`ratio               ${(makespan / ideal).toFixed(3)}`);
-  console.log(`max concurrency     ${max} (limit ${LIMIT})`);
-  const since = (k: string) => ((firstAt.get(k) ?? NaN) - t0).toFixed(0);
+  console.log(`max concurrency     ${o.max} (limit ${LIMIT}; ${events.length} probe events)`);
+  // FIFO handoffs alone mislead when few slots are busy: say how much of the allowed concurrency was used.
+  console.log(`mean concurrency    ${(busyMs(events) / (tEnd - t0)).toFixed(1)} (${((busyMs(events) / (LIMIT * (tEnd - t0))) * 100).toFixed(0)} % of limit x makespan)`);
+  if (o.breaches.length > 0) {
+    const b = o.breaches[0];
+    console.log(`!!! LIMIT EXCEEDED  ${o.breaches.length} time(s): first ${b?.node} began as node ${b?.concurrent} of ${LIMIT}, ${b?.afterLastEndMs.toFixed(3)} ms after the last post_check end (the processes' clocks agree to well under a millisecond)`);
+    process.exitCode = 1;
+  }
   console.log(`submit -> 1st start ${((events[0]?.t ?? t0) - t0).toFixed(0)} ms  (first node WAITING +${since('node WAITING')} ms, STARTED +${since('node STARTED')} ms; fan-out done +${since('routed')} ms)`);
   console.log(`last end -> final   ${(tEnd - (events.at(-1)?.t ?? tEnd)).toFixed(0)} ms`);
-  console.log(`handoff p50         ${pct(handoffs, 50).toFixed(1)} ms`);
-  console.log(`handoff p99         ${pct(handoffs, 99).toFixed(1)} ms  (${handoffs.length} handoffs)`);
-  console.log(`event loop delay    p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms  (one process hosts every runner, the router and the SQS server)`);
-  console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); a waiter: 1 create, 1 watched read, 1 read when woken`);
-  console.log(`sqs requests/node   ${(total / N).toFixed(2)}  (${total} during the rollout: ${sqsDuring.map(([k, v]) => `${k.replace(/Command$/, '')} ${v}`).join(', ')})`);
-} finally {
-  await Promise.allSettled(sessions.map((s) => s.close()));
-  for (const c of clients) c.destroy();
-  await sqs.stop();
-  await zk.stop();
+  console.log(`handoff p50         ${pct(o.handoffs, 50).toFixed(1)} ms`);
+  console.log(`handoff p99         ${pct(o.handoffs, 99).toFixed(1)} ms  (${o.handoffs.length} handoffs)`);
+  // One line per process (in-process mode: one process with several hosts).
+  const byPid = new Map<number, HostReport[]>();
+  for (const r of reports) byPid.set(r.pid, [...(byPid.get(r.pid) ?? []), r]);
+  const window = tEnd - t0;
+  for (const group of byPid.values()) {
+    const r = group[0] as HostReport;
+    const label = group.map((g) => g.label).join('+');
+    console.log(`process ${label.padEnd(11)} event loop p50 ${r.loop.p50.toFixed(1)} ms, p99 ${r.loop.p99.toFixed(1)} ms, max ${r.loop.max.toFixed(1)} ms; CPU ${(r.cpuMs / 1000).toFixed(1)} s (${((r.cpuMs / window) * 100).toFixed(0)} % of a core); RSS ${r.rssMiB.toFixed(0)} MiB`);
+  }
+  for (const r of reports) {
+    const total = Object.values(r.zk.requests).reduce((a, b) => a + b, 0);
+    if (total === 0) continue;
+    const kinds = Object.entries(r.zk.requests).sort((a, b) => b[1] - a[1]);
+    const mean = kinds.map(([k, n]) => `${k} ${((r.zk.waitMs[k] ?? 0) / n).toFixed(1)}`).join(', ');
+    const failed = Object.entries(r.zk.failures).map(([k, n]) => `${k} ${n}`).join(', ');
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    console.log(`zk from ${r.label.padEnd(11)} ${total} requests (${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}); ${mib(r.zk.bytesWritten)} MiB written, ${mib(r.zk.bytesRead)} MiB read; mean wait ms: ${mean}; failed: ${failed || 'none'}`);
+  }
+  console.log(`process zookeeper   CPU ${(m.zkCpu / 1000).toFixed(1)} s (${((m.zkCpu / window) * 100).toFixed(0)} % of a core)`);
+  const leaders = reports.filter((r) => r.leaders > 0).map((r) => r.label);
+  console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); leader in ${leaders.join(', ') || 'none'}; gate record up to ${(m.gateMax / 1024).toFixed(0)} KiB (sampled each second), rewritten each round that writes; a waiter: 1 create, 1 watched read, 1 read when woken`);
+  console.log(`sqs requests/node   ${(sqsTotal / N).toFixed(2)}  (${sqsTotal} during the rollout: ${[...sqs.entries()].map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  if (m.states.some((s) => s !== 'succeeded')) process.exitCode = 1;
 }

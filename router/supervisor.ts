@@ -3,14 +3,19 @@
 // that reason (their work item goes to the dead-letter queue, so `dlq redrive` can retry them once the
 // runner is back) and count toward max_failures. Runs in every router; an ephemeral lock lets one sweep at
 // a time.
+//
+// A sweep costs what a fleet-wide task can afford every 30 s: one listing of the cluster's live members (the
+// names only, not each member's record), the task's target list, and the node records of the targets with no
+// live runner only — not every node record of the task (10,000 reads a pass for a 10,000-node task).
 import { EventEmitter } from 'node:events';
 import { tripBreaker } from '../core/task/breaker.js';
-import { isNodeExists, toJsonBuffer } from '../core/coordination/coordinator.js';
+import { decodeSegment, isNodeExists, toJsonBuffer } from '../core/coordination/coordinator.js';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import type { Logger } from '../core/logger.js';
-import { Membership } from '../core/coordination/membership.js';
+import { mapLimit } from '../core/pool.js';
 import type { QueueNames } from '../core/queue/queue-names.js';
 import { encodeWorkMessage, FINAL_TASK_STATES } from '../core/task/task.js';
+import type { NodeRecord } from '../core/task/task.js';
 import type { TaskStore } from '../core/task/task-store.js';
 import type { WorkQueue } from '../core/queue/work-queue.js';
 import { formatDuration } from '../core/duration.js';
@@ -36,7 +41,6 @@ export interface SupervisorEvents {
 
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly o: Required<SupervisorOptions>;
-  private readonly membership: Membership;
   /** Tasks seen in a final state: never read again. */
   private readonly done = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -45,7 +49,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   constructor(opts: SupervisorOptions) {
     super();
     this.o = { graceMs: 10 * 60_000, intervalMs: 30_000, now: Date.now, ...opts };
-    this.membership = new Membership(opts.store.coordinator, opts.store.paths);
   }
 
   async start(): Promise<void> {
@@ -95,8 +98,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const since = Date.parse(task.resumedAt ?? task.routedAt ?? task.updatedAt);
       if (!(now - since >= this.o.graceMs)) continue;
       const cluster = String(task.spec.cluster);
-      const live = new Set((await this.membership.list(cluster)).map((m) => m.node));
-      for (const n of await store.listNodes(taskId)) {
+      const live = await this.liveNodes(cluster);
+      for (const n of await this.candidates(taskId, live)) {
         if (n.state !== 'QUEUED' || live.has(n.node)) continue;
         const reason = `no live runner for ${n.node} ${formatDuration(this.o.graceMs)} after the task was routed`;
         const r = await store.updateNode(taskId, n.node, (cur) => (cur.state === 'QUEUED' ? { ...cur, state: 'DEAD', reason, error: 'NO_RUNNER: ' + reason, endedAt: new Date(now).toISOString() } : undefined));
@@ -117,5 +120,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       }
     }
     return given;
+  }
+
+  /** The cluster's live runners, by name: one listing (a member's name is its node's). */
+  private async liveNodes(cluster: string): Promise<Set<string>> {
+    const { store } = this.o;
+    return new Set(((await store.coordinator.children(store.paths.clusterMembers(cluster))) ?? []).map(decodeSegment));
+  }
+
+  /** The node records of the task's targets that have no live runner (every record when the target list is incomplete). */
+  private async candidates(taskId: string, live: ReadonlySet<string>): Promise<NodeRecord[]> {
+    const { store } = this.o;
+    const targets = await store.getTargets(taskId);
+    if (!targets) return store.listNodes(taskId);
+    const recs = await mapLimit(
+      targets.filter((t) => !live.has(t)),
+      16,
+      (node) => store.getNode(taskId, node),
+    );
+    return recs.flatMap((r) => (r ? [r.value] : []));
   }
 }

@@ -3,8 +3,9 @@
 // dead letters, breaker trips, problems.
 //
 // Handoff is the time from the last node of the task to finish (the moment its grant was freed: the task's
-// progress record changes in the same transaction) to this node's start, counted only when this node was
-// already waiting then. It is read from the progress znode's mtime after the start, off the work's path.
+// progress counts change in the same transaction) to this node's start, counted only when this node was
+// already waiting then. It is read from the latest mtime of the progress znodes (the shards, or the single
+// record of a task recorded before the split) after the start, off the work's path.
 import type { TaskermanMetrics } from '../core/metrics/metrics.js';
 import type { TaskStore } from '../core/task/task-store.js';
 import type { Runner } from './runner.js';
@@ -59,7 +60,12 @@ export function bindRunnerMetrics(runner: Runner, m: TaskermanMetrics, store: Ta
 
 /** Seconds from the task's last node end to `startedAt`, if that end came while this node waited. */
 async function observeHandoff(store: TaskStore, taskId: string, waitingSince: number, startedAt: number): Promise<number | undefined> {
-  const stat = await store.coordinator.exists(store.paths.progress(taskId));
-  if (!stat || stat.mtime < waitingSince || stat.mtime > startedAt) return undefined;
-  return (startedAt - stat.mtime) / 1000;
+  const c = store.coordinator;
+  const shards = (await c.children(store.paths.progress(taskId))) ?? [];
+  const paths = shards.length > 0 ? shards.map((s) => `${store.paths.progress(taskId)}/${s}`) : [store.paths.progress(taskId)];
+  const stats = await Promise.all(paths.map((p) => c.exists(p)));
+  // The latest end before this start (a shard may have changed since, for a node that ended after it).
+  const mtime = Math.max(-Infinity, ...stats.map((st) => (st && st.mtime <= startedAt ? st.mtime : -Infinity)));
+  if (!Number.isFinite(mtime) || mtime < waitingSince) return undefined;
+  return (startedAt - mtime) / 1000;
 }

@@ -1,7 +1,9 @@
 // The ZooKeeper layout, in one place (DESIGN.md "ZooKeeper layout"):
 //   <root>/tasks/<task_id>                       task record (JSON)
 //   <root>/tasks/<task_id>/fanout                ephemeral: a router is fanning this task out
-//   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records
+//   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records:
+//   <root>/tasks/<task_id>/progress/<n>            split in shards by node name (a task recorded before the split
+//                                                  keeps its counts in the progress znode itself)
 //   <root>/tasks/<task_id>/nodes/<node>          node record (JSON)
 //   <root>/tasks/<task_id>/nodes/<node>/owner    ephemeral: a runner is working on this node
 //   <root>/tasks/<task_id>/targets/<nnnnn>       the task's target nodes, in chunks (JSON lists), in order
@@ -26,6 +28,7 @@ export interface ZkPaths {
   task(taskId: string): string;
   fanout(taskId: string): string;
   progress(taskId: string): string;
+  progressShard(taskId: string, shard: number): string;
   nodes(taskId: string): string;
   node(taskId: string, node: string): string;
   owner(taskId: string, node: string): string;
@@ -81,6 +84,7 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     task,
     fanout: (id) => joinPath(task(id), 'fanout'),
     progress: (id) => joinPath(task(id), 'progress'),
+    progressShard: (id, shard) => joinPath(task(id), 'progress', String(shard)),
     nodes,
     node,
     owner: (id, n) => joinPath(node(id, n), 'owner'),

@@ -8,6 +8,7 @@ import {
   isBadVersion,
   isNodeExists,
   isNoNode,
+  joinPath,
   toJsonBuffer,
   type Coordinator,
   type TxOp,
@@ -155,8 +156,14 @@ export const isTerminalNode = (s: NodeState): boolean => TERMINAL_NODE_STATES.in
 
 /**
  * How many nodes of a task are terminal, by state. Updated in the same transaction as the node record that
- * changes, so it is exact, and settling a task or checking the circuit breaker reads one znode instead of
+ * changes, so it is exact, and settling a task or checking the circuit breaker reads a few znodes instead of
  * every node record (which made a rollout O(n²) reads).
+ *
+ * The counts are split over PROGRESS_SHARDS records, a node's end counting in its own shard: every node end is
+ * a compare-and-set of its counter, in the transaction that also gives its grant back, and with one counter
+ * per task the nodes of a wave that end together lost that race to each other over and over (a 1,000-node
+ * rollout at limit 100 measured ~7 BAD_VERSION retries per node end, its grants released seconds late, and
+ * 1,000 noop nodes at once took minutes); a shard sees 1/16 of them. Readers sum the shards.
  */
 export interface Progress {
   terminal: number;
@@ -166,6 +173,14 @@ export interface Progress {
 }
 
 const emptyProgress = (): Progress => ({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 });
+export const PROGRESS_SHARDS = 16;
+
+/** The progress shard a node's end counts in: a stable hash of its name. */
+export function progressShardOf(node: string): number {
+  let h = 0;
+  for (let i = 0; i < node.length; i++) h = (Math.imul(h, 31) + node.charCodeAt(i)) | 0;
+  return (h >>> 0) % PROGRESS_SHARDS;
+}
 
 function adjust(p: Progress, state: NodeState, by: 1 | -1): void {
   if (state === 'SUCCEEDED' || state === 'DEAD' || state === 'SKIPPED') {
@@ -235,6 +250,7 @@ export class TaskStore {
       { op: 'create', path: this.paths.task(id), data: toJsonBuffer(record) },
       { op: 'create', path: this.paths.nodes(id), data: Buffer.alloc(0) },
       { op: 'create', path: this.paths.progress(id), data: toJsonBuffer(emptyProgress()) },
+      ...Array.from({ length: PROGRESS_SHARDS }, (_, i): TxOp => ({ op: 'create', path: this.paths.progressShard(id, i), data: toJsonBuffer(emptyProgress()) })),
       { op: 'create', path: this.paths.targets(id), data: Buffer.alloc(0) },
       { op: 'create', path: this.paths.taskIndexEntry(id, n.task.emittedAt), data: Buffer.alloc(0) },
     ];
@@ -506,7 +522,11 @@ export class TaskStore {
         } else if (countsUnchanged) {
           await this.coordinator.transaction([...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }]);
         } else {
-          const p = await this.coordinator.get(progressPath);
+          // The node's shard; a task recorded before the counts were split has only the progress record.
+          const shardPath = this.paths.progressShard(taskId, progressShardOf(node));
+          const shard = await this.coordinator.get(shardPath);
+          const counterPath = shard ? shardPath : progressPath;
+          const p = shard ?? (await this.coordinator.get(progressPath));
           if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
           const progress = fromJsonBuffer<Progress>(p.data);
           adjust(progress, cur.state, -1);
@@ -514,7 +534,7 @@ export class TaskStore {
           await this.coordinator.transaction([
             ...guardOps,
             { op: 'set', path, data: toJsonBuffer(next), version },
-            { op: 'set', path: progressPath, data: toJsonBuffer(progress), version: p.stat.version },
+            { op: 'set', path: counterPath, data: toJsonBuffer(progress), version: p.stat.version },
           ]);
         }
         return { value: next, version: version + 1 };
@@ -532,12 +552,28 @@ export class TaskStore {
   }
 
   async getProgress(taskId: string): Promise<Progress | undefined> {
-    return (await this.getProgressVersioned(taskId))?.value;
+    return (await this.getProgressGuarded(taskId))?.value;
   }
 
-  async getProgressVersioned(taskId: string): Promise<Versioned<Progress> | undefined> {
-    const d = await this.coordinator.get(this.paths.progress(taskId));
-    return d ? { value: fromJsonBuffer<Progress>(d.data), version: d.stat.version } : undefined;
+  /**
+   * The counts summed over the shards, with a `check` op per record read: a transaction that carries them
+   * fails if any count changed meanwhile. Undefined when the task has no progress record.
+   */
+  async getProgressGuarded(taskId: string): Promise<{ value: Progress; checks: TxOp[] } | undefined> {
+    const path = this.paths.progress(taskId);
+    const shards = await this.coordinator.children(path);
+    if (shards === undefined) return undefined;
+    const paths = shards.length > 0 ? shards.map((s) => joinPath(path, s)) : [path];
+    const recs = await Promise.all(paths.map((p) => this.coordinator.get(p)));
+    const value = emptyProgress();
+    const checks: TxOp[] = [];
+    recs.forEach((d, i) => {
+      if (!d) return;
+      const part = fromJsonBuffer<Progress>(d.data);
+      for (const k of Object.keys(value) as Array<keyof Progress>) value[k] += part[k];
+      checks.push({ op: 'check', path: paths[i] as string, version: d.stat.version });
+    });
+    return { value, checks };
   }
 
   /** Moves a task to a new state unless it is already final (a final state is never overwritten). */
@@ -601,7 +637,7 @@ export class TaskStore {
       try {
         const task = await this.getTask(taskId);
         if (!task || FINAL_TASK_STATES.includes(task.value.state) || task.value.resuming || task.value.state === 'recording') return undefined;
-        const progress = await this.getProgressVersioned(taskId);
+        const progress = await this.getProgressGuarded(taskId);
         const total = task.value.targetCount;
         if (!progress || total === 0 || progress.value.terminal < total) return undefined;
         const p = progress.value;
@@ -610,7 +646,7 @@ export class TaskStore {
         const next: TaskRecord = { ...task.value, state: ok ? 'succeeded' : 'failed', endedAt: now, updatedAt: now };
         if (!ok) next.reason = `${total - p.SUCCEEDED} of ${total} nodes did not succeed (${p.DEAD} dead, ${p.SKIPPED} skipped)`;
         await this.coordinator.transaction([
-          { op: 'check', path: this.paths.progress(taskId), version: progress.version },
+          ...progress.checks,
           { op: 'set', path: taskPath, data: toJsonBuffer(next), version: task.version },
         ]);
         return next;

@@ -6,7 +6,7 @@ import { MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
 import { queueNames } from '../../core/queue/queue-names.js';
 import { resumeTask } from '../../core/task/task-control.js';
 import { parseTaskSpec } from '../../core/task/task-spec.js';
-import { TaskChangedError, TaskStore } from '../../core/task/task-store.js';
+import { PROGRESS_SHARDS, progressShardOf, TaskChangedError, TaskStore } from '../../core/task/task-store.js';
 import { newTaskId } from '../../core/task/task.js';
 import { InterleavedCoordinator } from '../support/interleave.js';
 
@@ -90,6 +90,60 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.equal(await store.settleIfDone(taskId), undefined, 'not done while a node is QUEUED');
       await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
       assert.equal((await store.settleIfDone(taskId))?.state, 'succeeded');
+    });
+
+    it('counts a node end in its own progress shard only, so that nodes of different shards never race for one counter', async () => {
+      const store = new TaskStore(await open(), env.root);
+      // Two nodes whose ends count in different shards.
+      const a = 'a';
+      const b = ['b', 'c', 'd', 'e', 'f'].find((n) => progressShardOf(n) !== progressShardOf(a)) as string;
+      const taskId = await recorded(store, [a, b]);
+      const shards = async () => {
+        const out = new Map<number, string>();
+        for (let i = 0; i < PROGRESS_SHARDS; i++) {
+          const d = await store.coordinator.get(store.paths.progressShard(taskId, i));
+          out.set(i, `${d?.stat.version}:${d?.data.toString()}`);
+        }
+        return out;
+      };
+      const before = await shards();
+      assert.equal(before.size, PROGRESS_SHARDS);
+      const rootBefore = (await store.coordinator.get(store.paths.progress(taskId)))?.stat.version;
+      await store.updateNode(taskId, a, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      const after = await shards();
+      const changed = [...after.keys()].filter((i) => after.get(i) !== before.get(i));
+      assert.deepEqual(changed, [progressShardOf(a)]);
+      assert.equal((await store.coordinator.get(store.paths.progress(taskId)))?.stat.version, rootBefore, 'the progress znode itself is not written');
+      assert.deepEqual(await store.getProgress(taskId), { terminal: 1, SUCCEEDED: 1, DEAD: 0, SKIPPED: 0 });
+      await store.updateNode(taskId, b, (r) => ({ ...r, state: 'DEAD' }));
+      assert.deepEqual(await store.getProgress(taskId), { terminal: 2, SUCCEEDED: 1, DEAD: 1, SKIPPED: 0 });
+      assert.equal((await store.settleIfDone(taskId))?.state, 'failed');
+    });
+
+    it('counts and settles a task recorded before the counts were split (one progress record, no shards)', async () => {
+      const store = new TaskStore(await open(), env.root);
+      const taskId = await recorded(store);
+      for (let i = 0; i < PROGRESS_SHARDS; i++) await store.coordinator.remove(store.paths.progressShard(taskId, i));
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal(await store.settleIfDone(taskId), undefined, 'not done while b is QUEUED');
+      await store.updateNode(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      const root = await store.coordinator.get(store.paths.progress(taskId));
+      assert.deepEqual(JSON.parse(root?.data.toString() ?? '{}'), { terminal: 2, SUCCEEDED: 2, DEAD: 0, SKIPPED: 0 });
+      assert.equal((await store.settleIfDone(taskId))?.state, 'succeeded');
+    });
+
+    it('does not settle on counts that changed after it read them (a node queued again in another shard)', async () => {
+      const store = new TaskStore(await open(), env.root);
+      const other = ['b', 'c', 'd', 'e', 'f'].find((n) => progressShardOf(n) !== progressShardOf('a')) as string;
+      const taskId = await recorded(store, ['a', other]);
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      await store.updateNode(taskId, other, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      const read = await store.getProgressGuarded(taskId);
+      assert.equal(read?.value.terminal, 2);
+      // A redrive queues a again between the read and a write guarded on it: the write must fail.
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'QUEUED' }));
+      await assert.rejects(store.coordinator.transaction([...(read?.checks ?? []), { op: 'set', path: store.paths.task(taskId), data: Buffer.from('{}'), version: -1 }]));
+      assert.equal(await store.settleIfDone(taskId), undefined);
     });
 
     it('counts every concurrent terminal transition exactly once', async () => {

@@ -20,6 +20,8 @@ export interface ZkServer {
   /** `127.0.0.1:<port>` */
   readonly connectionString: string;
   readonly port: number;
+  /** The server's process id while it runs (benchmarks read its CPU time from /proc). */
+  readonly pid: number | undefined;
   /** ZooKeeper's data dir (snapshots, transaction log); kept across `restart()`. */
   readonly dataDir: string;
   /** Starts the server when it is not running (`startZkServer` already started it); fails after the final `stop()`. */
@@ -113,6 +115,9 @@ class LocalZkServer implements ZkServer {
 
   get connectionString(): string {
     return `127.0.0.1:${this.port}`;
+  }
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
   get dataDir(): string {
     return path.join(this.tempDir, 'data');
