@@ -54,7 +54,9 @@ const ALL_SOURCES: readonly Source[] = ['policy', 'gate', 'grants', 'requests', 
 const READ_CONCURRENCY = 128;
 /** Every this many ticks the keeper looks for grants their task left behind. */
 const LEFTOVER_SWEEP_TICKS = 6;
-const WAITING_KEPT = 500;
+// The gate is rewritten by every round that grants: its waiting list is kept short (`budget` recomputes every
+// waiting entry itself; `status` shows the reason of the first ones, the rest say they wait for a grant).
+const WAITING_KEPT = 100;
 
 export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   private readonly store: BudgetStore;
