@@ -57,6 +57,22 @@ async function queuesEmpty(h: Harness, timeoutMs = 10_000): Promise<Record<strin
 }
 
 /**
+ * Kills `node`'s runner (as a crash or a reboot would) while its action's first execute runs under its grant;
+ * resolves once it is dead.
+ */
+function killDuringFirstExecute(h: Harness, probe: Probe, node: string): Promise<void> {
+  return new Promise<void>((killed) => {
+    let first = true;
+    probe.onExecute = (n) => {
+      if (n === node && first) {
+        first = false;
+        setImmediate(() => void h.runners.get(node)?.kill().then(killed));
+      }
+    };
+  });
+}
+
+/**
  * One Harness per test on the suite's backends, with a fresh probe action, stopped after each test. Call it
  * inside a describe.
  */
@@ -119,16 +135,8 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
 
     it('keeps the grant of a killed runner (a reboot): no other node starts until it is back and its post_check passed', async () => {
       const h = await start({ nodes: nodeNames(6) });
-      let killed!: () => void;
-      const wasKilled = new Promise<void>((r) => (killed = r));
-      let first = true;
-      env.probe.onExecute = (node) => {
-        if (node === 'n01' && first) {
-          first = false;
-          // Crash the runner while its action runs under its grant, as a reboot would.
-          setImmediate(() => void h.runners.get('n01')?.kill().then(killed));
-        }
-      };
+      // Crash the runner while its action runs under its grant, as a reboot would.
+      const wasKilled = killDuringFirstExecute(h, env.probe, 'n01');
       const taskId = await h.submit({ limit: 1, args: { ms: 200 } });
       await wasKilled;
       // The grant outlives the runner's session: the keeper (another runner now) sees n01 granted and gone, and
@@ -198,15 +206,7 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
     for (const check of ['passes', 'fails'] as const) {
       it(`a task halted while a killed runner's node held its grant: when it is back, its post_check ${check === 'passes' ? 'passes and the grant goes back with the SKIPPED record' : 'fails and the node keeps its grant, marked dead'}`, async () => {
         const h = await start({ nodes: nodeNames(3) });
-        let killed!: () => void;
-        const wasKilled = new Promise<void>((r) => (killed = r));
-        let first = true;
-        env.probe.onExecute = (node) => {
-          if (node === 'n01' && first) {
-            first = false;
-            setImmediate(() => void h.runners.get('n01')?.kill().then(killed));
-          }
-        };
+        const wasKilled = killDuringFirstExecute(h, env.probe, 'n01');
         const taskId = await h.submit({ nodes: ['n01', 'n02', 'n03'], limit: 1, args: { ms: 200 } });
         await wasKilled;
         // Halted (as the circuit breaker does) while n01 is down under its grant.
