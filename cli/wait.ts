@@ -7,7 +7,7 @@
 // session state, polling as a backstop) and goes on where it was; only after `giveUpMs` without ZooKeeper does
 // it stop, with a BackendError (exit 3). A task whose record does not appear (no router took it from the
 // global queue) is reported after `noRouterAfterMs`, naming the queue it waits in.
-import { CoordinatorError } from '../core/coordination/coordinator.js';
+import { CoordinatorError, isZkUnreachable } from '../core/coordination/coordinator.js';
 import { BackendError, InterruptedError } from '../core/errors.js';
 import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../core/task/task.js';
 import { TaskWatch, type TaskStore } from '../core/task/task-store.js';
@@ -50,7 +50,7 @@ const moving = (nodes: NodeRecord[]) => nodes.some((n) => n.state === 'STARTED' 
 
 /** Errors that mean "ZooKeeper is not reachable right now" (the session is suspended, or being renewed). */
 export function isZkOutage(err: unknown): boolean {
-  if (err instanceof CoordinatorError) return err.code === 'CONNECTION_LOSS' || err.code === 'SESSION_EXPIRED';
+  if (err instanceof CoordinatorError) return isZkUnreachable(err);
   return err instanceof BackendError && err.backend === 'zookeeper';
 }
 

@@ -22,7 +22,7 @@ import type { ActionCheckpoint, AnyAction, ActionContext, AttemptInfo } from '..
 import { backoffDelay } from '../core/backoff.js';
 import { tripBreaker } from '../core/task/breaker.js';
 import { isoNow } from '../core/clock.js';
-import { CoordinatorError, type TxOp } from '../core/coordination/coordinator.js';
+import { CoordinatorError, isZkUnreachable, type TxOp } from '../core/coordination/coordinator.js';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import { delay } from '../core/delay.js';
 import { AbortedError, DeferredError, describeError, errorCode, MessageError, SessionLostError, TaskermanError, TimeoutError } from '../core/errors.js';
@@ -927,7 +927,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         this.verifiedEpoch.set(grant, epoch);
         return;
       } catch (err) {
-        if (!(err instanceof CoordinatorError && (err.code === 'CONNECTION_LOSS' || err.code === 'SESSION_EXPIRED'))) throw err;
+        if (!isZkUnreachable(err)) throw err;
         await delay(this.o.retryPauseMs / 4, signal).catch(() => undefined);
       }
     }

@@ -6,7 +6,7 @@
 // node's post_check has passed (released in the same transaction as the node's final record), when an
 // operator releases it, or when a router sees the node leave the cluster. The held grant's `signal` aborts
 // when the grant is gone or no longer this task's, so an action never goes on under a grant it lost.
-import { CoordinatorError, fromJsonBuffer, isNoNode, joinPath, type TxOp } from '../coordination/coordinator.js';
+import { fromJsonBuffer, isNoNode, isZkUnreachable, joinPath, type TxOp } from '../coordination/coordinator.js';
 import { AbortedError, GrantLostError } from '../errors.js';
 import type { BudgetStore } from './budget-store.js';
 import type { ProtectedSequential } from '../coordination/protected-sequential.js';
@@ -157,7 +157,7 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
     if (first.status === 'fulfilled') await store.withdraw(cluster, first.value).catch(() => undefined);
     throw had.reason;
   }
-  if (first.status === 'rejected' && !isOutage(first.reason)) throw first.reason;
+  if (first.status === 'rejected' && !isZkUnreachable(first.reason)) throw first.reason;
   // Not connected: the request is made (or found) in the loop below once the session is back.
   let name = first.status === 'fulfilled' ? first.value : undefined;
   if (name !== undefined) opts.onQueued?.(name);
@@ -197,7 +197,7 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
           continue;
         }
       } catch (err) {
-        if (!isOutage(err)) throw err;
+        if (!isZkUnreachable(err)) throw err;
         // Not connected: the session listener pokes us when it is back.
       }
       // A watch can be lost with a connection (the session listener covers most of that); look again now and then.
@@ -211,8 +211,6 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
     if (!done) await giveUp(store, cluster, req, requester).catch(() => undefined);
   }
 }
-
-const isOutage = (err: unknown): boolean => err instanceof CoordinatorError && (err.code === 'CONNECTION_LOSS' || err.code === 'SESSION_EXPIRED');
 
 async function giveUp(store: BudgetStore, cluster: string, req: RequestRecord, requester: ProtectedSequential): Promise<void> {
   // Every request this wait made, also one whose reply was lost.

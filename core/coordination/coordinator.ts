@@ -85,6 +85,8 @@ export interface Coordinator {
 export const isNoNode = (e: unknown): boolean => e instanceof CoordinatorError && e.code === 'NO_NODE';
 export const isNodeExists = (e: unknown): boolean => e instanceof CoordinatorError && e.code === 'NODE_EXISTS';
 export const isBadVersion = (e: unknown): boolean => e instanceof CoordinatorError && e.code === 'BAD_VERSION';
+/** ZooKeeper is unreachable right now (the session is suspended, or lost until a new one is up): try again later. */
+export const isZkUnreachable = (e: unknown): boolean => e instanceof CoordinatorError && (e.code === 'CONNECTION_LOSS' || e.code === 'SESSION_EXPIRED');
 
 export function joinPath(...parts: string[]): string {
   const p = parts.join('/').replace(/\/+/g, '/');
