@@ -404,9 +404,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
     let prepared: { action: AnyAction; args: unknown } | undefined;
     let failure: string | undefined;
     try {
-      const spec = parseTaskSpec(task.spec);
-      const action = this.o.registry.get(spec.action, spec.version);
-      prepared = { action, args: this.o.registry.parseArgs(action, spec.args) };
+      const { spec, action, args } = this.resolve(task);
+      prepared = { action, args };
       const rec = this.knownRec(item);
       const timeout = AbortSignal.timeout(spec.timeoutMs);
       await action.postCheck?.call(
@@ -492,12 +491,17 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  /** The task's spec, its action in this runner's registry and the action's arguments (throws if it cannot run here). */
+  private resolve(task: TaskRecord): Pick<NodeWork, 'spec' | 'action' | 'args'> {
+    const spec = parseTaskSpec(task.spec);
+    const action = this.o.registry.get(spec.action, spec.version);
+    return { spec, action, args: this.o.registry.parseArgs(action, spec.args) };
+  }
+
   /** Parses the task's spec and the action's arguments; a task this runner cannot run ends the node DEAD. */
   private async prepare(queue: string, m: QueueMessage, item: WorkItem, task: TaskRecord, log: Logger): Promise<Pick<NodeWork, 'spec' | 'action' | 'args'> | undefined> {
     try {
-      const spec = parseTaskSpec(task.spec);
-      const action = this.o.registry.get(spec.action, spec.version);
-      return { spec, action, args: this.o.registry.parseArgs(action, spec.args) };
+      return this.resolve(task);
     } catch (err) {
       log.error({ err: describeError(err) }, 'cannot run this task here');
       await this.setNode(item, (r) => ({ ...r, state: 'DEAD', error: describeError(err), endedAt: this.now() }));
@@ -802,9 +806,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   /** recheckDead with the action of the task's spec. */
   private recheckDeadOf(task: TaskRecord, taskId: string, token: number): void {
     try {
-      const spec = parseTaskSpec(task.spec);
-      const action = this.o.registry.get(spec.action, spec.version);
-      this.recheckDead(action, this.o.registry.parseArgs(action, spec.args), taskId, token);
+      const { action, args } = this.resolve(task);
+      this.recheckDead(action, args, taskId, token);
     } catch {
       // This runner cannot run that task's action: the grant waits for an operator.
     }
