@@ -2,11 +2,12 @@
 // port with its own temporary data dir, ready when `srvr` says `Mode: standalone`, restartable on the same
 // port and data (sessions survive a short restart, as in production), and killed if the test process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync } from 'node:fs';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { onPath, waitExit } from './processes.js';
 
 const ZK_JAR = '/usr/share/java/zookeeper.jar';
 const SLF4J_JAR = '/usr/share/java/slf4j-simple.jar';
@@ -32,19 +33,6 @@ export interface ZkServer {
   halt(): Promise<void>;
   /** Stops and starts again on the same port and data dir (sessions shorter than their timeout survive). */
   restart(downMs?: number): Promise<void>;
-}
-
-function onPath(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(path.join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {
-      // not in this dir
-    }
-  }
-  return false;
 }
 
 export function zookeeperAvailable(): boolean {
@@ -85,20 +73,6 @@ async function logTail(file: string): Promise<string> {
   return text.slice(-LOG_TAIL_CHARS);
 }
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.off('exit', onExit);
-      resolve(false);
-    }, ms);
-    const onExit = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    child.once('exit', onExit);
-  });
-}
 
 class LocalZkServer implements ZkServer {
   private child: ChildProcess | undefined;
