@@ -2,7 +2,7 @@
 // port with its own temporary data dir, ready when `srvr` says `Mode: standalone`, restartable on the same
 // port and data (sessions survive a short restart, as in production), and killed if the test process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { constants, existsSync, openSync, closeSync } from 'node:fs';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
