@@ -21,7 +21,7 @@ import { mapLimit } from '../core/pool.js';
 import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task/task.js';
 import { checkTaskBounds, TaskTooLargeError } from '../core/task/task-bounds.js';
 import { TargetsLostError } from '../core/task/task-store.js';
-import { decodeSegment } from '../core/coordination/coordinator.js';
+import { liveNodeNames } from '../core/coordination/membership.js';
 import { resolveLimit, specToWire, type TaskSpec } from '../core/task/task-spec.js';
 import { BudgetStore } from '../core/budget/budget-store.js';
 import type { QueueMessage } from '../core/queue/work-queue.js';
@@ -203,10 +203,8 @@ export class Router extends EventEmitter<RouterEvents> {
     }
   }
 
-  /** The live runners of a cluster, by name (one listing; the member records themselves are not read). */
   private async liveNodes(cluster: string): Promise<Set<string>> {
-    const { store } = this.o;
-    return new Set(((await store.coordinator.children(store.paths.clusterMembers(cluster))) ?? []).map(decodeSegment));
+    return new Set(await liveNodeNames(this.o.store.coordinator, this.o.store.paths, cluster));
   }
 
   /** The note for each target without a live runner, written into its node record as it is created. */

@@ -9,7 +9,8 @@
 // live runner only — not every node record of the task (10,000 reads a pass for a 10,000-node task).
 import { EventEmitter } from 'node:events';
 import { tripBreaker } from '../core/task/breaker.js';
-import { decodeSegment, isNodeExists, toJsonBuffer } from '../core/coordination/coordinator.js';
+import { isNodeExists, toJsonBuffer } from '../core/coordination/coordinator.js';
+import { liveNodeNames } from '../core/coordination/membership.js';
 import { sendToDeadLetter } from '../core/queue/dead-letter.js';
 import type { Logger } from '../core/logger.js';
 import { mapLimit } from '../core/pool.js';
@@ -122,10 +123,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return given;
   }
 
-  /** The cluster's live runners, by name: one listing (a member's name is its node's). */
   private async liveNodes(cluster: string): Promise<Set<string>> {
-    const { store } = this.o;
-    return new Set(((await store.coordinator.children(store.paths.clusterMembers(cluster))) ?? []).map(decodeSegment));
+    return new Set(await liveNodeNames(this.o.store.coordinator, this.o.store.paths, cluster));
   }
 
   /** The node records of the task's targets that have no live runner (every record when the target list is incomplete). */

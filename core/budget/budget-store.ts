@@ -13,6 +13,7 @@ import {
   type TxOp,
 } from '../coordination/coordinator.js';
 import type { ZkPaths } from '../coordination/zk-paths.js';
+import { liveNodeNames } from '../coordination/membership.js';
 import { isoNow, systemClock, type Clock } from '../clock.js';
 import { mapLimit } from '../pool.js';
 import { ProtectedSequential } from '../coordination/protected-sequential.js';
@@ -150,8 +151,8 @@ export class BudgetStore {
     return this.readAll<KnownNodeRecord>(this.paths.knownNodes(cluster));
   }
 
-  async liveNodes(cluster: string): Promise<string[]> {
-    return ((await this.coordinator.children(this.paths.clusterMembers(cluster))) ?? []).map(decodeSegment).sort();
+  liveNodes(cluster: string): Promise<string[]> {
+    return liveNodeNames(this.coordinator, this.paths, cluster);
   }
 
   // ---- inventory: how the cluster's full membership was last resolved (for the router's janitor) ----

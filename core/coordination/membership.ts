@@ -18,6 +18,11 @@ export interface MemberInfo {
   zone?: string;
 }
 
+/** The live runners of a cluster, by node name: one listing (a member znode is named after its node). */
+export async function liveNodeNames(coordinator: Coordinator, paths: ZkPaths, cluster: string): Promise<string[]> {
+  return ((await coordinator.children(paths.clusterMembers(cluster))) ?? []).map(decodeSegment).sort();
+}
+
 export class Membership {
   private unsubscribe: (() => void) | undefined;
   private info: MemberInfo | undefined;
