@@ -79,6 +79,32 @@ describe('ZkCoordinator (integration)', function () {
       await assert.rejects(victim.get(path), (e: unknown) => e instanceof CoordinatorError && e.code === 'CLOSED');
     });
 
+    it('requests made in one turn of the event loop go out in one socket write, in order, each answered', async function () {
+      let client: ZkClient | undefined;
+      const c = await connect({ clientFactory: (conn, opts) => (client = createLibraryClient(conn, opts)) });
+      const socket = (client as unknown as { connectionManager: { socket: { _write: unknown; _writev: unknown } } }).connectionManager.socket;
+      const writes: number[] = [];
+      for (const k of ['_write', '_writev'] as const) {
+        const orig = socket[k] as (this: unknown, chunks: unknown, ...rest: unknown[]) => unknown;
+        socket[k] = function (this: unknown, chunks: unknown, ...rest: unknown[]) {
+          writes.push(Array.isArray(chunks) ? chunks.length : 1);
+          return orig.call(this, chunks, ...rest);
+        };
+      }
+      await c.create(`${root}/a`, Buffer.from('1'), 'persistent');
+      writes.length = 0;
+      // 50 reads and a write, queued together (a keeper reading its requests, a router recording a task).
+      const paths = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? `${root}/a` : `${root}/missing-${i}`));
+      const [reads, created] = await Promise.all([Promise.all(paths.map((p) => c.get(p))), c.create(`${root}/b`, Buffer.from('2'), 'persistent')]);
+      assert.deepEqual(
+        reads.map((d) => d?.data.toString() ?? null),
+        paths.map((p) => (p.endsWith('/a') ? '1' : null)),
+      );
+      assert.equal(created, `${root}/b`);
+      assert.equal(writes.reduce((a, b) => a + b, 0), 51, `every request was written: ${writes.join(',')}`);
+      assert.ok(writes.length <= 2, `51 requests in ${writes.length} socket writes (${writes.join(',')}); one each before coalescing`);
+    });
+
     it('connect() to a port with nothing listening rejects with BackendError within the connect timeout, and stops trying', async function () {
       const port = await freePort();
       const started = Date.now();
