@@ -141,65 +141,72 @@ export async function waitForGrant(store: BudgetStore, cluster: string, req: Req
   const c = store.coordinator;
   const grantPath = store.paths.grant(cluster, req.node);
   if (opts.signal?.aborted) throw new AbortedError('gave up waiting for a grant', { cause: opts.signal.reason });
-  // Whether the node already holds its grant (a runner back after a reboot) and the request go out together:
-  // one round trip on the way to every grant, not two. In the rare resumed case the request is withdrawn (the
-  // keeper never grants a node that holds a grant, so it cannot be granted meanwhile).
   const taskId = req.kind === 'task' ? req.task_id : undefined;
   // Every request of this wait comes from one protected creator: a request whose reply was lost is found
   // again instead of being made twice (a second request would be granted later, to nobody).
   const requester = store.requester(cluster);
-  const [had, first] = await Promise.allSettled([taskId ? findGrant(store, cluster, req.node, taskId) : Promise.resolve(undefined), store.request(cluster, req, requester)]);
-  if (had.status === 'fulfilled' && had.value) {
-    if (first.status === 'fulfilled') await store.withdraw(cluster, first.value).catch(() => undefined);
-    return had.value;
-  }
-  if (had.status === 'rejected') {
-    if (first.status === 'fulfilled') await store.withdraw(cluster, first.value).catch(() => undefined);
-    throw had.reason;
-  }
-  if (first.status === 'rejected' && !isZkUnreachable(first.reason)) throw first.reason;
-  // Not connected: the request is made (or found) in the loop below once the session is back.
-  let name = first.status === 'fulfilled' ? first.value : undefined;
-  if (name !== undefined) opts.onQueued?.(name);
   let wake: (() => void) | undefined;
   const poke = () => wake?.();
+  // Made before the first watch is set, so that a watch firing before the loop below starts is not missed.
+  let changed = new Promise<void>((resolve) => (wake = resolve));
   const offSession = c.onSessionState(poke);
   opts.signal?.addEventListener('abort', poke);
   let done = false;
   try {
+    // One round trip on the way to every grant: a watch on the node's grant (set whether or not there is one;
+    // ZooKeeper answers a session's requests in order, so it is set before the request below exists and no
+    // grant for it can be missed) and the request go out together. When the node already holds this task's
+    // grant (a runner back after a reboot), the request is withdrawn: the keeper never grants a node that holds
+    // a grant, so it cannot be granted meanwhile.
+    const [held, first] = await Promise.allSettled([c.exists(grantPath, poke), store.request(cluster, req, requester)]);
+    if (held.status === 'rejected' && !isZkUnreachable(held.reason)) throw held.reason;
+    if (first.status === 'rejected' && !isZkUnreachable(first.reason)) throw first.reason;
+    if (held.status === 'fulfilled' && held.value && taskId) {
+      // (Not `done`: the request just made is withdrawn on the way out; the grant is not this wait's to give back.)
+      const resumed = await findGrant(store, cluster, req.node, taskId);
+      if (resumed) return resumed;
+    }
+    // Not connected: the request is made (or found) in the loop below once the session is back.
+    let name = first.status === 'fulfilled' ? first.value : undefined;
+    if (name !== undefined) opts.onQueued?.(name);
+    // With both answered, the node's grant is watched and the request is in: nothing to read until a watch fires.
+    let look = held.status === 'rejected' || name === undefined;
     for (;;) {
       if (opts.signal?.aborted) throw new AbortedError('gave up waiting for a grant', { cause: opts.signal.reason });
-      const changed = new Promise<void>((resolve) => (wake = resolve));
       try {
-        if (name === undefined) {
-          name = await store.request(cluster, req, requester);
-          opts.onQueued?.(name);
-        }
-        const d = await c.get(grantPath, poke);
-        if (d) {
-          const g = fromJsonBuffer<GrantRecord>(d.data);
-          if (isOurs(g, req, name)) {
-            done = true;
-            // The granted request is gone with the grant; one left from a re-ask must not be granted later.
-            if (g.request !== name) await store.withdraw(cluster, name).catch(() => undefined);
-            return new WatchedGrant(store, cluster, req.node, g, d.stat.version, false);
+        if (look) {
+          changed = new Promise<void>((resolve) => (wake = resolve));
+          if (name === undefined) {
+            name = await store.request(cluster, req, requester);
+            opts.onQueued?.(name);
           }
-        }
-        // Our request is ephemeral: after a lost session it is gone, and we ask again (at the back of the queue).
-        // It is also gone when the keeper granted it since the read above: look at the grant again first, or a
-        // second request would be granted after this one's work is done (a grant nobody releases).
-        const mine = await c.exists(joinPath(store.paths.requests(cluster), name));
-        if (!mine) {
-          const again = await c.get(grantPath);
-          if (again && isOurs(fromJsonBuffer<GrantRecord>(again.data), req, name)) continue;
-          name = await store.request(cluster, req, requester);
-          opts.onQueued?.(name);
-          continue;
+          const d = await c.get(grantPath, poke);
+          if (d) {
+            const g = fromJsonBuffer<GrantRecord>(d.data);
+            if (isOurs(g, req, name)) {
+              done = true;
+              // The granted request is gone with the grant; one left from a re-ask must not be granted later.
+              if (g.request !== name) await store.withdraw(cluster, name).catch(() => undefined);
+              return new WatchedGrant(store, cluster, req.node, g, d.stat.version, false);
+            }
+          }
+          // Our request is ephemeral: after a lost session it is gone, and we ask again (at the back of the queue).
+          // It is also gone when the keeper granted it since the read above: look at the grant again first, or a
+          // second request would be granted after this one's work is done (a grant nobody releases).
+          const mine = await c.exists(joinPath(store.paths.requests(cluster), name));
+          if (!mine) {
+            const again = await c.get(grantPath);
+            if (again && isOurs(fromJsonBuffer<GrantRecord>(again.data), req, name)) continue;
+            name = await store.request(cluster, req, requester);
+            opts.onQueued?.(name);
+            continue;
+          }
         }
       } catch (err) {
         if (!isZkUnreachable(err)) throw err;
         // Not connected: the session listener pokes us when it is back.
       }
+      look = true;
       // A watch can be lost with a connection (the session listener covers most of that); look again now and then.
       const safety = setTimeout(poke, RECHECK_MS);
       await changed;

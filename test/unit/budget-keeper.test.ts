@@ -110,6 +110,39 @@ describe('budget keeper: what a round reads', () => {
   });
 });
 
+describe('grant waiter: what a wait reads', () => {
+  const zk = new MemoryCoordinatorStore();
+  after(() => zk.stop());
+
+  it('asks and watches its grant in one round trip, then reads only the grant it was given', async () => {
+    const paths = zkPaths('/waiter-reads');
+    const admin = new BudgetStore(zk.session(), paths);
+    await admin.applyPolicy(parsePolicy({ cluster: CLUSTER, budget: 1 }), 'test');
+    const keeper = new BudgetKeeper({ store: admin, cluster: CLUSTER, by: 'test', checks: {}, logger: silentLogger, tickMs: 600_000 });
+    await keeper.start();
+    try {
+      await waitUntil('the keeper to lead', async () => keeper.isLeading);
+      const first = await waitForGrant(admin, CLUSTER, hold('a'));
+      const { coordinator, reads } = recording(zk.session());
+      const waiting = waitForGrant(new BudgetStore(coordinator, paths), CLUSTER, hold('b'));
+      await waitUntil('b to wait behind a', async () => (await admin.getGate(CLUSTER)).value.waiting.some((w) => w.node === 'b'));
+      const grantOfB = paths.grant(CLUSTER, 'b');
+      assert.deepEqual(reads, [grantOfB], 'while it waits: one watched look at its grant, sent with the request');
+      first.close();
+      await admin.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'done', kind: 'released' });
+      const b = await waiting;
+      b.close();
+      // Woken by the watch: the grant is read once (then watched by the held grant); the request is never looked
+      // at again, nor the grant read before it exists.
+      assert.deepEqual(reads.slice(0, 2), [grantOfB, grantOfB], `reads: ${reads.join(', ')}`);
+      assert.ok(!reads.some((r) => r.startsWith(paths.requests(CLUSTER))), `reads: ${reads.join(', ')}`);
+      assert.ok(reads.length <= 3, `reads: ${reads.join(', ')}`);
+    } finally {
+      await keeper.stop();
+    }
+  });
+});
+
 describe('budget keeper: grants a task left behind', () => {
   const zk = new MemoryCoordinatorStore();
   after(() => zk.stop());
