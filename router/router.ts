@@ -191,7 +191,7 @@ export class Router extends EventEmitter<RouterEvents> {
           targets = saved;
         }
         const limit = now.value.limit;
-        const sent = await this.fanOut(task, targets, fresh);
+        const sent = await this.fanOut(task, targets, fresh, limit);
         await store.setTaskState(task.taskId, 'routed');
         if (!fresh) await this.noteMissingRunners(task, targets);
         log.info({ sent, targets: targets.length, limit }, 'task fanned out');
@@ -216,8 +216,14 @@ export class Router extends EventEmitter<RouterEvents> {
     return notes;
   }
 
-  /** Sends a work item to each target that is still QUEUED (all of them, unless a router died mid-way). */
-  private async fanOut(task: Task, targets: string[], fresh: boolean): Promise<number> {
+  /**
+   * Sends a work item to each target that is still QUEUED (all of them, unless a router died mid-way). The
+   * first wave (as many nodes as the task's limit) goes out first, on its own: those nodes ask for their grants
+   * and start while the rest are still being sent, instead of all the sends sharing the router (and the queue
+   * service) at once and the first wave's items arriving when most of the fan-out is done. The rest cannot
+   * start before a node of the first wave ends anyway.
+   */
+  private async fanOut(task: Task, targets: string[], fresh: boolean, limit: number): Promise<number> {
     const { queue, names, store } = this.o;
     const cluster = task.spec.cluster;
     const dlq = names.clusterDlq(cluster);
@@ -231,7 +237,7 @@ export class Router extends EventEmitter<RouterEvents> {
       });
       todo = pending.filter((n): n is string => n !== undefined);
     }
-    await mapLimit(todo, this.o.fanoutConcurrency, async (node) => {
+    const send = async (node: string): Promise<void> => {
       const q = names.node(cluster, node);
       await this.ensure({ name: q, ...base });
       // One message per node queue, so a batch holds one entry; SendMessageBatch keeps the call uniform
@@ -242,7 +248,10 @@ export class Router extends EventEmitter<RouterEvents> {
           attributes: { 'taskerman.task_id': task.taskId, 'taskerman.node': node },
         },
       ]);
-    });
+    };
+    const wave = Math.max(1, Math.min(limit, this.o.fanoutConcurrency));
+    await mapLimit(todo.slice(0, wave), this.o.fanoutConcurrency, send);
+    await mapLimit(todo.slice(wave), this.o.fanoutConcurrency, send);
     return todo.length;
   }
 
