@@ -73,6 +73,8 @@ interface NodeWork {
 const WAITING_FOR_GRANT = 'waiting for a grant from the cluster budget (`taskerman budget <cluster>` shows why)';
 
 const STOPPED = Symbol('stopped');
+/** How long a runner waits for a work item just received to reach its first wait before it polls for the next. */
+const PARK_BOUND_MS = 1_000;
 const INTERRUPTED = 'interrupted:';
 /** Bound of a node's checkpoint (ActionContext.checkpoint), as JSON: node records stay small. */
 const CHECKPOINT_MAX_BYTES = 4096;
@@ -95,6 +97,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private readonly known = new Map<string, Versioned<NodeRecord>>();
   /** Tasks whose work item this runner has in hand: a second copy of one (SQS delivers at least once) waits. */
   private readonly inHand = new Set<string>();
+  /** Per work item in hand: called once it waits (for its grant, its window, a pause), so the next receive goes out. */
+  private readonly parked = new WeakMap<QueueMessage, () => void>();
   private readonly budget: BudgetStore;
   private readonly keeper: BudgetKeeper;
   private suspended = false;
@@ -224,6 +228,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
       for (const m of msgs) {
         if (this.dead) return;
         const stopHeartbeat = this.heartbeat(queue, m);
+        let parked: () => void = () => undefined;
+        const waiting = new Promise<void>((resolve) => (parked = resolve));
+        this.parked.set(m, parked);
         const job = (async () => {
           try {
             await this.handle(queue, m);
@@ -238,6 +245,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
         })();
         this.inflight.add(job);
         void job.finally(() => this.inflight.delete(job));
+        // The item first gets as far as it can (its grant asked for, or a wait begun), then the next receive goes
+        // out: an item's own steps come before polling for more (bounded, for an item that is slow to get there).
+        const bound = new AbortController();
+        await Promise.race([job, waiting, delay(PARK_BOUND_MS, AbortSignal.any([bound.signal, signal])).catch(() => undefined)]);
+        bound.abort();
       }
     }
   }
@@ -320,25 +332,47 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   private async handleTask(queue: string, m: QueueMessage, item: WorkItem, follower: TaskFollower, log: Logger): Promise<void> {
     const { store } = this.o;
-    // The task and the node record are independent reads: one round trip for both, not two in a row.
-    const [task, rec] = await Promise.all([follower.start(), store.getNode(item.taskId, this.node)]);
+    // The task record, the node record and the node's claim go out together: one round trip, not three in a
+    // row. ZooKeeper answers a session's requests in the order sent, so the reads still come before the claim.
+    const reads = Promise.all([follower.start(), store.getNode(item.taskId, this.node)]);
+    const claiming = store.claimNode(item.taskId, this.node).then(
+      (claimed) => ({ claimed }),
+      (err: unknown) => ({ claimed: false, err }),
+    );
+    const release = async (): Promise<void> => {
+      if ((await claiming).claimed) await store.releaseNode(item.taskId, this.node).catch(() => undefined);
+    };
+    let task: TaskRecord | undefined;
+    let rec: Versioned<NodeRecord> | undefined;
+    try {
+      [task, rec] = await reads;
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    const claim = await claiming;
+    const skipped = release;
     if (!task) {
+      await skipped();
       await this.deadLetter(queue, m, new TaskermanError('NOT_FOUND', `task ${item.taskId} has no record in ZooKeeper (expired, or never routed)`, { retryable: false }), item);
       return;
     }
     if (rec) this.known.set(item.taskId, rec);
     else this.known.delete(item.taskId);
     if (!rec) {
+      // (The claim failed: a node's claim lives under its record.)
       await this.deadLetter(queue, m, new TaskermanError('NOT_FOUND', `node ${this.node} is not a target of task ${item.taskId}`, { retryable: false }), item);
       return;
     }
     if (TERMINAL_NODE_STATES.includes(rec.value.state)) {
+      await skipped();
       log.info({ state: rec.value.state }, 'duplicate work item: node already done');
       this.emit('duplicate', { taskId: item.taskId, node: this.node, reason: `already ${rec.value.state}` });
       await this.ack(queue, m);
       return;
     }
-    if (!(await store.claimNode(item.taskId, this.node))) {
+    if ('err' in claim) throw claim.err;
+    if (!claim.claimed) {
       // Another session owns the node: a live one working on its own copy, or this node's previous runner,
       // dead, whose session has not expired yet. Deleting the message would lose the work in the second
       // case, so look again later: by then the node is done (and this copy is dropped) or free.
@@ -542,12 +576,14 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (current.paused && !w.grant) {
       // Admission is stopped; a node already holding its grant (retrying, or back from a reboot) goes on.
       await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason?.startsWith('task paused') ? undefined : { ...r, state: 'WAITING', reason: `task paused by ${current.paused?.by ?? 'someone'}` }));
+      this.parked.get(w.m)?.();
       await follower.changed(this.stopping.signal);
       return 'again';
     }
     if (!w.grant && spec.window && !isInWindow(spec.window, this.o.clock.now())) {
       const reason = `outside its maintenance window (${describeWindow(spec.window)})`;
       await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === reason ? undefined : { ...r, state: 'WAITING', reason }));
+      this.parked.get(w.m)?.();
       await delay(this.o.windowRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
       return 'again';
     }
@@ -566,6 +602,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       if (reason) {
         const why = `deferred: ${reason}`;
         await this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === why ? undefined : { ...r, state: 'WAITING', reason: why }));
+        this.parked.get(w.m)?.();
         await delay(this.o.deferRecheckMs, AbortSignal.any([this.stopping.signal, follower.ended]));
         return 'again';
       }
@@ -601,7 +638,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
           reason: undefined,
           ttl_ms: undefined,
         },
-        { signal: AbortSignal.any([this.stopping.signal, follower.ended, failed.signal]) },
+        { signal: AbortSignal.any([this.stopping.signal, follower.ended, failed.signal]), onQueued: () => this.parked.get(w.m)?.() },
       );
     } catch (err) {
       await marking.catch(() => undefined);

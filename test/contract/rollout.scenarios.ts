@@ -18,7 +18,8 @@ import { silentLogger } from '../../core/logger.js';
 import { planTask } from '../../core/discovery/plan.js';
 import { Supervisor } from '../../router/supervisor.js';
 import { encodeTaskMessage, encodeWorkMessage, newTaskId } from '../../core/task/task.js';
-import type { QueueMessage } from '../../core/queue/work-queue.js';
+import type { QueueMessage, WorkQueue } from '../../core/queue/work-queue.js';
+import type { CreateMode } from '../../core/coordination/coordinator.js';
 import { Harness, type Backend, type HarnessOptions } from '../support/harness.js';
 import { InterleavedCoordinator, written } from '../support/interleave.js';
 import { Probe } from '../support/probe.js';
@@ -76,6 +77,17 @@ function killDuringFirstExecute(h: Harness, probe: Probe, node: string): Promise
  * One Harness per test on the suite's backends, with a fresh probe action, stopped after each test. Call it
  * inside a describe.
  */
+/** `target` with some of its methods replaced (the rest still called on `target` itself). */
+function override<T extends object>(target: T, methods: Partial<T>): T {
+  return new Proxy(target, {
+    get(t, key, receiver) {
+      if (Object.hasOwn(methods, key)) return (methods as Record<string | symbol, unknown>)[key];
+      const v = Reflect.get(t, key, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
+
 function harnessPerTest(setup: ScenarioSetup, cluster: string) {
   let h: Harness | undefined;
   const env = {
@@ -184,6 +196,8 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.equal(nodes.find((n) => n.node === 'n01')?.attempts, 1);
       assert.equal(dups[0], 'a copy is already in hand');
       assert.deepEqual(await queuesEmpty(h, 20_000), {}, 'the copy comes back and is acknowledged as a duplicate');
+      // The copy claimed the node while it read its record (one round trip): the claim went back with the ack.
+      assert.equal(await h.store.coordinator.exists(h.store.paths.owner(taskId, 'n01')), undefined, 'no claim left on the done node');
     });
 
     it('a task cancelled while its node waits to retry: the node keeps its grant, marked dead, is re-checked, and another task then runs it', async () => {
@@ -694,6 +708,53 @@ export function budgetScenarios(name: string, setup: ScenarioSetup): void {
       const t = await h.submit({ limit: 1, args: { ms: 10 } });
       await waitUntil('the timeout to close the gate', async () => /timed out after 0.3s/.test((await budgetOf(h).getGate(h.o.cluster)).value.health?.detail ?? ''));
       assert.equal(env.probe.executions(t).size, 0);
+    });
+
+    it('a runner queues the item in hand for its grant before it polls for the next one; the next is taken while it waits', async () => {
+      // What n01's runner does, in order: receives (and what they return), and the grant requests it makes.
+      const seen: string[] = [];
+      // Set once started; the wrappers run from the start (the runner polls at once), before it is.
+      const started: { h?: Harness } = {};
+      const nodeQueue = () => started.h?.names.node(started.h.o.cluster, 'n01');
+      const requests = () => started.h?.store.paths.requests(started.h.o.cluster);
+      const h = (started.h = await env.start(nodeNames(2), {
+        wrapQueue: (q, who) =>
+          who !== 'runner:n01'
+            ? q
+            : override(q, {
+                receive: async (name: string, opts: Parameters<WorkQueue['receive']>[1]) => {
+                  if (name === nodeQueue()) seen.push('receive');
+                  const got = await q.receive(name, opts);
+                  if (name === nodeQueue() && got.length > 0) seen.push('got item');
+                  return got;
+                },
+              }),
+        wrapSession: (c, who) =>
+          who !== 'runner:n01'
+            ? c
+            : override(c, {
+                create: (path: string, data?: Buffer, mode?: CreateMode) => {
+                  const dir = requests();
+                  if (dir && path.startsWith(dir)) seen.push('grant request');
+                  return c.create(path, data, mode);
+                },
+              }),
+      }));
+      await apply(h, { budget: 1 });
+      const b = budgetOf(h);
+      const held = await waitForGrant(b, h.o.cluster, { node: 'n02', zone: undefined, kind: 'hold', task_id: undefined, limit: undefined, exclusive: false, priority: 'normal', requested_at: new Date().toISOString(), by: 'alice@laptop', reason: 'disk swap', ttl_ms: undefined });
+      held.close();
+      const first = await h.submit({ name: 'restart', nodes: ['n01'], limit: 1, args: { ms: 10 } });
+      await waitUntil('n01 to wait for the budget', async () => (await b.inspect(h.o.cluster)).gate.waiting.some((w) => w.task_id === first));
+      const got = seen.indexOf('got item');
+      assert.ok(got >= 0, seen.join(', '));
+      assert.deepEqual(seen.slice(got, got + 3), ['got item', 'grant request', 'receive'], `n01's runner, in order: ${seen.join(', ')}`);
+      // Waiting does not hold the runner: a second task's item for n01 is taken and queued too.
+      const second = await h.submit({ name: 'backup', nodes: ['n01'], limit: 1, args: { ms: 10 } });
+      await waitUntil('both items of n01 to wait', async () => (await b.inspect(h.o.cluster)).gate.waiting.filter((w) => w.node === 'n01').length === 2);
+      assert.ok(await b.releaseGrant(h.o.cluster, 'n02', { by: 'alice@laptop', reason: 'done', kind: 'released' }));
+      for (const t of [first, second]) assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
+      assert.equal(env.probe.maxDisrupted(), 1);
     });
 
     it('hold and release: a human hold draws from the same budget; release gives it back, recorded with who and why', async () => {
