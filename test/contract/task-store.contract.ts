@@ -146,6 +146,61 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.equal(await store.settleIfDone(taskId), undefined);
     });
 
+    it("a node's end costs one read while its shard has targets left to end; the end completing the last shard settles", async () => {
+      const { hooked, slow } = await twoActors();
+      const nodes = Array.from({ length: 40 }, (_, i) => `n${i}`);
+      const taskId = await recorded(slow, nodes);
+      const left = new Map<number, number>();
+      for (const n of nodes) left.set(progressShardOf(n), (left.get(progressShardOf(n)) ?? 0) + 1);
+      // A fixed shuffle, so that shards complete one after another and not in node order.
+      const order = nodes.map((n, i) => ({ n, k: (i * 17) % 41 })).sort((a, b) => a.k - b.k).map((x) => x.n);
+      let fullReads = 0;
+      for (const [i, n] of order.entries()) {
+        await slow.updateNode(taskId, n, (r) => ({ ...r, state: i === 3 ? 'DEAD' : 'SUCCEEDED' }));
+        const shard = progressShardOf(n);
+        left.set(shard, (left.get(shard) ?? 0) - 1);
+        hooked.calls.length = 0;
+        const settled = await slow.settleIfDone(taskId, n);
+        if ((left.get(shard) ?? 0) > 0) {
+          assert.deepEqual(hooked.calls.map((c) => `${c.method} ${c.path}`), [`get ${slow.paths.progressShard(taskId, shard)}`], `end of ${n}: its shard's read only`);
+        } else {
+          fullReads++;
+        }
+        if (i < order.length - 1) assert.equal(settled, undefined, `not done after ${i + 1} of ${nodes.length} ends`);
+        else assert.equal(settled?.state, 'failed', 'the last end settles the task');
+      }
+      assert.equal(fullReads, left.size, 'one full read per shard, at the end that completes it');
+      assert.equal((await slow.getTask(taskId))?.value.reason, '1 of 40 nodes did not succeed (1 dead, 0 skipped)');
+    });
+
+    it('settles a task whose nodes end at once in every order of the shard completions (four sessions)', async () => {
+      const stores = await Promise.all([0, 1, 2, 3].map(async () => new TaskStore(await open(), env.root)));
+      const s0 = stores[0] as TaskStore;
+      for (let round = 0; round < 5; round++) {
+        const nodes = Array.from({ length: 24 }, (_, i) => `r${round}-n${i}`);
+        const taskId = await recorded(s0, nodes);
+        await Promise.all(
+          nodes.map(async (n, i) => {
+            const s = stores[(i + round) % 4] as TaskStore;
+            await s.updateNode(taskId, n, (r) => ({ ...r, state: 'SUCCEEDED' }));
+            await s.settleIfDone(taskId, n);
+          }),
+        );
+        assert.equal((await s0.getTask(taskId))?.value.state, 'succeeded', `round ${round}`);
+      }
+    });
+
+    it("settles at a node's end a task whose shards were recorded without their target counts", async () => {
+      const store = new TaskStore(await open(), env.root);
+      const taskId = await recorded(store, ['a', 'b', 'c']);
+      for (let i = 0; i < PROGRESS_SHARDS; i++) await store.coordinator.set(store.paths.progressShard(taskId, i), Buffer.from(JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 })), -1);
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      await store.updateNode(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal(await store.settleIfDone(taskId, 'b'), undefined);
+      await store.updateNode(taskId, 'c', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal((await store.settleIfDone(taskId, 'c'))?.state, 'succeeded');
+    });
+
     it('counts every concurrent terminal transition exactly once', async () => {
       const stores = await Promise.all([0, 1, 2, 3].map(async () => new TaskStore(await open(), env.root)));
       const s0 = stores[0] as TaskStore;
