@@ -206,8 +206,17 @@ function adjust(p: Progress, state: NodeState, by: 1 | -1): void {
   }
 }
 
+/** How many node ends `TaskStore` remembers for settleIfDone (a runner settles right after its own end). */
+const ENDS_REMEMBERED = 256;
+
 export class TaskStore {
   readonly paths: ZkPaths;
+  /**
+   * The node ends this store wrote, by "<task>\n<node>": true when the node's shard still had targets to end
+   * right after the write. Then some later end completes that shard, and settles; settleIfDone for this end
+   * needs no request at all. Oldest first, at most ENDS_REMEMBERED.
+   */
+  private readonly endsWritten = new Map<string, boolean>();
 
   constructor(
     readonly coordinator: Coordinator,
@@ -516,19 +525,26 @@ export class TaskStore {
           : [{ op: 'check', path: taskPath, version: guard.version } as TxOp]),
       ...extra,
     ];
+    // The node record as last read or known; kept across a round lost on the progress shard alone (the node's
+    // record did not change: only the counter did), so that round re-reads the shard and not the record.
+    let have = known;
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      let shardLost = false;
+      let lastRead: Versioned<NodeRecord> | undefined;
       try {
         let cur: NodeRecord;
         let version: number;
-        if (i === 0 && known) {
-          cur = known.value;
-          version = known.version;
+        if (have) {
+          cur = have.value;
+          version = have.version;
+          have = undefined;
         } else {
           const d = await this.coordinator.get(path);
           if (!d) return undefined;
           cur = fromJsonBuffer<NodeRecord>(d.data);
           version = d.stat.version;
         }
+        lastRead = { value: cur, version };
         const fresh = fn(cur);
         if (fresh === undefined) return { value: cur, version };
         const next = boundNodeRecord(fresh);
@@ -545,14 +561,16 @@ export class TaskStore {
           const counterPath = shard ? shardPath : progressPath;
           const p = shard ?? (await this.coordinator.get(progressPath));
           if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
-          const progress = fromJsonBuffer<Progress>(p.data);
+          const progress = fromJsonBuffer<ProgressShard>(p.data);
           adjust(progress, cur.state, -1);
           adjust(progress, next.state, 1);
+          shardLost = true;
           await this.coordinator.transaction([
             ...guardOps,
             { op: 'set', path, data: toJsonBuffer(next), version },
             { op: 'set', path: counterPath, data: toJsonBuffer(progress), version: p.stat.version },
           ]);
+          if (isTerminalNode(next.state)) this.rememberEnd(taskId, node, typeof progress.targets === 'number' && progress.terminal < progress.targets);
         }
         return { value: next, version: version + 1 };
       } catch (err) {
@@ -563,9 +581,18 @@ export class TaskStore {
         // (A lost connection is not such a failure: the round is retried like any other.)
         if (err instanceof CoordinatorError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION') && extra.some((op) => op.path === err.path) && err.path !== path) throw err;
         if ((await nextRound(err, i)) === 'gone') return undefined;
+        // Another node's end in the same shard won the counter: our record still stands as we read it.
+        if (shardLost && isBadVersion(err) && err instanceof CoordinatorError && err.path !== undefined && err.path !== path && err.path.startsWith(progressPath)) have = lastRead;
       }
     }
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
+  }
+
+  private rememberEnd(taskId: string, node: string, shardOpen: boolean): void {
+    const key = `${taskId}\n${node}`;
+    this.endsWritten.delete(key);
+    this.endsWritten.set(key, shardOpen);
+    if (this.endsWritten.size > ENDS_REMEMBERED) this.endsWritten.delete(this.endsWritten.keys().next().value as string);
   }
 
   async getProgress(taskId: string): Promise<Progress | undefined> {
@@ -648,8 +675,10 @@ export class TaskStore {
    * of runners: the write is guarded on the progress counts it read, so a node queued again in between
    * (resume, redrive) makes it look again instead of settling on a stale count.
    *
-   * `endedNode`: the caller has just recorded that node's end. Then the node's own progress shard is read
-   * first, and while it still has targets to end the task cannot be done: one small read, instead of the task
+   * `endedNode`: the caller has just recorded that node's end. When this store wrote that end and the shard
+   * still had targets to end right after it, nothing is read: a later end completes the shard. Otherwise the
+   * node's own progress shard is read first, and while it still has targets to end the task cannot be done:
+   * one small read, instead of the task
    * record and every shard (which made each of a 1,000-node task's node ends cost ~19 ZooKeeper requests and a
    * read of the whole task record). The end that completes a shard reads everything; of the ends that complete
    * the last shards, the one written last reads every other shard after its own write, so it sees them all
@@ -658,6 +687,10 @@ export class TaskStore {
   async settleIfDone(taskId: string, endedNode?: string): Promise<TaskRecord | undefined> {
     const taskPath = this.paths.task(taskId);
     if (endedNode !== undefined) {
+      const key = `${taskId}\n${endedNode}`;
+      const open = this.endsWritten.get(key);
+      this.endsWritten.delete(key);
+      if (open === true) return undefined;
       const d = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
       const shard = d ? fromJsonBuffer<ProgressShard>(d.data) : undefined;
       if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
