@@ -237,6 +237,7 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
     process.exitCode = 1;
   }
   console.log(`submit -> 1st start ${((events[0]?.t ?? t0) - t0).toFixed(0)} ms  (first node WAITING +${since('node WAITING')} ms, first grant +${since('granted')} ms, STARTED +${since('node STARTED')} ms; fan-out done +${since('routed')} ms)`);
+  console.log(`limit-th start      +${o.filledAt === undefined ? '?' : (o.filledAt - t0).toFixed(0)} ms  (${Math.min(LIMIT, N * TASKS)} nodes started: the first wave full if no slot was reused before; each slot then runs its share in turn)`);
   console.log(`last end -> final   ${(tEnd - (events.at(-1)?.t ?? tEnd)).toFixed(0)} ms`);
   console.log(`handoff p50         ${pct(o.handoffs, 50).toFixed(1)} ms`);
   console.log(`handoff p99         ${pct(o.handoffs, 99).toFixed(1)} ms  (${o.handoffs.length} handoffs)`);
