@@ -28,7 +28,7 @@ import { emitTask } from '../core/task/emit.js';
 import { parseTaskSpec } from '../core/task/task-spec.js';
 import { TaskStore } from '../core/task/task-store.js';
 import { FINAL_TASK_STATES, newTaskId, type TaskRecord } from '../core/task/task.js';
-import { fromJsonBuffer } from '../core/coordination/coordinator.js';
+import { fromJsonBuffer, isZkUnreachable } from '../core/coordination/coordinator.js';
 import { startZkServer, type ZkServer } from '../test/support/zk-server.js';
 import { cpuMs } from './bench-support.js';
 import { addCounts, busyMs, overlap, pct, sumKeepers } from './rollout/figures.js';
@@ -82,10 +82,18 @@ async function waitFinal(store: TaskStore, taskId: string, timeoutMs: number): P
   };
   for (;;) {
     const changed = new Promise<void>((resolve) => (wake = resolve));
-    const d = await store.coordinator.get(path, armed ? undefined : fired);
-    armed = true;
-    const state = d ? fromJsonBuffer<TaskRecord>(d.data).state : 'routing';
-    if (FINAL_TASK_STATES.includes(state)) return state;
+    let state: string;
+    try {
+      const d = await store.coordinator.get(path, armed ? undefined : fired);
+      armed = true;
+      state = d ? fromJsonBuffer<TaskRecord>(d.data).state : 'routing';
+    } catch (err) {
+      // ZooKeeper out of reach for a moment (a loaded machine): look again at the next tick, watch included.
+      if (!isZkUnreachable(err)) throw err;
+      armed = false;
+      state = 'unknown (ZooKeeper unreachable)';
+    }
+    if ((FINAL_TASK_STATES as readonly string[]).includes(state)) return state;
     if (wallNow() > deadline) throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms (${state})`);
     const timer = setTimeout(wake, 1000);
     await changed;
