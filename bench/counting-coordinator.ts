@@ -18,6 +18,8 @@ export function pathKind(path: string | undefined): string {
 
 export class CountingCoordinator implements Coordinator {
   readonly requests = new Map<string, number>();
+  /** Requests by "<kind> <record kind>" (pathKind of the first path), e.g. "get task": which records cost what. */
+  readonly byRecord = new Map<string, number>();
   /** Failed requests by "<kind> <code>", e.g. "multi BAD_VERSION". */
   readonly failures = new Map<string, number>();
   /** Milliseconds from request to answer, summed by kind (divide by `requests` for a mean). */
@@ -29,8 +31,10 @@ export class CountingCoordinator implements Coordinator {
 
   constructor(private readonly inner: Coordinator) {}
 
-  private count(kind: string, bytes = 0): void {
+  private count(kind: string, bytes: number, path: string | undefined): void {
     this.requests.set(kind, (this.requests.get(kind) ?? 0) + 1);
+    const rec = `${kind} ${pathKind(path)}`;
+    this.byRecord.set(rec, (this.byRecord.get(rec) ?? 0) + 1);
     this.largestRequest = Math.max(this.largestRequest, bytes);
   }
 
@@ -50,6 +54,7 @@ export class CountingCoordinator implements Coordinator {
 
   reset(): void {
     this.requests.clear();
+    this.byRecord.clear();
     this.failures.clear();
     this.waitMs.clear();
     this.bytesWritten = 0;
@@ -66,38 +71,38 @@ export class CountingCoordinator implements Coordinator {
   }
   create(path: string, data?: Buffer, mode?: CreateMode): Promise<string> {
     this.bytesWritten += data?.length ?? 0;
-    this.count('create', (data?.length ?? 0) + path.length);
+    this.count('create', (data?.length ?? 0) + path.length, path);
     return this.timed('create', this.inner.create(path, data, mode));
   }
   mkdirp(path: string): Promise<void> {
-    this.count('mkdirp', path.length);
+    this.count('mkdirp', path.length, path);
     return this.timed('mkdirp', this.inner.mkdirp(path));
   }
   async get(path: string, watch?: Watcher): Promise<NodeData | undefined> {
-    this.count('get', path.length);
+    this.count('get', path.length, path);
     const d = await this.timed('get', this.inner.get(path, watch));
     this.bytesRead += d?.data.length ?? 0;
     return d;
   }
   exists(path: string, watch?: Watcher): Promise<Stat | undefined> {
-    this.count('exists', path.length);
+    this.count('exists', path.length, path);
     return this.timed('exists', this.inner.exists(path, watch));
   }
   set(path: string, data: Buffer, version: number): Promise<Stat> {
     this.bytesWritten += data.length;
-    this.count('set', data.length + path.length);
+    this.count('set', data.length + path.length, path);
     return this.timed('set', this.inner.set(path, data, version));
   }
   remove(path: string, version?: number): Promise<void> {
-    this.count('remove', path.length);
+    this.count('remove', path.length, path);
     return this.timed('remove', this.inner.remove(path, version));
   }
   removeRecursive(path: string): Promise<void> {
-    this.count('removeRecursive', path.length);
+    this.count('removeRecursive', path.length, path);
     return this.timed('removeRecursive', this.inner.removeRecursive(path));
   }
   async children(path: string, watch?: Watcher): Promise<string[] | undefined> {
-    this.count('children', path.length);
+    this.count('children', path.length, path);
     const kids = await this.timed('children', this.inner.children(path, watch));
     this.bytesRead += (kids ?? []).reduce((n, k) => n + k.length + 4, 0);
     return kids;
@@ -109,7 +114,7 @@ export class CountingCoordinator implements Coordinator {
       this.bytesWritten += data;
       bytes += data + op.path.length + 16;
     }
-    this.count('multi', bytes);
+    this.count('multi', bytes, ops.find((o) => o.op !== 'check')?.path);
     return this.timed('multi', this.inner.transaction(ops));
   }
   onSessionState(listener: (state: SessionState) => void): () => void {

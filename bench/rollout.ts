@@ -28,7 +28,7 @@ import { emitTask } from '../core/task/emit.js';
 import { parseTaskSpec } from '../core/task/task-spec.js';
 import { TaskStore } from '../core/task/task-store.js';
 import { FINAL_TASK_STATES, newTaskId, type TaskRecord } from '../core/task/task.js';
-import { fromJsonBuffer } from '../core/coordination/coordinator.js';
+import { fromJsonBuffer, isZkUnreachable } from '../core/coordination/coordinator.js';
 import { startZkServer, type ZkServer } from '../test/support/zk-server.js';
 import { cpuMs } from './bench-support.js';
 import { addCounts, busyMs, overlap, pct, sumKeepers } from './rollout/figures.js';
@@ -82,10 +82,18 @@ async function waitFinal(store: TaskStore, taskId: string, timeoutMs: number): P
   };
   for (;;) {
     const changed = new Promise<void>((resolve) => (wake = resolve));
-    const d = await store.coordinator.get(path, armed ? undefined : fired);
-    armed = true;
-    const state = d ? fromJsonBuffer<TaskRecord>(d.data).state : 'routing';
-    if (FINAL_TASK_STATES.includes(state)) return state;
+    let state: string;
+    try {
+      const d = await store.coordinator.get(path, armed ? undefined : fired);
+      armed = true;
+      state = d ? fromJsonBuffer<TaskRecord>(d.data).state : 'routing';
+    } catch (err) {
+      // ZooKeeper out of reach for a moment (a loaded machine): look again at the next tick, watch included.
+      if (!isZkUnreachable(err)) throw err;
+      armed = false;
+      state = 'unknown (ZooKeeper unreachable)';
+    }
+    if ((FINAL_TASK_STATES as readonly string[]).includes(state)) return state;
     if (wallNow() > deadline) throw new Error(`task ${taskId} did not finish within ${timeoutMs} ms (${state})`);
     const timer = setTimeout(wake, 1000);
     await changed;
@@ -236,7 +244,8 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
     console.log(`!!! LIMIT EXCEEDED  ${o.breaches.length} time(s): first ${b?.node} began as node ${b?.concurrent} of ${LIMIT}, ${b?.afterLastEndMs.toFixed(3)} ms after the last post_check end (the processes' clocks agree to well under a millisecond)`);
     process.exitCode = 1;
   }
-  console.log(`submit -> 1st start ${((events[0]?.t ?? t0) - t0).toFixed(0)} ms  (first node WAITING +${since('node WAITING')} ms, STARTED +${since('node STARTED')} ms; fan-out done +${since('routed')} ms)`);
+  console.log(`submit -> 1st start ${((events[0]?.t ?? t0) - t0).toFixed(0)} ms  (first node WAITING +${since('node WAITING')} ms, first grant +${since('granted')} ms, STARTED +${since('node STARTED')} ms; fan-out done +${since('routed')} ms)`);
+  console.log(`limit-th start      +${o.filledAt === undefined ? '?' : (o.filledAt - t0).toFixed(0)} ms  (${Math.min(LIMIT, N * TASKS)} nodes started: the first wave full if no slot was reused before; each slot then runs its share in turn)`);
   console.log(`last end -> final   ${(tEnd - (events.at(-1)?.t ?? tEnd)).toFixed(0)} ms`);
   console.log(`handoff p50         ${pct(o.handoffs, 50).toFixed(1)} ms`);
   console.log(`handoff p99         ${pct(o.handoffs, 99).toFixed(1)} ms  (${o.handoffs.length} handoffs)`);
@@ -258,6 +267,11 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);
     console.log(`zk from ${r.label.padEnd(11)} ${total} requests (${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}); ${mib(r.zk.bytesWritten)} MiB written, ${mib(r.zk.bytesRead)} MiB read; mean wait ms: ${mean}; failed: ${failed || 'none'}`);
   }
+  // Per node of the rollout, over every runner host: which records the runners (and their keepers) ask for.
+  const runnerRecords = new Map<string, number>();
+  for (const r of reports) if (r.label !== 'router' && r.label !== 'sqs') addCounts(runnerRecords, r.zk.byRecord);
+  const perNode = [...runnerRecords.entries()].sort((a, b) => b[1] - a[1]).filter(([, n]) => n / (N * TASKS) >= 0.05);
+  console.log(`zk runners/node     ${([...runnerRecords.values()].reduce((a, b) => a + b, 0) / (N * TASKS)).toFixed(1)} requests: ${perNode.map(([k, n]) => `${k} ${(n / (N * TASKS)).toFixed(2)}`).join(', ')}`);
   console.log(`process zookeeper   CPU ${(m.zkCpu / 1000).toFixed(1)} s (${((m.zkCpu / window) * 100).toFixed(0)} % of a core)`);
   const leaders = reports.filter((r) => r.leaders > 0).map((r) => r.label);
   console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); leader in ${leaders.join(', ') || 'none'}; gate record up to ${(m.gateMax / 1024).toFixed(0)} KiB (sampled each second), rewritten each round that writes; a waiter: 1 create, 1 watched read, 1 read when woken`);

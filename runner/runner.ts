@@ -420,7 +420,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       this.recheckDeadOf(task, item.taskId, grant.record.token);
     }
     await this.ack(queue, m);
-    await this.o.store.settleIfDone(item.taskId);
+    await this.o.store.settleIfDone(item.taskId, this.node);
   }
 
   /**
@@ -476,7 +476,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       grant.close();
     }
     await this.ack(queue, m);
-    await this.o.store.settleIfDone(item.taskId);
+    await this.o.store.settleIfDone(item.taskId, this.node);
   }
 
   /**
@@ -723,7 +723,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       await this.finalWrite(item, (r) => ({ ...r, state: 'SUCCEEDED', endedAt: this.now(), error: undefined, history: endAttempt(r.history, attempt, this.now()) }), grant);
       log.info({ attempt }, 'node succeeded');
       await this.ack(w.queue, w.m);
-      await store.settleIfDone(item.taskId);
+      await store.settleIfDone(item.taskId, this.node);
       return 'done';
     }
     const error = describeError(outcome.error);
@@ -733,7 +733,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       log.warn({ attempt, err: error }, 'task cancelled during the attempt');
       await this.finalWrite(item, (r) => ({ ...r, state: 'SKIPPED', reason: `task cancelled during attempt ${attempt}`, error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, false) }), grant);
       await this.ack(w.queue, w.m);
-      await store.settleIfDone(item.taskId);
+      await store.settleIfDone(item.taskId, this.node);
       return 'done';
     }
     if (outcome.grantLost) {

@@ -20,6 +20,12 @@ export interface Overlap {
   breaches: Array<{ t: number; node: string; concurrent: number; afterLastEndMs: number }>;
   /** A slot's release (post_check end) → the next node's pre_check start, ms, ascending. */
   handoffs: number[];
+  /**
+   * The `limit`-th pre_check start (fewer starts: the last one). When it comes before the first end, every slot
+   * has been used by then, and each slot runs its share of nodes one after another: the rollout cannot end
+   * before this plus its waves, so this is what the start-up costs.
+   */
+  filledAt: number | undefined;
 }
 
 /**
@@ -34,9 +40,13 @@ export function overlap(events: readonly ProbeEvent[], limit: number): Overlap {
   const releases: number[] = [];
   const handoffs: number[] = [];
   const breaches: Overlap['breaches'] = [];
+  const starts = sorted.filter((e) => e.kind === 'start').length;
+  let filledAt: number | undefined;
+  let started = 0;
   for (const e of sorted) {
     if (e.kind === 'start') {
       cur++;
+      if (++started === Math.min(limit, starts)) filledAt = e.t;
       max = Math.max(max, cur);
       if (cur > limit) breaches.push({ t: e.t, node: e.node, concurrent: cur, afterLastEndMs: e.t - lastEnd });
       const r = releases.shift();
@@ -48,7 +58,7 @@ export function overlap(events: readonly ProbeEvent[], limit: number): Overlap {
     }
   }
   handoffs.sort((a, b) => a - b);
-  return { max, breaches, handoffs };
+  return { max, breaches, handoffs, filledAt };
 }
 
 export function sumKeepers(counts: readonly KeeperCounts[]): KeeperCounts {

@@ -16,14 +16,14 @@ export interface HostReport {
   pid: number;
   /** Probe events of the measured tasks. */
   events: ProbeEvent[];
-  /** First time (wall ms) of each milestone of the measured tasks: `routed`, `node WAITING`, `node STARTED`. */
+  /** First time (wall ms) of each milestone of the measured tasks: `routed`, `node WAITING`, `granted` (a keeper granted one of them), `node STARTED`. */
   milestones: Record<string, number>;
   /** SQS requests answered by the server in this host since the measurement began, by action. */
   sqs: Record<string, number>;
   /** Its runners' budget keepers, summed, since the measurement began. */
   keeper: KeeperCounts;
-  /** What its router and runners asked of ZooKeeper: requests and failures (by kind and code), ms waited by kind, bytes of znode data. */
-  zk: { requests: Record<string, number>; failures: Record<string, number>; waitMs: Record<string, number>; bytesWritten: number; bytesRead: number };
+  /** What its router and runners asked of ZooKeeper: requests (by kind, and by kind and record), failures (by kind and code), ms waited by kind, bytes of znode data. */
+  zk: { requests: Record<string, number>; byRecord: Record<string, number>; failures: Record<string, number>; waitMs: Record<string, number>; bytesWritten: number; bytesRead: number };
   /** How many of its runners lead their cluster's keeper election now. */
   leaders: number;
   /** Event-loop delay during the measurement, ms. */

@@ -135,6 +135,7 @@ export class LocalHost implements RolloutHost {
         plan.nodes.slice(i, i + 10).map(async (node) => {
           const r = new Runner({ cluster: FLEET.cluster, node, queue: this.queue(), store: new TaskStore(await this.session(), FLEET.root), names, registry, logger: silentLogger });
           r.on('node', (e) => void (this.measured.has(e.taskId) && this.mark(`node ${e.state}`)));
+          r.budgetKeeper.on('granted', (e) => void (e.grants.some((g) => g.task_id !== undefined && this.measured.has(g.task_id)) && this.mark('granted')));
           this.runners.push(r);
           return r;
         }),
@@ -165,11 +166,12 @@ export class LocalHost implements RolloutHost {
     const cpu = process.cpuUsage(this.cpuBefore);
     const zero: KeeperCounts = { rounds: 0, reads: 0, writes: 0, grants: 0, conflicts: 0 };
     const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : NaN);
-    const zk = { requests: new Map<string, number>(), failures: new Map<string, number>(), waitMs: new Map<string, number>(), bytesWritten: 0, bytesRead: 0 };
+    const zk = { requests: new Map<string, number>(), byRecord: new Map<string, number>(), failures: new Map<string, number>(), waitMs: new Map<string, number>(), bytesWritten: 0, bytesRead: 0 };
     for (const c of this.counted) {
       zk.bytesWritten += c.bytesWritten;
       zk.bytesRead += c.bytesRead;
       addCounts(zk.requests, Object.fromEntries(c.requests));
+      addCounts(zk.byRecord, Object.fromEntries(c.byRecord));
       addCounts(zk.failures, Object.fromEntries(c.failures));
       addCounts(zk.waitMs, Object.fromEntries(c.waitMs));
     }
@@ -180,7 +182,7 @@ export class LocalHost implements RolloutHost {
       milestones: this.milestones,
       sqs: await this.sqsCounts(),
       keeper: sumKeepers(this.runners.map((r, i) => keeperDelta(r.budgetKeeper.stats, this.keeperBefore[i] ?? zero))),
-      zk: { requests: Object.fromEntries(zk.requests), failures: Object.fromEntries(zk.failures), waitMs: Object.fromEntries(zk.waitMs), bytesWritten: zk.bytesWritten, bytesRead: zk.bytesRead },
+      zk: { requests: Object.fromEntries(zk.requests), byRecord: Object.fromEntries(zk.byRecord), failures: Object.fromEntries(zk.failures), waitMs: Object.fromEntries(zk.waitMs), bytesWritten: zk.bytesWritten, bytesRead: zk.bytesRead },
       leaders: this.runners.filter((r) => r.budgetKeeper.isLeading).length,
       loop: { p50: ms(this.loop.percentile(50)), p99: ms(this.loop.percentile(99)), max: ms(this.loop.max) },
       cpuMs: (cpu.user + cpu.system) / 1000,

@@ -219,25 +219,41 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     const mine = this.electionNode;
     if (!mine || this.stopped) return;
     const dir = this.store.paths.keepers(this.cluster);
-    const order = ((await this.store.coordinator.children(dir)) ?? []).filter((n) => n.startsWith(KEEPER_PREFIX)).sort((a, b) => seqOfRequest(a) - seqOfRequest(b));
     const name = mine.slice(mine.lastIndexOf('/') + 1);
-    const idx = order.indexOf(name);
-    if (idx < 0) {
+    const mySeq = seqOfRequest(name);
+    // One pass for the candidate just ahead of ours (the largest sequence below ours), not a sort: every
+    // runner of the cluster stands, and each sorting all candidates made 1,000 runners coming up cost
+    // 1,000 sorts of 1,000 names.
+    let present = false;
+    let ahead: string | undefined;
+    let aheadSeq = -1;
+    for (const n of (await this.store.coordinator.children(dir)) ?? []) {
+      if (!n.startsWith(KEEPER_PREFIX)) continue;
+      if (n === name) {
+        present = true;
+        continue;
+      }
+      const seq = seqOfRequest(n);
+      if (seq < mySeq && seq > aheadSeq) {
+        ahead = n;
+        aheadSeq = seq;
+      }
+    }
+    if (!present) {
       // Our node is gone (session expired under us): stand again.
       this.electionNode = undefined;
       this.setLeading(false);
       if (!this.stopped) await this.join();
       return;
     }
-    if (idx === 0) {
+    if (ahead === undefined) {
       this.setLeading(true);
       this.kick();
       return;
     }
     this.setLeading(false);
     // Watch only the one just ahead: when it goes, look again (no herd on a keeper's death).
-    const ahead = joinPath(dir, order[idx - 1] as string);
-    const st = await this.store.coordinator.exists(ahead, () => {
+    const st = await this.store.coordinator.exists(joinPath(dir, ahead), () => {
       this.checkElection().catch((err: unknown) => this.problem(err));
     });
     this.electionFailed = false;

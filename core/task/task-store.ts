@@ -175,11 +175,28 @@ export interface Progress {
 const emptyProgress = (): Progress => ({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 });
 export const PROGRESS_SHARDS = 16;
 
+/**
+ * A progress shard as stored: its counts, and how many of the task's targets count in it (fixed when the task
+ * is recorded; absent in shards recorded before it was kept). A node's end needs only its own shard to know
+ * that the task cannot be done yet (its shard still has targets to end), which is true of nearly every node
+ * end: only the ends that complete a shard read every shard and the task record to settle (see settleIfDone).
+ */
+export interface ProgressShard extends Progress {
+  targets?: number;
+}
+
 /** The progress shard a node's end counts in: a stable hash of its name. */
 export function progressShardOf(node: string): number {
   let h = 0;
   for (let i = 0; i < node.length; i++) h = (Math.imul(h, 31) + node.charCodeAt(i)) | 0;
   return (h >>> 0) % PROGRESS_SHARDS;
+}
+
+/** How many of `targets` count in each progress shard. */
+function shardTargets(targets: readonly string[]): number[] {
+  const out = new Array<number>(PROGRESS_SHARDS).fill(0);
+  for (const t of targets) out[progressShardOf(t)] = (out[progressShardOf(t)] ?? 0) + 1;
+  return out;
 }
 
 function adjust(p: Progress, state: NodeState, by: 1 | -1): void {
@@ -189,8 +206,17 @@ function adjust(p: Progress, state: NodeState, by: 1 | -1): void {
   }
 }
 
+/** How many node ends `TaskStore` remembers for settleIfDone (a runner settles right after its own end). */
+const ENDS_REMEMBERED = 256;
+
 export class TaskStore {
   readonly paths: ZkPaths;
+  /**
+   * The node ends this store wrote, by "<task>\n<node>": true when the node's shard still had targets to end
+   * right after the write. Then some later end completes that shard, and settles; settleIfDone for this end
+   * needs no request at all. Oldest first, at most ENDS_REMEMBERED.
+   */
+  private readonly endsWritten = new Map<string, boolean>();
 
   constructor(
     readonly coordinator: Coordinator,
@@ -250,7 +276,7 @@ export class TaskStore {
       { op: 'create', path: this.paths.task(id), data: toJsonBuffer(record) },
       { op: 'create', path: this.paths.nodes(id), data: Buffer.alloc(0) },
       { op: 'create', path: this.paths.progress(id), data: toJsonBuffer(emptyProgress()) },
-      ...Array.from({ length: PROGRESS_SHARDS }, (_, i): TxOp => ({ op: 'create', path: this.paths.progressShard(id, i), data: toJsonBuffer(emptyProgress()) })),
+      ...shardTargets(n.targets).map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(id, i), data: toJsonBuffer({ ...emptyProgress(), targets } satisfies ProgressShard) })),
       { op: 'create', path: this.paths.targets(id), data: Buffer.alloc(0) },
       { op: 'create', path: this.paths.taskIndexEntry(id, n.task.emittedAt), data: Buffer.alloc(0) },
     ];
@@ -499,19 +525,26 @@ export class TaskStore {
           : [{ op: 'check', path: taskPath, version: guard.version } as TxOp]),
       ...extra,
     ];
+    // The node record as last read or known; kept across a round lost on the progress shard alone (the node's
+    // record did not change: only the counter did), so that round re-reads the shard and not the record.
+    let have = known;
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
+      let shardLost = false;
+      let lastRead: Versioned<NodeRecord> | undefined;
       try {
         let cur: NodeRecord;
         let version: number;
-        if (i === 0 && known) {
-          cur = known.value;
-          version = known.version;
+        if (have) {
+          cur = have.value;
+          version = have.version;
+          have = undefined;
         } else {
           const d = await this.coordinator.get(path);
           if (!d) return undefined;
           cur = fromJsonBuffer<NodeRecord>(d.data);
           version = d.stat.version;
         }
+        lastRead = { value: cur, version };
         const fresh = fn(cur);
         if (fresh === undefined) return { value: cur, version };
         const next = boundNodeRecord(fresh);
@@ -528,14 +561,16 @@ export class TaskStore {
           const counterPath = shard ? shardPath : progressPath;
           const p = shard ?? (await this.coordinator.get(progressPath));
           if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
-          const progress = fromJsonBuffer<Progress>(p.data);
+          const progress = fromJsonBuffer<ProgressShard>(p.data);
           adjust(progress, cur.state, -1);
           adjust(progress, next.state, 1);
+          shardLost = true;
           await this.coordinator.transaction([
             ...guardOps,
             { op: 'set', path, data: toJsonBuffer(next), version },
             { op: 'set', path: counterPath, data: toJsonBuffer(progress), version: p.stat.version },
           ]);
+          if (isTerminalNode(next.state)) this.rememberEnd(taskId, node, typeof progress.targets === 'number' && progress.terminal < progress.targets);
         }
         return { value: next, version: version + 1 };
       } catch (err) {
@@ -546,9 +581,18 @@ export class TaskStore {
         // (A lost connection is not such a failure: the round is retried like any other.)
         if (err instanceof CoordinatorError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION') && extra.some((op) => op.path === err.path) && err.path !== path) throw err;
         if ((await nextRound(err, i)) === 'gone') return undefined;
+        // Another node's end in the same shard won the counter: our record still stands as we read it.
+        if (shardLost && isBadVersion(err) && err instanceof CoordinatorError && err.path !== undefined && err.path !== path && err.path.startsWith(progressPath)) have = lastRead;
       }
     }
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
+  }
+
+  private rememberEnd(taskId: string, node: string, shardOpen: boolean): void {
+    const key = `${taskId}\n${node}`;
+    this.endsWritten.delete(key);
+    this.endsWritten.set(key, shardOpen);
+    if (this.endsWritten.size > ENDS_REMEMBERED) this.endsWritten.delete(this.endsWritten.keys().next().value as string);
   }
 
   async getProgress(taskId: string): Promise<Progress | undefined> {
@@ -630,9 +674,27 @@ export class TaskStore {
    * A halted or cancelled task keeps its state, and so does one being resumed. Safe to call from any number
    * of runners: the write is guarded on the progress counts it read, so a node queued again in between
    * (resume, redrive) makes it look again instead of settling on a stale count.
+   *
+   * `endedNode`: the caller has just recorded that node's end. When this store wrote that end and the shard
+   * still had targets to end right after it, nothing is read: a later end completes the shard. Otherwise the
+   * node's own progress shard is read first, and while it still has targets to end the task cannot be done:
+   * one small read, instead of the task
+   * record and every shard (which made each of a 1,000-node task's node ends cost ~19 ZooKeeper requests and a
+   * read of the whole task record). The end that completes a shard reads everything; of the ends that complete
+   * the last shards, the one written last reads every other shard after its own write, so it sees them all
+   * complete and settles: no task is left unsettled.
    */
-  async settleIfDone(taskId: string): Promise<TaskRecord | undefined> {
+  async settleIfDone(taskId: string, endedNode?: string): Promise<TaskRecord | undefined> {
     const taskPath = this.paths.task(taskId);
+    if (endedNode !== undefined) {
+      const key = `${taskId}\n${endedNode}`;
+      const open = this.endsWritten.get(key);
+      this.endsWritten.delete(key);
+      if (open === true) return undefined;
+      const d = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
+      const shard = d ? fromJsonBuffer<ProgressShard>(d.data) : undefined;
+      if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
+    }
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
         const task = await this.getTask(taskId);

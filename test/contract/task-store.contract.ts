@@ -146,6 +146,87 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.equal(await store.settleIfDone(taskId), undefined);
     });
 
+    it("a node's end costs at most one read while its shard has targets left to end; the end completing the last shard settles", async () => {
+      const { hooked, slow, other } = await twoActors();
+      const nodes = Array.from({ length: 40 }, (_, i) => `n${i}`);
+      const taskId = await recorded(slow, nodes);
+      const left = new Map<number, number>();
+      for (const n of nodes) left.set(progressShardOf(n), (left.get(progressShardOf(n)) ?? 0) + 1);
+      // A fixed shuffle, so that shards complete one after another and not in node order.
+      const order = nodes.map((n, i) => ({ n, k: (i * 17) % 41 })).sort((a, b) => a.k - b.k).map((x) => x.n);
+      let fullReads = 0;
+      for (const [i, n] of order.entries()) {
+        // Even ends are written by the settling store itself (as a runner settles after its own end), odd
+        // ones by another session: then the settler knows nothing of the end and reads the node's shard.
+        const own = i % 2 === 0;
+        await (own ? slow : other).updateNode(taskId, n, (r) => ({ ...r, state: i === 3 ? 'DEAD' : 'SUCCEEDED' }));
+        const shard = progressShardOf(n);
+        left.set(shard, (left.get(shard) ?? 0) - 1);
+        hooked.calls.length = 0;
+        const settled = await slow.settleIfDone(taskId, n);
+        if ((left.get(shard) ?? 0) > 0) {
+          const want = own ? [] : [`get ${slow.paths.progressShard(taskId, shard)}`];
+          assert.deepEqual(hooked.calls.map((c) => `${c.method} ${c.path}`), want, `end of ${n}: ${own ? 'nothing read' : "its shard's read only"}`);
+        } else {
+          fullReads++;
+        }
+        if (i < order.length - 1) assert.equal(settled, undefined, `not done after ${i + 1} of ${nodes.length} ends`);
+        else assert.equal(settled?.state, 'failed', 'the last end settles the task');
+      }
+      assert.equal(fullReads, left.size, 'one full read per shard, at the end that completes it');
+      assert.equal((await slow.getTask(taskId))?.value.reason, '1 of 40 nodes did not succeed (1 dead, 0 skipped)');
+    });
+
+    it("a node's end that loses its shard's counter to another end retries on the shard alone", async () => {
+      const { hooked, slow, other } = await twoActors();
+      const b = ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's'].find((x) => progressShardOf(x) === progressShardOf('a'));
+      assert.ok(b, 'a node in the same shard as a');
+      const taskId = await recorded(other, ['a', b]);
+      // Just before a's end is written, b's end lands in the same shard: a's transaction fails on the counter.
+      const race = hooked.once(
+        (c) => c.method === 'transaction' && c.ops.some((op) => op.path === slow.paths.node(taskId, 'a')),
+        async () => void (await other.updateNode(taskId, b, (r) => ({ ...r, state: 'SUCCEEDED' }))),
+      );
+      const known = await slow.getNode(taskId, 'a');
+      hooked.calls.length = 0;
+      const after = await slow.updateNodeVersioned(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }), known);
+      assert.ok(race.fired);
+      assert.equal(after?.value.state, 'SUCCEEDED');
+      const shard = slow.paths.progressShard(taskId, progressShardOf('a'));
+      assert.deepEqual(hooked.calls.map((c) => `${c.method} ${c.path === shard ? 'shard' : c.path === slow.paths.node(taskId, 'a') ? 'node' : c.path}`), ['get shard', 'transaction node', 'get shard', 'transaction node']);
+      assert.deepEqual(await other.getProgress(taskId), { terminal: 2, SUCCEEDED: 2, DEAD: 0, SKIPPED: 0 });
+      assert.equal((await other.getNode(taskId, 'a'))?.version, (known?.version ?? 0) + 1);
+      assert.equal((await slow.settleIfDone(taskId, 'a'))?.state, 'succeeded');
+    });
+
+    it('settles a task whose nodes end at once in every order of the shard completions (four sessions)', async () => {
+      const stores = await Promise.all([0, 1, 2, 3].map(async () => new TaskStore(await open(), env.root)));
+      const s0 = stores[0] as TaskStore;
+      for (let round = 0; round < 5; round++) {
+        const nodes = Array.from({ length: 24 }, (_, i) => `r${round}-n${i}`);
+        const taskId = await recorded(s0, nodes);
+        await Promise.all(
+          nodes.map(async (n, i) => {
+            const s = stores[(i + round) % 4] as TaskStore;
+            await s.updateNode(taskId, n, (r) => ({ ...r, state: 'SUCCEEDED' }));
+            await s.settleIfDone(taskId, n);
+          }),
+        );
+        assert.equal((await s0.getTask(taskId))?.value.state, 'succeeded', `round ${round}`);
+      }
+    });
+
+    it("settles at a node's end a task whose shards were recorded without their target counts", async () => {
+      const store = new TaskStore(await open(), env.root);
+      const taskId = await recorded(store, ['a', 'b', 'c']);
+      for (let i = 0; i < PROGRESS_SHARDS; i++) await store.coordinator.set(store.paths.progressShard(taskId, i), Buffer.from(JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 })), -1);
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      await store.updateNode(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal(await store.settleIfDone(taskId, 'b'), undefined);
+      await store.updateNode(taskId, 'c', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal((await store.settleIfDone(taskId, 'c'))?.state, 'succeeded');
+    });
+
     it('counts every concurrent terminal transition exactly once', async () => {
       const stores = await Promise.all([0, 1, 2, 3].map(async () => new TaskStore(await open(), env.root)));
       const s0 = stores[0] as TaskStore;

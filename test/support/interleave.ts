@@ -28,6 +28,8 @@ export function written(op: TxOp): Record<string, unknown> | undefined {
 
 export class InterleavedCoordinator implements Coordinator {
   private readonly hooks: Hook[] = [];
+  /** Every call made through this wrapper, in order (a test counts the requests a step costs). */
+  readonly calls: Call[] = [];
 
   constructor(private readonly inner: Coordinator) {}
 
@@ -39,6 +41,7 @@ export class InterleavedCoordinator implements Coordinator {
   }
 
   private async before(call: Call): Promise<void> {
+    this.calls.push(call);
     for (const h of this.hooks) {
       if (h.fired || !h.when(call)) continue;
       h.fired = true;

@@ -178,3 +178,39 @@ describe('budget keeper: grants a task left behind', () => {
     }
   });
 });
+
+describe('budget keeper: election', () => {
+  const zk = new MemoryCoordinatorStore();
+  const keepers: BudgetKeeper[] = [];
+  afterEach(async () => {
+    await Promise.allSettled(keepers.splice(0).map((k) => k.stop()));
+  });
+  after(() => zk.stop());
+
+  it('the earliest candidate leads; one leaving from the middle changes nothing; the next still standing takes over', async () => {
+    const paths = zkPaths(`/t-${newTaskId()}`);
+    // Twelve candidates, each on its own session, standing in the order they start.
+    for (let i = 0; i < 12; i++) {
+      const k = new BudgetKeeper({ store: new BudgetStore(zk.session(), paths), cluster: CLUSTER, by: `r${i}`, checks: {}, logger: silentLogger, tickMs: 600_000 });
+      await k.start();
+      keepers.push(k);
+    }
+    const leaders = () => keepers.filter((k) => k.isLeading);
+    await waitUntil('one leader', async () => leaders().length === 1);
+    assert.equal(leaders()[0], keepers[0]);
+    // Candidates 5 and 1 leave (from the middle of the line): the leader stays.
+    await keepers[5]?.stop();
+    await keepers[1]?.stop();
+    assert.equal(leaders()[0], keepers[0]);
+    assert.equal(leaders().length, 1);
+    // The leader leaves: the next still standing (candidate 2) takes over, and nobody else.
+    await keepers[0]?.stop();
+    await waitUntil('candidate 2 to lead', async () => keepers[2]?.isLeading);
+    assert.deepEqual(leaders(), [keepers[2]]);
+    await keepers[2]?.stop();
+    await keepers[3]?.stop();
+    await keepers[4]?.stop();
+    await waitUntil('candidate 6 to lead', async () => keepers[6]?.isLeading);
+    assert.deepEqual(leaders(), [keepers[6]]);
+  });
+});

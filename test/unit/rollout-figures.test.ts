@@ -27,6 +27,14 @@ describe('rollout benchmark figures', () => {
     assert.equal(o.breaches[0]?.afterLastEndMs, Infinity);
   });
 
+  it('tells when the limit-th node started (the first wave full, when no slot was reused before)', () => {
+    assert.equal(overlap([ev('a', 'start', 10), ev('b', 'start', 40), ev('c', 'start', 1015), ev('a', 'end', 1010), ev('d', 'start', 1012)], 2).filledAt, 40);
+    assert.equal(overlap([ev('a', 'start', 10), ev('a', 'end', 30), ev('b', 'start', 40)], 2).filledAt, 40);
+    // Fewer nodes than the limit: the last start fills what there is to fill.
+    assert.equal(overlap([ev('a', 'start', 10), ev('b', 'start', 25), ev('a', 'end', 500), ev('b', 'end', 600)], 5).filledAt, 25);
+    assert.equal(overlap([], 5).filledAt, undefined);
+  });
+
   it('takes an end and a start at the same instant as a handoff, not as an overlap', () => {
     const o = overlap([ev('a', 'start', 0), ev('b', 'start', 50), ev('a', 'end', 50), ev('b', 'end', 90)], 1);
     assert.equal(o.max, 1);

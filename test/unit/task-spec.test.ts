@@ -100,6 +100,10 @@ describe('task spec', () => {
 
   it('refuses duplicate nodes and names with slashes', () => {
     assert.match(issuesOf(() => parseTaskSpec({ ...base, nodes: ['a', 'a'] }))[0] ?? '', /nodes: lists "a" twice/);
+    // The first name listed again is the one named, however long the list.
+    const many = Array.from({ length: 5000 }, (_, i) => `n${i}`);
+    assert.match(issuesOf(() => parseTaskSpec({ ...base, nodes: [...many, 'n4000', 'n7'] }))[0] ?? '', /nodes: lists "n4000" twice/);
+    assert.equal(parseTaskSpec({ ...base, nodes: many }).nodes.length, 5000);
     assert.match(issuesOf(() => parseTaskSpec({ ...base, nodes: ['../etc'] }))[0] ?? '', /^nodes\[0\]: must be a node name/);
   });
 
