@@ -273,6 +273,9 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
   const perNode = [...runnerRecords.entries()].sort((a, b) => b[1] - a[1]).filter(([, n]) => n / (N * TASKS) >= 0.05);
   console.log(`zk runners/node     ${([...runnerRecords.values()].reduce((a, b) => a + b, 0) / (N * TASKS)).toFixed(1)} requests: ${perNode.map(([k, n]) => `${k} ${(n / (N * TASKS)).toFixed(2)}`).join(', ')}`);
   console.log(`process zookeeper   CPU ${(m.zkCpu / 1000).toFixed(1)} s (${((m.zkCpu / window) * 100).toFixed(0)} % of a core)`);
+  // The currency on a shared machine: CPU of every process (ZooKeeper's included) per node of the rollout.
+  const processCpu = [...byPid.values()].reduce((sum, group) => sum + (group[0]?.cpuMs ?? 0), 0);
+  console.log(`CPU per node        ${((processCpu + m.zkCpu) / (N * TASKS)).toFixed(1)} ms over every process (ZooKeeper ${(m.zkCpu / (N * TASKS)).toFixed(1)} ms of it)`);
   const leaders = reports.filter((r) => r.leaders > 0).map((r) => r.label);
   console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); leader in ${leaders.join(', ') || 'none'}; gate record up to ${(m.gateMax / 1024).toFixed(0)} KiB (sampled each second), rewritten each round that writes; a waiter: 1 create, 1 watched read, 1 read when woken`);
   console.log(`sqs requests/node   ${(sqsTotal / N).toFixed(2)}  (${sqsTotal} during the rollout: ${[...sqs.entries()].map(([k, v]) => `${k} ${v}`).join(', ')})`);
