@@ -29,6 +29,7 @@ import { AbortedError, DeferredError, describeError, errorCode, MessageError, Se
 import { BudgetStore } from '../core/budget/budget-store.js';
 import { findGrant, waitForGrant, type HeldGrant } from '../core/budget/grant-waiter.js';
 import { BudgetKeeper } from '../core/budget/keeper.js';
+import { runHealthCheck } from '../core/budget/health-check.js';
 import { TaskFollower } from '../core/task/task-follower.js';
 import { describeWindow, isInWindow } from '../core/task/window.js';
 import { TaskChangedError, type TaskGuard, type Versioned } from '../core/task/task-store.js';
@@ -616,6 +617,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
     // The WAITING record and the request go out together (one round trip, not two): the grant is awaited
     // with the record written, so the STARTED write that follows is based on it.
     const failed = new AbortController();
+    // A grant this runner learns of after a ZooKeeper blip may have been given before the cluster's health
+    // changed (see stillHealthy).
+    const epoch = this.sessionEpoch;
     const marking = this.setNode(item, (r) => (r.state === 'WAITING' && r.reason === WAITING_FOR_GRANT ? undefined : { ...r, state: 'WAITING', reason: WAITING_FOR_GRANT })).catch((err: unknown) => {
       failed.abort(err);
       throw err;
@@ -671,7 +675,28 @@ export class Runner extends EventEmitter<RunnerEvents> {
       await this.finalWrite(item, (r) => r, grant);
       return 'again';
     }
+    if (w.freshGrant && this.sessionEpoch !== epoch && !(await this.stillHealthy(w))) {
+      w.grant = undefined;
+      await this.finalWrite(item, (r) => r, grant);
+      return 'again';
+    }
     return 'go';
+  }
+
+  /**
+   * The keeper runs the cluster's health check before every grant, and a runner starts as soon as it sees its
+   * grant. But a runner cut off from ZooKeeper while it waited learns of its grant only when it is back, maybe
+   * long after the check passed and after the cluster turned unhealthy (another node crashed meanwhile): the
+   * grant is not acted on before the check passes again, here. Failing, the grant goes back and the node asks
+   * again (the keeper then holds it until the check passes); a check that cannot run counts as failing.
+   */
+  private async stillHealthy(w: NodeWork): Promise<boolean> {
+    const policy = await this.budget.getPolicy(this.cluster);
+    if (!policy?.health) return true;
+    const out = await runHealthCheck(this.o.checks, policy.health, this.stopping.signal);
+    if (out.ok) return true;
+    w.log.warn({ check: policy.health.check, detail: out.detail }, 'grant given back: the cluster turned unhealthy while this runner was cut off from ZooKeeper; asking again');
+    return false;
   }
 
   /**
