@@ -369,6 +369,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       await skipped();
       log.info({ state: rec.value.state }, 'duplicate work item: node already done');
       this.emit('duplicate', { taskId: item.taskId, node: this.node, reason: `already ${rec.value.state}` });
+      // The copy of a runner that died between the node's end and settling its task (it acks after): settled here.
+      await store.settleIfDone(item.taskId, this.node);
       await this.ack(queue, m);
       return;
     }
@@ -420,8 +422,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
       await this.budget.markDead(this.cluster, this.node, grant.record.token, `last attempt failed, then ${reason}`);
       this.recheckDeadOf(task, item.taskId, grant.record.token);
     }
-    await this.ack(queue, m);
+    // Settled before the ack: a runner that dies in between gets the item again, and settles as a duplicate.
     await this.o.store.settleIfDone(item.taskId, this.node);
+    await this.ack(queue, m);
   }
 
   /**
@@ -476,8 +479,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
     } finally {
       grant.close();
     }
-    await this.ack(queue, m);
+    // Settled before the ack: a runner that dies in between gets the item again, and settles as a duplicate.
     await this.o.store.settleIfDone(item.taskId, this.node);
+    await this.ack(queue, m);
   }
 
   /**
@@ -747,8 +751,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
       w.grant = undefined;
       await this.finalWrite(item, (r) => ({ ...r, state: 'SUCCEEDED', endedAt: this.now(), error: undefined, history: endAttempt(r.history, attempt, this.now()) }), grant);
       log.info({ attempt }, 'node succeeded');
-      await this.ack(w.queue, w.m);
+      // Settled before the ack: a runner that dies in between gets the item again, and settles as a duplicate.
       await store.settleIfDone(item.taskId, this.node);
+      await this.ack(w.queue, w.m);
       return 'done';
     }
     const error = describeError(outcome.error);
@@ -757,8 +762,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
       w.grant = undefined;
       log.warn({ attempt, err: error }, 'task cancelled during the attempt');
       await this.finalWrite(item, (r) => ({ ...r, state: 'SKIPPED', reason: `task cancelled during attempt ${attempt}`, error, endedAt: this.now(), history: endAttempt(r.history, attempt, this.now(), error, false) }), grant);
-      await this.ack(w.queue, w.m);
+      // Settled before the ack: a runner that dies in between gets the item again, and settles as a duplicate.
       await store.settleIfDone(item.taskId, this.node);
+      await this.ack(w.queue, w.m);
       return 'done';
     }
     if (outcome.grantLost) {

@@ -19,7 +19,7 @@ import { planTask } from '../../core/discovery/plan.js';
 import { Supervisor } from '../../router/supervisor.js';
 import { encodeTaskMessage, encodeWorkMessage, newTaskId } from '../../core/task/task.js';
 import type { QueueMessage, WorkQueue } from '../../core/queue/work-queue.js';
-import type { CreateMode } from '../../core/coordination/coordinator.js';
+import type { CreateMode, TxOp } from '../../core/coordination/coordinator.js';
 import { Harness, type Backend, type HarnessOptions } from '../support/harness.js';
 import { InterleavedCoordinator, written } from '../support/interleave.js';
 import { Probe } from '../support/probe.js';
@@ -198,6 +198,37 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       assert.deepEqual(await queuesEmpty(h, 20_000), {}, 'the copy comes back and is acknowledged as a duplicate');
       // The copy claimed the node while it read its record (one round trip): the claim went back with the ack.
       assert.equal(await h.store.coordinator.exists(h.store.paths.owner(taskId, 'n01')), undefined, 'no claim left on the done node');
+    });
+
+    it('a runner that dies right after writing its node\'s end (before settling the task): its copy comes back and the task is settled', async () => {
+      const started: { h?: Harness } = {};
+      let died = false;
+      const h = (started.h = await env.start(['n01'], {
+        wrapSession: (c, who) =>
+          who !== 'runner:n01'
+            ? c
+            : override(c, {
+                transaction: async (ops: TxOp[]) => {
+                  const out = await c.transaction(ops);
+                  const end = ops.some((o) => o.op === 'set' && /\/n01$/.test(o.path) && o.data.toString().includes('"state":"SUCCEEDED"'));
+                  if (end && !died) {
+                    // The write reached ZooKeeper; the process dies before it hears back.
+                    died = true;
+                    void started.h?.runners.get('n01')?.kill();
+                    throw new Error('process died');
+                  }
+                  return out;
+                },
+              }),
+      }));
+      const taskId = await h.submit({ nodes: ['n01'], limit: 1, args: { ms: 10 } });
+      await waitUntil('the runner to die after the end', async () => died && (await h.store.getNode(taskId, 'n01'))?.value.state === 'SUCCEEDED');
+      assert.equal((await h.store.getTask(taskId))?.value.state, 'running', 'nobody settled it yet');
+      await (await h.newRunner('n01')).start();
+      const { task } = await h.waitFinal(taskId, 30_000);
+      assert.equal(task.state, 'succeeded', 'the copy, redelivered to the runner back on the node, settled the task');
+      assert.equal(env.probe.executions(taskId).get('n01'), 1, 'and did not run the node again');
+      assert.deepEqual(await queuesEmpty(h, 20_000), {});
     });
 
     it('a task cancelled while its node waits to retry: the node keeps its grant, marked dead, is re-checked, and another task then runs it', async () => {
