@@ -22,6 +22,7 @@ import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from 
 import { checkTaskBounds, TaskTooLargeError } from '../core/task/task-bounds.js';
 import { TargetsLostError } from '../core/task/task-store.js';
 import { liveNodeNames } from '../core/coordination/membership.js';
+import { retryWhileUnreachable } from '../core/coordination/retry-unreachable.js';
 import { resolveLimit, specToWire, type TaskSpec } from '../core/task/task-spec.js';
 import { BudgetStore } from '../core/budget/budget-store.js';
 import type { QueueMessage } from '../core/queue/work-queue.js';
@@ -54,7 +55,7 @@ export class Router extends EventEmitter<RouterEvents> {
 
   async start(): Promise<void> {
     const { queue, names, store } = this.o;
-    await store.init();
+    await retryWhileUnreachable('create folders', () => store.init(), { log: this.log, signal: this.ac.signal });
     await queue.ensureQueue({ name: names.global, deadLetter: names.globalDlq, maxReceiveCount: this.o.maxReceiveCount, visibilityTimeoutSec: this.o.visibilitySec });
     this.loop = this.run();
     this.log.info({ queue: names.global }, 'router started');

@@ -30,6 +30,7 @@ import { BudgetStore } from '../core/budget/budget-store.js';
 import { findGrant, waitForGrant, type HeldGrant } from '../core/budget/grant-waiter.js';
 import { BudgetKeeper } from '../core/budget/keeper.js';
 import { runHealthCheck } from '../core/budget/health-check.js';
+import { retryWhileUnreachable } from '../core/coordination/retry-unreachable.js';
 import { TaskFollower } from '../core/task/task-follower.js';
 import { describeWindow, isInWindow } from '../core/task/window.js';
 import { TaskChangedError, type TaskGuard, type Versioned } from '../core/task/task-store.js';
@@ -137,23 +138,31 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   async start(): Promise<void> {
-    await this.o.store.init();
-    this.unsubscribeSession = this.o.store.coordinator.onSessionState((st) => {
+    // Each step is safe to run again: a connection lost during the start does not end it (retry-unreachable.ts).
+    const retry = { log: this.log, signal: this.stopping.signal };
+    await retryWhileUnreachable('create folders', () => this.o.store.init(), retry);
+    this.unsubscribeSession ??= this.o.store.coordinator.onSessionState((st) => {
       // Unreachable from a suspension until the same session is back, or from a loss until a new one is up.
       this.suspended = st === 'suspended' || st === 'lost';
       this.sessionEpoch++;
     });
-    await this.budget.registerNode(this.cluster, this.node, this.o.zone);
-    await this.membership.join({
-      node: this.node,
-      cluster: this.cluster,
-      pid: process.pid,
-      host: hostname(),
-      version: this.o.version,
-      since: isoNow(this.o.clock),
-      ...(this.o.zone ? { zone: this.o.zone } : {}),
-    });
-    await this.keeper.start();
+    await retryWhileUnreachable('register the node', () => this.budget.registerNode(this.cluster, this.node, this.o.zone), retry);
+    const since = isoNow(this.o.clock);
+    await retryWhileUnreachable(
+      'join the members',
+      () =>
+        this.membership.join({
+          node: this.node,
+          cluster: this.cluster,
+          pid: process.pid,
+          host: hostname(),
+          version: this.o.version,
+          since,
+          ...(this.o.zone ? { zone: this.o.zone } : {}),
+        }),
+      retry,
+    );
+    await retryWhileUnreachable('stand for keeper', () => this.keeper.start(), retry);
     await this.resumeDeadCheck().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'could not look for a DEAD grant of this node'));
     this.loops = this.queues.map((q) => this.poll(q));
     this.log.info({ queues: this.queues }, 'runner started');

@@ -104,10 +104,12 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     return this.leading;
   }
 
+  /** Joins the election and starts the ticks; safe to call again after it failed (ZooKeeper unreachable). */
   async start(): Promise<void> {
     await this.store.initCluster(this.cluster);
-    this.unsubscribe = this.store.coordinator.onSessionState((s) => this.onSession(s));
+    this.unsubscribe ??= this.store.coordinator.onSessionState((s) => this.onSession(s));
     await this.join();
+    if (this.ticker) return;
     this.ticker = setInterval(() => {
       if (this.electionFailed) {
         this.electionFailed = false;
