@@ -5,7 +5,8 @@
 // their own chunks), so `--version` still loads nothing but commander.
 //
 // What stays outside the bundle, loaded from node_modules at run time as before:
-// - pino and pino-pretty: pino's transports run in a worker thread that loads files by path;
+// - pino-pretty, which pino's transport loads by name in a worker thread (thread-stream's worker file is
+//   named to it through pino's `__bundlerPathsOverrides`: core/logger.ts);
 // - yaml and node-cron, required lazily through createRequire (core/yaml.ts, core/task/task-spec.ts);
 // - site plugins: they import the package (`taskerman`, dist/actions/), so a process that loads them must use
 //   the same classes (errors checked with instanceof): the daemons (router, runner, scheduler) run the compiled
@@ -22,7 +23,7 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const DEFAULT_OUTDIR = path.join(REPO, 'dist', 'cli-bundle');
 
 /** Packages loaded from node_modules at run time (see the header). */
-export const EXTERNAL = ['pino', 'pino-pretty'];
+export const EXTERNAL = ['pino-pretty'];
 
 export interface BundleResult {
   outdir: string;

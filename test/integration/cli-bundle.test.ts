@@ -4,7 +4,9 @@
 // exactly what the sources say, follow a task through a router and a runner to its end, and keep every lazy
 // part lazy (--version loads nothing but commander; no command loads EC2 before it is asked for).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Metafile } from 'esbuild';
@@ -80,6 +82,28 @@ describe('the CLI bundle (build/bundle-cli.ts)', function () {
       const show = (r: Result) => ({ code: r.code, stdout: r.stdout, stderr: r.stderr });
       assert.deepEqual(show(bundled), show(sources), `taskerman ${args.join(' ')}: the bundle differs from the sources`);
     }
+  });
+
+  it('pretty-prints the logs of dev on a terminal: pino-pretty in its worker thread, found from the bundle', async function () {
+    // A terminal for the command: util-linux's script(1) (Debian's bsdutils, always installed).
+    if (!existsSync('/usr/bin/script')) this.skip();
+    const command = [process.execPath, ...entry, 'dev', '--demo', '--nodes', '2', '--seconds', '0.1', '--log-level', 'info'].join(' ');
+    const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { cwd: REPO, env: cliEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(killer);
+        resolve({ code, out });
+      });
+    });
+    // eslint-disable-next-line no-control-regex
+    const plain = r.out.replace(/\x1b\[[0-9;]*m/g, '');
+    assert.equal(r.code, 0, plain.slice(-2000));
+    assert.match(plain, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: router started$/m, 'a pretty log line of the router');
   });
 
   describe('against a router and a runner', function () {
