@@ -13,7 +13,7 @@
 //   dist/cli/main.js, never the bundle (bin/taskerman.js decides).
 //
 //   node --import tsx build/bundle-cli.ts [--outdir dist/cli-bundle]
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,23 @@ export const DEFAULT_OUTDIR = path.join(REPO, 'dist', 'cli-bundle');
 
 /** Packages loaded from node_modules at run time (see the header). */
 export const EXTERNAL = ['pino-pretty'];
+
+/**
+ * `node:http` and `node:https` for the packages (the AWS SDK's HTTP handler) through CommonJS `require`. Their
+ * ES module builds `import("node:http")`, and Node makes an ES module of a built-in by reading every export:
+ * http's WebSocket, MessageEvent and CloseEvent getters then load Node's copy of undici (~30 ms of CPU) for a
+ * request that never uses it. Only default imports are served (what the SDK uses); a named import fails the build.
+ */
+export const httpAsCommonJs: Plugin = {
+  name: 'http-as-commonjs',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?https?$/ }, (args) => (args.importer.includes('/node_modules/') ? { path: args.path.replace(/^node:/, ''), namespace: 'http-as-commonjs' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'http-as-commonjs' }, (args) => ({
+      contents: `import { createRequire } from 'node:module';\nexport default createRequire(import.meta.url)('node:${args.path}');\n`,
+      loader: 'js',
+    }));
+  },
+};
 
 export interface BundleResult {
   outdir: string;
@@ -48,6 +65,7 @@ export async function bundleCli(outdir: string = DEFAULT_OUTDIR): Promise<Bundle
     mainFields: ['module', 'main'],
     chunkNames: 'chunks/[name]-[hash]',
     external: EXTERNAL,
+    plugins: [httpAsCommonJs],
     // CommonJS packages inside an ES module bundle still call require() (Node built-ins, mostly); esbuild's
     // shim uses a `require` in scope when there is one.
     banner: { js: "import { createRequire as __taskermanCreateRequire } from 'node:module'; const require = __taskermanCreateRequire(import.meta.url);" },

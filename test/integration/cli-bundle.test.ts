@@ -135,12 +135,16 @@ describe('the CLI bundle (build/bundle-cli.ts)', function () {
       }
     });
 
-    it('run --wait --json follows the task to its end and prints only the status', async function () {
+    it('run --wait --json follows the task to its end, prints only the status, and never loads undici', async function () {
       const router = start('router', ['router'], env);
       const runner = start('runner b1', ['runner', '--cluster', 'bundle:test', '--node', 'b1'], env);
       await Promise.all([waitForLog(router, 'router started'), waitForLog(runner, 'runner started')]);
-      const r = await cli(['run', 'noop', '--cluster', 'bundle:test', '--destnode', 'b1', '--wait', '--json'], env, 60_000, entry);
+      // Says at exit whether Node's undici was loaded: the SDK's HTTP handler must get node:http through require
+      // (build/bundle-cli.ts, httpAsCommonJs), not as an ES module whose WebSocket getter loads undici.
+      const probe = "data:text/javascript,process.on('exit',()=>process.stderr.write('undici loaded: '+process.moduleLoadList.some((m)=>m.includes('undici'))+'\\n'))";
+      const r = await cli(['run', 'noop', '--cluster', 'bundle:test', '--destnode', 'b1', '--wait', '--json'], env, 60_000, ['--import', probe, ...entry]);
       assert.equal(r.code, 0, `run --wait exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+      assert.equal(r.stderr, 'undici loaded: false\n', 'nothing on stderr but the probe, and no undici');
       const status = JSON.parse(r.stdout) as { state: string; nodes: Array<{ node: string; state: string }> };
       assert.equal(status.state, 'succeeded');
       assert.deepEqual(status.nodes.map((n) => [n.node, n.state]), [['b1', 'SUCCEEDED']]);
