@@ -14,6 +14,8 @@ export interface CountingSqs {
   endpoint: string;
   /** Requests answered since start (or the last reset), by action. */
   requests: Map<string, number>;
+  /** When the server received the last SendMessage of each queue (epoch ms), by queue name. */
+  lastSendAt: Map<string, number>;
   total(): number;
   stop(): Promise<void>;
 }
@@ -26,11 +28,19 @@ export async function startCountingSqs(): Promise<CountingSqs> {
     const action = target ? target.slice(target.lastIndexOf('.') + 1) : 'other';
     requests.set(action, (requests.get(action) ?? 0) + 1);
   });
+  const lastSendAt = new Map<string, number>();
+  app.addHook('preHandler', async (req) => {
+    const at = Date.now();
+    if (!String(req.headers['x-amz-target'] ?? '').endsWith('.SendMessage')) return;
+    const url = (req.body as { QueueUrl?: unknown } | undefined)?.QueueUrl;
+    if (typeof url === 'string') lastSendAt.set(url.slice(url.lastIndexOf('/') + 1), at);
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
+    lastSendAt,
     total: () => [...requests.values()].reduce((a, b) => a + b, 0),
     stop: () => app.close().then(() => undefined),
   };

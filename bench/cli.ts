@@ -2,7 +2,9 @@
 // runs it (bin/taskerman.js: the compiled dist/ when built), median reported. `status` and `run --wait` go
 // against a real ZooKeeper server, an SQS-protocol server and a router and a runner started beforehand.
 // Peak memory and CPU time (user + system) come from GNU time (/usr/bin/time) when installed: on a loaded
-// machine the CPU time moves much less than the wall time, so it tells a real change from noise.
+// machine the CPU time moves much less than the wall time, so it tells a real change from noise. A last line
+// splits `run --wait` into phases from its task's recorded times (`--json`): the CLI until it sends, the
+// router, the runner, and the CLI from the task's end to its exit.
 //
 //   npm run bench:cli -- [--runs 5]
 import { spawn } from 'node:child_process';
@@ -87,6 +89,27 @@ try {
         `${bad ? `  EXIT ${bad.code}: ${bad.stderr.slice(0, 200)}` : ''}${extra ? `  stderr: ${extra.stderr.slice(0, 200)}` : ''}`,
     );
   }
+
+  // Where the wall time of `run --wait` goes, from the times the task's records carry (one clock: all on this
+  // machine, the SQS server's receipt of the send included): the CLI's start-up until it emits the task (stamps it
+// and calls send, the SDK still loading), the send, the router, the runner, and the CLI seeing the end and exiting.
+  const phases: number[][] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = Date.now();
+    const r = await once(['run', 'noop', '--cluster', 'bench:cli', '--destnode', 'a1', '--wait', '--json'], env);
+    const end = Date.now();
+    if (r.code !== 0) throw new Error(`run --wait --json failed (${r.code}): ${r.stderr}`);
+    const s = JSON.parse(r.stdout) as { emitted_at: string; routed_at: string; ended_at: string; nodes: Array<{ started_at: string; ended_at: string }> };
+    const node = s.nodes[0];
+    if (!node) throw new Error('run --wait --json: no node in the status');
+    // The SQS server's receipt of the task's SendMessage (nothing else sends to the global queue here).
+    const sent = sqs.lastSendAt.get('taskerman--global');
+    if (sent === undefined || sent < t0) throw new Error('run --wait --json: the SQS server saw no SendMessage to taskerman--global');
+    const at = [t0, Date.parse(s.emitted_at), sent, Date.parse(s.routed_at), Date.parse(node.started_at), Date.parse(node.ended_at), Date.parse(s.ended_at), end];
+    phases.push(at.slice(1).map((t, k) => t - (at[k] as number)));
+  }
+  const names = ['start → emitted', 'emitted → sent (SDK load, first call)', 'sent → routed (router)', 'routed → node started', 'node started → ended', 'node ended → task ended', 'task ended → CLI exit'];
+  console.log(`run --wait phases (median of ${RUNS}, from the task's records): ${names.map((n, k) => `${n} ${median(phases.map((p) => p[k] as number)).toFixed(0)} ms`).join(', ')}`);
 } finally {
   await Promise.allSettled(daemons.map((d) => d.stop()));
   await sqs.stop();

@@ -13,10 +13,10 @@ import type { CommandContext } from './command-context.js';
 export type AuditWhat = Omit<AuditInput, 'user' | 'outcome' | 'error'>;
 
 /**
- * Where the record goes: the command's open session (left open), or a session being opened for the record
- * alone (closed once the record is written).
+ * Where the record goes: the command's session, open or still connecting (left open either way), or a session
+ * being opened for the record alone (closed once the record is written).
  */
-export type AuditTarget = Coordinator | { opening: Promise<Coordinator> };
+export type AuditTarget = Coordinator | Promise<Coordinator> | { opening: Promise<Coordinator> };
 
 /**
  * Starts opening a ZooKeeper session for the audit record, so that the connect overlaps the command's action;
@@ -33,7 +33,7 @@ export async function writeAudit(ctx: CommandContext, what: AuditWhat, outcome: 
   const input: AuditInput = { ...what, user: currentUser(), outcome: outcome.error === undefined ? 'ok' : 'failed', ...(outcome.error !== undefined ? { error: describeError(outcome.error) } : {}) };
   let own: Coordinator | undefined;
   try {
-    const c = target === undefined ? (own = await connectZk(ctx.cfg, ctx.logger)) : 'opening' in target ? (own = await target.opening) : target;
+    const c = target === undefined ? (own = await connectZk(ctx.cfg, ctx.logger)) : 'opening' in target ? (own = await target.opening) : await target;
     await recordAudit(c, ctx.cfg.zkRoot, input);
   } catch (err) {
     ctx.err(`taskerman: warning: the audit trail could not record this ${what.command}: ${describeError(err)}`);
@@ -63,7 +63,7 @@ export async function audited<T>(ctx: CommandContext, what: AuditWhat, act: (wha
  * failure warned about (it never rejects). The command must await `recorded` before it ends, however it ends.
  * A failed action is recorded before its error is rethrown, as by `audited`.
  */
-export async function auditedInBackground<T>(ctx: CommandContext, what: AuditWhat, act: (what: AuditWhat) => Promise<T>, coordinator?: Coordinator): Promise<{ value: T; recorded: Promise<void> }> {
+export async function auditedInBackground<T>(ctx: CommandContext, what: AuditWhat, act: (what: AuditWhat) => Promise<T>, coordinator?: Coordinator | Promise<Coordinator>): Promise<{ value: T; recorded: Promise<void> }> {
   let value: T;
   try {
     value = await act(what);

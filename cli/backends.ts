@@ -29,13 +29,18 @@ export function openQueue(cfg: CommonConfig): WorkQueue {
   });
 }
 
-export interface OpenOptions {
-  /**
-   * The queues the command is about to send to (`run --wait` and `submit --wait`: the global queue). The
-   * SQS adapter (the AWS SDK, ~80 ms to load) is loaded and their URLs looked up while ZooKeeper connects,
-   * instead of after it; the send joins the lookup. Nothing is reported from here: a failure is the send's.
-   */
-  sendsTo?: (names: QueueNames) => string[];
+/**
+ * Backends being opened: the SQS queue is usable at once (the SDK loads on its first call), ZooKeeper is still
+ * connecting. `run --wait` and `submit --wait` send their task meanwhile and wait for the session only to
+ * follow it: the connect overlaps the SDK's load and the send instead of coming before them.
+ */
+export interface StartedBackends {
+  queue: WorkQueue;
+  names: QueueNames;
+  /** The session; rejects (with the connect's error) if ZooKeeper cannot be reached. */
+  coordinator: Promise<Coordinator>;
+  /** Closes the queue, and the session once it is up (or its connect has failed). */
+  close(): Promise<void>;
 }
 
 /**
@@ -46,25 +51,36 @@ export function warmQueue(queue: WorkQueue, name: string): void {
   queue.exists(name).catch(() => undefined);
 }
 
-/** Opens ZooKeeper and the SQS queue (loaded on its first call, or at once for `sendsTo`). */
-export async function openBackends(cfg: CommonConfig, logger: Logger, opts: OpenOptions = {}): Promise<Backends> {
+/**
+ * Starts connecting to ZooKeeper and, for the queues in `sendsTo`, loading the SQS adapter (the AWS SDK, ~80 ms)
+ * and looking up their URLs, all at once; nothing is awaited.
+ */
+export function startBackends(cfg: CommonConfig, logger: Logger, sendsTo: (names: QueueNames) => string[] = () => []): StartedBackends {
   const queue = openQueue(cfg);
   const names = queueNames(cfg.queuePrefix);
-  for (const name of opts.sendsTo?.(names) ?? []) warmQueue(queue, name);
-  let coordinator: Coordinator;
-  try {
-    coordinator = await connectZk(cfg, logger);
-  } catch (err) {
-    await queue.close();
-    throw err;
-  }
-  const store = new TaskStore(coordinator, cfg.zkRoot);
+  const coordinator = connectZk(cfg, logger);
+  // Awaited by whoever needs the session; a failed connect must not count as an unhandled rejection before.
+  coordinator.catch(() => undefined);
+  for (const name of sendsTo(names)) warmQueue(queue, name);
   return {
     queue,
     names,
-    store,
+    coordinator,
     close: async () => {
-      await Promise.allSettled([queue.close(), coordinator.close()]);
+      await Promise.allSettled([queue.close(), coordinator.then((c) => c.close())]);
     },
   };
+}
+
+/** Opens ZooKeeper and the SQS queue (loaded on its first call). */
+export async function openBackends(cfg: CommonConfig, logger: Logger): Promise<Backends> {
+  const started = startBackends(cfg, logger);
+  let coordinator: Coordinator;
+  try {
+    coordinator = await started.coordinator;
+  } catch (err) {
+    await started.close();
+    throw err;
+  }
+  return { queue: started.queue, names: started.names, store: new TaskStore(coordinator, cfg.zkRoot), close: started.close };
 }

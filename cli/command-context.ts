@@ -7,7 +7,8 @@ import { zkPaths } from '../core/coordination/zk-paths.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import type { WorkQueue } from '../core/queue/work-queue.js';
 import { inContext } from './handle-error.js';
-import { connectZk, openBackends, openQueue, type Backends, type OpenOptions } from './backends.js';
+import { connectZk, openBackends, openQueue, startBackends, type Backends, type StartedBackends } from './backends.js';
+import type { QueueNames } from '../core/queue/queue-names.js';
 import { resolveCommon, type CommonConfig } from './config.js';
 
 export interface CommandContext {
@@ -38,13 +39,28 @@ export function commandContext(cmd: Command, defaults: { logLevel?: CommonConfig
 const whereOf = (cfg: CommonConfig) => ({ zk: cfg.zk, region: cfg.region, queuePrefix: cfg.queuePrefix });
 
 /** Runs `fn` with backends open, closing them however it ends; errors get the command's context. */
-export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
+export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => Promise<T>): Promise<T> {
   let b: Backends;
   try {
-    b = await openBackends(ctx.cfg, ctx.logger, opts);
+    b = await openBackends(ctx.cfg, ctx.logger);
   } catch (err) {
     throw inContext(err, whereOf(ctx.cfg));
   }
+  try {
+    return await fn(b);
+  } catch (err) {
+    throw inContext(err, whereOf(ctx.cfg));
+  } finally {
+    await b.close();
+  }
+}
+
+/**
+ * Runs `fn` while the backends open (`startBackends`: ZooKeeper still connecting, the SQS adapter loading for
+ * the queues in `sendsTo`), closing them however it ends; errors get the command's context.
+ */
+export async function withStartedBackends<T>(ctx: CommandContext, sendsTo: (names: QueueNames) => string[], fn: (b: StartedBackends) => Promise<T>): Promise<T> {
+  const b = startBackends(ctx.cfg, ctx.logger, sendsTo);
   try {
     return await fn(b);
   } catch (err) {

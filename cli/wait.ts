@@ -94,12 +94,13 @@ export async function waitForTask(store: TaskStore, taskId: string, opts: WaitOp
       if (opts.signal?.aborted) return undefined;
       if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) return undefined;
       let rec: Awaited<ReturnType<TaskStore['getTask']>>;
-      let nodes: NodeRecord[] = [];
+      let nodes: NodeRecord[];
       try {
-        // Armed before the read, so a record created in between still wakes us.
+        // Armed before the read, so a record created in between still wakes us. The task and its nodes are read
+        // together: one session's requests are answered in order, so the nodes are never older than the task,
+        // and a follower far from ZooKeeper waits one round trip less per change.
         await watch.start();
-        rec = await store.getTask(taskId);
-        if (rec) nodes = await store.listNodes(taskId);
+        [rec, nodes] = await Promise.all([store.getTask(taskId), store.listNodes(taskId)]);
       } catch (err) {
         if (!isZkOutage(err)) throw err;
         const now = Date.now();

@@ -2,11 +2,12 @@
 // --wait follow it to the end (exit 1 if it did not succeed).
 import { Command, Option } from 'commander';
 import { currentUser, emitTask } from '../../core/task/emit.js';
-import { OptionError } from '../../core/errors.js';
-import { queueNames } from '../../core/queue/queue-names.js';
+import { BackendError, OptionError } from '../../core/errors.js';
+import { queueNames, type QueueNames } from '../../core/queue/queue-names.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { TaskStore } from '../../core/task/task-store.js';
 import { parseTaskSpec, type TaskSpec, type TaskSpecInput } from '../../core/task/task-spec.js';
-import { commandContext, withBackends, withQueue, type CommandContext } from '../command-context.js';
-import type { Backends } from '../backends.js';
+import { commandContext, withQueue, withStartedBackends, type CommandContext } from '../command-context.js';
 import { withCommonOptions } from '../config.js';
 import { statusJson, statusText } from '../status-view.js';
 import { printJson } from '../output/print.js';
@@ -66,10 +67,12 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
     });
     return;
   }
-  await withBackends(
+  await withStartedBackends(
     ctx,
+    (names) => [names.global],
     async (b) => {
-      // The audit record is written while the follow starts; it is in (or its failure warned about) before we end.
+      // The task is sent while ZooKeeper connects; the audit record is written (through the same session) while
+      // the follow starts, and is in (or its failure warned about) before we end.
       const { value: task, recorded } = await auditedInBackground(
         ctx,
         { ...what },
@@ -78,34 +81,49 @@ export async function submitSpec(ctx: CommandContext, spec: TaskSpec, opts: { wa
           w.taskId = t.taskId;
           return t;
         },
-        b.store.coordinator,
+        b.coordinator,
       );
       try {
-        await follow(ctx, b, task.taskId, opts);
+        if (!opts.json) ctx.out(task.taskId);
+        const store = new TaskStore(await sessionToFollow(b.coordinator, task.taskId), ctx.cfg.zkRoot);
+        await follow(ctx, store, b.names, task.taskId, opts);
       } finally {
         await recorded;
       }
     },
-    { sendsTo: (names) => [names.global] },
   );
 }
 
+/**
+ * The session to follow a task that is already on the queue. If ZooKeeper cannot be reached the task still
+ * runs once a router can record it: say so, with its id, rather than let it look like nothing happened.
+ */
+async function sessionToFollow(coordinator: Promise<Coordinator>, taskId: string): Promise<Coordinator> {
+  try {
+    return await coordinator;
+  } catch (err) {
+    throw new BackendError('zookeeper', `task ${taskId} is enqueued, but it cannot be followed: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+      hint: `the task runs once a router can record it; do not run it again: follow it with \`taskerman status ${taskId} --watch\` (or cancel it) once ZooKeeper is back`,
+    });
+  }
+}
+
 /** Follows an emitted task to its end (Ctrl-C stops following), prints it, and maps its end state to the exit code. */
-async function follow(ctx: CommandContext, b: Backends, taskId: string, opts: { json?: boolean; giveUpMs?: number }): Promise<void> {
-  if (!opts.json) ctx.out(taskId);
+async function follow(ctx: CommandContext, store: TaskStore, names: QueueNames, taskId: string, opts: { json?: boolean; giveUpMs?: number }): Promise<void> {
   const ac = new AbortController();
   const onSignal = () => ac.abort();
   process.once('SIGINT', onSignal);
   const bar = opts.json ? undefined : progressReporterFor(process.stderr);
   try {
-    const r = await waitForTask(b.store, taskId, {
+    const r = await waitForTask(store, taskId, {
       out: opts.json || bar ? undefined : ctx.err,
       ...(bar ? { progress: bar.update } : {}),
       note: ctx.err,
       signal: ac.signal,
       zk: ctx.cfg.zk,
       giveUpMs: opts.giveUpMs ?? DEFAULT_GIVE_UP_MS,
-      pending: { queue: b.names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
+      pending: { queue: names.global, region: ctx.cfg.region, zkRoot: ctx.cfg.zkRoot },
     }).finally(() => bar?.done());
     if (!r) throw stoppedFollowing(taskId);
     if (opts.json) printJson(ctx, 'status', statusJson(r.task, r.nodes));

@@ -770,8 +770,8 @@ export class TaskWatch {
   ) {}
 
   async start(): Promise<void> {
-    await this.arm(this.store.paths.task(this.taskId), 'data');
-    await this.arm(this.store.paths.nodes(this.taskId), 'children');
+    // Both watches in one round trip (a session's requests are answered in order).
+    await Promise.all([this.arm(this.store.paths.task(this.taskId), 'data'), this.arm(this.store.paths.nodes(this.taskId), 'children')]);
   }
 
   private async arm(path: string, kind: 'data' | 'children'): Promise<void> {

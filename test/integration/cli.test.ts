@@ -8,6 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
+import { queueNames } from '../../core/queue/queue-names.js';
+import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
 import { freePort } from '../support/zk-server.js';
 import { within } from '../contract/coordinator.contract.js';
@@ -194,6 +196,31 @@ describe('taskerman CLI (integration, separate processes)', function () {
       assert.equal(naming.length, 1, r.stderr);
       assert.ok(naming[0]?.includes(`127.0.0.1:${port}`), r.stderr);
       assert.ok(!/\n\s+at /.test(r.stderr), `no stack trace:\n${r.stderr}`);
+    });
+
+    it('run --wait with nothing listening on --zk: the task is sent all the same (the connect overlaps the send), and it says so with its id (exit 3)', async function () {
+      const port = await freePort();
+      const prefix = freshQueuePrefix();
+      const names = queueNames(prefix);
+      const queue = new SqsWorkQueue({ endpoint: sqs, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+      try {
+        await queue.ensureQueue({ name: names.global, deadLetter: names.globalDlq, maxReceiveCount: 5, visibilityTimeoutSec: 30 });
+        const env = cliEnv({ AWS_ENDPOINT_URL_SQS: sqs, TASKERMAN_QUEUE_PREFIX: prefix, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+        const r = await cli(['run', 'noop', '--cluster', 'c', '--destnode', 'a', '--wait', '--zk', `127.0.0.1:${port}`], env);
+        assert.equal(r.code, 3, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+        const taskId = r.stdout.trim();
+        assert.match(taskId, TASK_ID, 'the task id, alone on stdout');
+        const said = lines(r.stderr).find((l) => l.includes('is enqueued'));
+        assert.ok(said, r.stderr);
+        assert.ok(said.includes(taskId) && said.includes(`ZooKeeper at 127.0.0.1:${port}`), said);
+        assert.ok(r.stderr.includes(`taskerman status ${taskId} --watch`), `the hint says how to follow it:\n${r.stderr}`);
+        assert.ok(!/\n\s+at /.test(r.stderr), `no stack trace:\n${r.stderr}`);
+        const [msg] = await queue.receive(names.global, { max: 1, waitSec: 5, visibilitySec: 30 });
+        assert.equal(msg?.attributes['taskerman.task_id'], taskId, 'the task is on the global queue');
+      } finally {
+        for (const name of await queue.list(prefix)) await queue.deleteQueue(name);
+        await queue.close();
+      }
     });
 
     it('run --help lists --cluster, --nodes, --limit, --arg, --wait and --json', async function () {

@@ -42,8 +42,11 @@ export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, NODE_NO_WARNINGS: '1', ...extra };
 }
 
-export function start(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** How the command is started: from the sources, unless a test names another entry (the bundle's main.js). */
+export const FROM_SOURCES: readonly string[] = ['--import', 'tsx', 'cli/main.ts'];
+
+export function start(name: string, args: string[], env: NodeJS.ProcessEnv, entry: readonly string[] = FROM_SOURCES): Proc {
+  const child = spawn(process.execPath, [...entry, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: null, signal: null }));
@@ -71,8 +74,8 @@ export function describeProc(p: Proc): string {
 }
 
 /** Runs a command to completion (killed if it takes longer than `ms`). */
-export async function cli(args: string[], env: NodeJS.ProcessEnv, ms = COMMAND_MS): Promise<Result> {
-  const p = start(`taskerman ${args.join(' ')}`, args, env);
+export async function cli(args: string[], env: NodeJS.ProcessEnv, ms = COMMAND_MS, entry: readonly string[] = FROM_SOURCES): Promise<Result> {
+  const p = start(`taskerman ${args.join(' ')}`, args, env, entry);
   try {
     const { code, signal } = await within(p.exited, `\`${p.name}\` to exit`, ms);
     return { code, signal, stdout: p.stdout, stderr: p.stderr };
