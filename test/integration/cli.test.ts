@@ -4,6 +4,8 @@
 // bin/taskerman.js, so that a stale dist/ cannot hide a change. Nothing sleeps: tests wait for a process's
 // output or exit, with a bounded timeout; every process still running after a test is killed.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { SqsWorkQueue } from '../../core/queue/sqs-work-queue.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
 import { freePort } from '../support/zk-server.js';
 import { within } from '../contract/coordinator.contract.js';
-import { cli, cliEnv, describeProc, ISO_MS, killAll, lines, start, TASK_ID, DRAIN_MS, waitForLog, type Proc } from '../support/cli-process.js';
+import { cli, cliEnv, COMMAND_MS, describeProc, ISO_MS, killAll, lines, start, TASK_ID, DRAIN_MS, waitForLog, type Proc } from '../support/cli-process.js';
 
 describe('taskerman CLI (integration, separate processes)', function () {
   this.timeout(120_000);
@@ -221,6 +223,17 @@ describe('taskerman CLI (integration, separate processes)', function () {
         for (const name of await queue.list(prefix)) await queue.deleteQueue(name);
         await queue.close();
       }
+    });
+
+    it('output into a reader that stops early (`| head -1`): exits 0 quietly, no EPIPE stack trace', async function () {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'schema'], { cwd: path.resolve(import.meta.dirname, '../..'), env: cliEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+      // The reader is gone before the command writes a byte.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const [code] = (await within(once(child, 'exit'), 'schema to exit', COMMAND_MS)) as [number | null];
+      assert.equal(stderr, '');
+      assert.equal(code, 0);
     });
 
     it('run --help lists --cluster, --nodes, --limit, --arg, --wait and --json', async function () {
