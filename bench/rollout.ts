@@ -84,8 +84,11 @@ async function waitFinal(store: TaskStore, taskId: string, timeoutMs: number): P
     const changed = new Promise<void>((resolve) => (wake = resolve));
     let state: string;
     try {
-      const d = await store.coordinator.get(path, armed ? undefined : fired);
+      // Armed before the answer: the watch can fire before this call's continuation runs (an answer and the
+      // change after it in one read from the socket), and must not be taken for still armed then.
+      const watch = armed ? undefined : fired;
       armed = true;
+      const d = await store.coordinator.get(path, watch);
       state = d ? fromJsonBuffer<TaskRecord>(d.data).state : 'routing';
     } catch (err) {
       // ZooKeeper out of reach for a moment (a loaded machine): look again at the next tick, watch included.
