@@ -46,13 +46,7 @@ export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => 
   } catch (err) {
     throw inContext(err, whereOf(ctx.cfg));
   }
-  try {
-    return await fn(b);
-  } catch (err) {
-    throw inContext(err, whereOf(ctx.cfg));
-  } finally {
-    await b.close();
-  }
+  return useClosing(ctx, b, fn);
 }
 
 /**
@@ -60,7 +54,11 @@ export async function withBackends<T>(ctx: CommandContext, fn: (b: Backends) => 
  * the queues in `sendsTo`), closing them however it ends; errors get the command's context.
  */
 export async function withStartedBackends<T>(ctx: CommandContext, sendsTo: (names: QueueNames) => string[], fn: (b: StartedBackends) => Promise<T>): Promise<T> {
-  const b = startBackends(ctx.cfg, ctx.logger, sendsTo);
+  return useClosing(ctx, startBackends(ctx.cfg, ctx.logger, sendsTo), fn);
+}
+
+/** `fn(b)`, its errors given the command's context, `b` closed however it ends. */
+async function useClosing<B extends { close(): Promise<void> }, T>(ctx: CommandContext, b: B, fn: (b: B) => Promise<T>): Promise<T> {
   try {
     return await fn(b);
   } catch (err) {

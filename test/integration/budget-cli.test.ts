@@ -10,7 +10,7 @@ import { BudgetStore } from '../../core/budget/budget-store.js';
 import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { zkPaths } from '../../core/coordination/zk-paths.js';
 import { TaskStore } from '../../core/task/task-store.js';
-import { cli as runCli, cliEnv, killAll, lines as outputLines, start as startCli, waitForOutput, type Result as CliResult } from '../support/cli-process.js';
+import { backendEnv, cli as runCli, cliEnv, killAll, lines as outputLines, start as startCli, waitForOutput, type Result as CliResult } from '../support/cli-process.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -34,15 +34,7 @@ describe('budget commands (integration, separate processes)', function () {
   beforeEach(async function () {
     root = freshZkRoot();
     dir = await mkdtemp(path.join(os.tmpdir(), 'taskerman-budget-cli-'));
-    env = cliEnv({
-      TASKERMAN_ZK: zk,
-      TASKERMAN_ZK_ROOT: root,
-      AWS_ENDPOINT_URL_SQS: testSqsEndpoint(),
-      TASKERMAN_QUEUE_PREFIX: freshQueuePrefix(),
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-    });
+    env = backendEnv(zk, root, testSqsEndpoint(), freshQueuePrefix());
     coordinator = await ZkCoordinator.connect({ connectionString: zk });
     budget = new BudgetStore(coordinator, zkPaths(root));
   });

@@ -13,7 +13,7 @@ import type { Metafile } from 'esbuild';
 import { bundleCli, REPO } from '../../build/bundle-cli.js';
 import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
 import { freshQueuePrefix, freshZkRoot, requireZk, testSqsEndpoint } from '../support/env.js';
-import { cli, cliEnv, killAll, start, waitForLog, type Result } from '../support/cli-process.js';
+import { backendEnv, cli, cliEnv, killAll, start, waitForLog, type Result } from '../support/cli-process.js';
 
 /** Every input file that loading `output` evaluates before any dynamic import() runs. */
 function staticInputs(meta: Metafile, output: string): Set<string> {
@@ -114,15 +114,7 @@ describe('the CLI bundle (build/bundle-cli.ts)', function () {
     before(function () {
       zk = requireZk(this);
       root = freshZkRoot();
-      env = cliEnv({
-        TASKERMAN_ZK: zk,
-        TASKERMAN_ZK_ROOT: root,
-        AWS_ENDPOINT_URL_SQS: testSqsEndpoint(),
-        TASKERMAN_QUEUE_PREFIX: freshQueuePrefix(),
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
-      });
+      env = backendEnv(zk, root, testSqsEndpoint(), freshQueuePrefix());
     });
     after(async function () {
       await killAll();

@@ -43,6 +43,19 @@ export function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** How the command is started: from the sources, unless a test names another entry (the bundle's main.js). */
+/** The environment of a command against the test's ZooKeeper (under `root`) and SQS server, fresh queue names. */
+export function backendEnv(zk: string, root: string, sqsEndpoint: string, queuePrefix: string): NodeJS.ProcessEnv {
+  return cliEnv({
+    TASKERMAN_ZK: zk,
+    TASKERMAN_ZK_ROOT: root,
+    AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+    TASKERMAN_QUEUE_PREFIX: queuePrefix,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  });
+}
+
 export const FROM_SOURCES: readonly string[] = ['--import', 'tsx', 'cli/main.ts'];
 
 export function start(name: string, args: string[], env: NodeJS.ProcessEnv, entry: readonly string[] = FROM_SOURCES): Proc {
