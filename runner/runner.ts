@@ -258,7 +258,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         // The item first gets as far as it can (its grant asked for, or a wait begun), then the next receive goes
         // out: an item's own steps come before polling for more (bounded, for an item that is slow to get there).
         const bound = new AbortController();
-        await Promise.race([job, waiting, delay(PARK_BOUND_MS, AbortSignal.any([bound.signal, signal])).catch(() => undefined)]);
+        await Promise.race([job, waiting, delay(PARK_BOUND_MS, AbortSignal.any([bound.signal, signal]))]);
         bound.abort();
       }
     }
@@ -361,9 +361,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       throw err;
     }
     const claim = await claiming;
-    const skipped = release;
     if (!task) {
-      await skipped();
+      await release();
       await this.deadLetter(queue, m, new TaskermanError('NOT_FOUND', `task ${item.taskId} has no record in ZooKeeper (expired, or never routed)`, { retryable: false }), item);
       return;
     }
@@ -375,7 +374,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       return;
     }
     if (TERMINAL_NODE_STATES.includes(rec.value.state)) {
-      await skipped();
+      await release();
       log.info({ state: rec.value.state }, 'duplicate work item: node already done');
       this.emit('duplicate', { taskId: item.taskId, node: this.node, reason: `already ${rec.value.state}` });
       // The copy of a runner that died between the node's end and settling its task (it acks after): settled here.
