@@ -15,7 +15,8 @@
 //
 // With --tasks T, T tasks of the same nodes and limit run side by side: they share the cluster's budget (each
 // task's limit counts every task's disrupted nodes), so the ideal is ceil(T·N/limit)·seconds.
-// Unless --cold, a noop rollout over every node goes first (not measured): routers are long-lived.
+// Unless --cold, a noop rollout over every node goes first (not measured; the runners finish with it before the
+// measured task is submitted): routers are long-lived.
 // --cpu-prof DIR writes a CPU profile of each child process (with --procs) into DIR (open in Chrome DevTools).
 //
 //   npm run bench:rollout -- --nodes 100 --limit 10 --seconds 1 [--tasks 2] [--procs 2] [--cold] [--cpu-prof DIR]
@@ -31,6 +32,7 @@ import { FINAL_TASK_STATES, newTaskId, type TaskRecord } from '../core/task/task
 import { fromJsonBuffer, isZkUnreachable } from '../core/coordination/coordinator.js';
 import { startZkServer, type ZkServer } from '../test/support/zk-server.js';
 import { cpuMs } from './bench-support.js';
+import { delay } from '../core/delay.js';
 import { addCounts, busyMs, overlap, pct, sumKeepers } from './rollout/figures.js';
 import type { HostReport } from './rollout/host-report.js';
 import { FLEET, fleetNames, fleetNodes, LocalHost, SQS_CREDENTIALS, type HostPlan, type RolloutHost } from './rollout/local-host.js';
@@ -188,9 +190,16 @@ try {
   let warmUpMs: number | undefined;
   if (!values.cold) {
     const w0 = wallNow();
+    const acked = async () => (await sqsHost.sqsCounts()).DeleteMessage ?? 0;
+    const acked0 = await acked();
     const warm = await emitTask(admin, names, parseTaskSpec({ name: 'warm-up', action: 'noop', cluster, nodes, limit: N }), { kind: 'cli', user: 'bench' });
     await waitFinal(store, warm.taskId, 120_000 + N * 1000);
     warmUpMs = wallNow() - w0;
+    // The task is settled by its last node's end, before the runners have acknowledged their items and given
+    // back their claims: that tail (an SQS delete, a ZooKeeper remove and a new poll per runner) overlapped the
+    // measured task's first second. Let it drain: every item acknowledged, then a moment for what follows.
+    await until('every warm-up item acknowledged', async () => (await acked()) >= acked0 + N, 60_000 + N * 100);
+    await delay(300);
   }
 
   const ids = Array.from({ length: TASKS }, () => newTaskId());
