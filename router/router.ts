@@ -193,7 +193,7 @@ export class Router extends EventEmitter<RouterEvents> {
         }
         const limit = now.value.limit;
         const sent = await this.fanOut(task, targets, fresh, limit);
-        await store.setTaskState(task.taskId, 'routed');
+        await store.markFannedOut(task.taskId);
         if (!fresh) await this.noteMissingRunners(task, targets);
         log.info({ sent, targets: targets.length, limit }, 'task fanned out');
         this.emit('routed', { taskId: task.taskId, nodes: sent });

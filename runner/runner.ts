@@ -712,16 +712,16 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /**
-   * Writes STARTED, guarded on the task record being as we last saw it (a transaction check on its version; the
-   * first start also moves the task to running in the same write): a cancel, halt or pause that lands after we
-   * looked makes the write fail, and the caller looks again. Returns the attempt number, or undefined.
+   * Writes STARTED, guarded on the task being as we last saw it (a transaction check on its control record's
+   * version): a cancel, halt, pause or resume that lands after we looked makes the write fail, and the caller
+   * looks again. Returns the attempt number, or undefined.
    */
   private async recordStart(w: NodeWork): Promise<number | undefined> {
     const { item, follower, log } = w;
     const grant = w.grant as HeldGrant;
     const seen = follower.current;
     if (!seen) return undefined;
-    const taskGuard: TaskGuard = { version: follower.currentVersion, ...(seen.state === 'routed' ? { write: { ...seen, state: 'running' } } : {}) };
+    const taskGuard: TaskGuard = follower.guard;
     const token = grant.record.token;
     try {
       const started = await this.setNode(
@@ -735,6 +735,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
       );
       const attempt = started?.attempts ?? 1;
       log.info({ attempt, fencing_token: token }, 'node started');
+      // The task's first start moves it to `running`; it is bookkeeping, so it does not hold up the action.
+      if (seen.state === 'routing' || seen.state === 'routed') {
+        this.o.store.noteStarted(item.taskId).catch((err: unknown) => log.warn({ err: describeError(err) }, 'could not mark the task running; the router or the next start will'));
+      }
       return attempt;
     } catch (err) {
       if (!(err instanceof TaskChangedError)) throw err;

@@ -1,6 +1,9 @@
 // The ZooKeeper layout, in one place (DESIGN.md "ZooKeeper layout"):
 //   <root>/tasks/<task_id>                       task record (JSON)
 //   <root>/tasks/<task_id>/fanout                ephemeral: a router is fanning this task out
+//   <root>/tasks/<task_id>/control               rewritten with every change a runner must act on (pause, resume,
+//                                                  halt, cancel, limit): runners watch it, not the task record
+//   <root>/tasks/<task_id>/started               empty, persistent: a node of the task has started
 //   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records:
 //   <root>/tasks/<task_id>/progress/<n>            split in shards by node name (a task recorded before the split
 //                                                  keeps its counts in the progress znode itself)
@@ -27,6 +30,8 @@ export interface ZkPaths {
   tasks: string;
   task(taskId: string): string;
   fanout(taskId: string): string;
+  control(taskId: string): string;
+  started(taskId: string): string;
   progress(taskId: string): string;
   progressShard(taskId: string, shard: number): string;
   nodes(taskId: string): string;
@@ -83,6 +88,8 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     tasks,
     task,
     fanout: (id) => joinPath(task(id), 'fanout'),
+    control: (id) => joinPath(task(id), 'control'),
+    started: (id) => joinPath(task(id), 'started'),
     progress: (id) => joinPath(task(id), 'progress'),
     progressShard: (id, shard) => joinPath(task(id), 'progress', String(shard)),
     nodes,

@@ -1,13 +1,21 @@
 // Follows one task's record through a ZooKeeper data watch, for a runner working on one of its nodes:
 // the runner learns at once that the task was cancelled (abort the action in flight), halted or paused
 // (start nothing new), without re-reading the record before every step.
+//
+// The watch is on the task's control record, rewritten only by changes a runner must act on (TaskStore's
+// updateTask): the router's and the settler's writes of the task record (`routed`, `running`) wake nobody.
+// A task recorded before control records existed has none; its record itself is watched then.
 import { fromJsonBuffer, type NodeData } from '../coordination/coordinator.js';
 import type { TaskRecord } from './task.js';
-import type { TaskStore } from './task-store.js';
+import type { TaskGuard, TaskStore } from './task-store.js';
 
 export class TaskFollower {
   private record: TaskRecord | undefined;
   private version = -1;
+  /** The control record's version as last read with the task record (the guard of a node's start). */
+  private controlVersion = -1;
+  /** False once the task turned out to have no control record (recorded by an older version). */
+  private hasControl = true;
   private readonly cancelAc = new AbortController();
   private readonly endAc = new AbortController();
   private waiters: Array<() => void> = [];
@@ -28,21 +36,39 @@ export class TaskFollower {
     this.offSession ??= this.store.coordinator.onSessionState((state) => {
       if ((state === 'connected' || state === 'reconnected') && this.unwatched) this.rearm();
     });
-    await this.read();
+    await this.read(true);
     return this.record;
   }
 
   private rearm(): void {
-    void this.read().catch(() => {
+    void this.read(true).catch(() => {
       this.unwatched = true;
       this.wake();
     });
   }
 
-  private async read(): Promise<void> {
+  /**
+   * The control record (with the watch, when `watch`), then the task record: ZooKeeper answers a session's
+   * requests in order, so the record read is at least as new as the control version read with it, and a
+   * start guarded on that version is refused if anything a runner must act on changed since.
+   */
+  private async read(watch: boolean): Promise<void> {
     if (this.stopped) return;
-    const d = await this.store.coordinator.get(this.store.paths.task(this.taskId), () => this.rearm());
-    this.unwatched = false;
+    const c = this.store.coordinator;
+    const p = this.store.paths;
+    const onChange = watch ? () => this.rearm() : undefined;
+    if (this.hasControl) {
+      const [ctl, d] = await Promise.all([c.get(p.control(this.taskId), onChange), c.get(p.task(this.taskId))]);
+      if (ctl || !d) {
+        if (watch) this.unwatched = false;
+        if (ctl) this.controlVersion = Math.max(this.controlVersion, ctl.stat.version);
+        this.apply(d);
+        return;
+      }
+      this.hasControl = false;
+    }
+    const d = await c.get(p.task(this.taskId), onChange);
+    if (watch) this.unwatched = false;
     this.apply(d);
   }
 
@@ -51,7 +77,7 @@ export class TaskFollower {
    * because the record moved on before the watch told us.
    */
   async refresh(): Promise<TaskRecord | undefined> {
-    if (!this.stopped) this.apply(await this.store.coordinator.get(this.store.paths.task(this.taskId)));
+    await this.read(false);
     return this.record;
   }
 
@@ -78,9 +104,9 @@ export class TaskFollower {
     return this.record;
   }
 
-  /** The ZooKeeper version of `current` (-1 when there is none): a write guarded on it fails if the task moved on. */
-  get currentVersion(): number {
-    return this.version;
+  /** What a node's start is guarded on: it is refused if the task changed in a way a runner must act on since `current`. */
+  get guard(): TaskGuard {
+    return this.hasControl ? { path: this.store.paths.control(this.taskId), version: this.controlVersion } : { path: this.store.paths.task(this.taskId), version: this.version };
   }
 
   /** Aborts when the task is cancelled (or its record removed): actions in flight stop. */

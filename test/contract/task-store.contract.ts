@@ -9,6 +9,7 @@ import { parseTaskSpec } from '../../core/task/task-spec.js';
 import { PROGRESS_SHARDS, progressShardOf, TaskChangedError, TaskStore } from '../../core/task/task-store.js';
 import { newTaskId } from '../../core/task/task.js';
 import { InterleavedCoordinator } from '../support/interleave.js';
+import { TaskFollower } from '../../core/task/task-follower.js';
 
 export function taskStoreContract(name: string, factory: () => Promise<{ open(): Promise<Coordinator>; root: string; cleanup(): Promise<void> }>): void {
   describe(`task store: ${name}`, () => {
@@ -271,6 +272,79 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       // A terminal move under a guard is refused too, progress counts included.
       await assert.rejects(store.updateNodeVersioned(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }), undefined, { version: seen.version }), TaskChangedError);
       assert.deepEqual(await store.getProgress(taskId), { terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 });
+    });
+
+    it("a runner's follower wakes for a pause, not for the router's routed and running; a start guarded on it goes through those", async () => {
+      const router = new TaskStore(await open(), env.root);
+      const taskId = await recorded(router);
+      const watched = new InterleavedCoordinator(await open());
+      const follower = new TaskFollower(new TaskStore(watched, env.root), taskId);
+      assert.equal((await follower.start())?.state, 'routing');
+      const guard = follower.guard;
+      const taskReads = () => watched.calls.filter((c) => c.method === 'get' && c.path === router.paths.task(taskId)).length;
+      const readsAtStart = taskReads();
+      // The router's and the first start's bookkeeping: no runner acts on it.
+      await router.markFannedOut(taskId);
+      await new TaskStore(await open(), env.root).noteStarted(taskId);
+      assert.equal((await router.getTask(taskId))?.value.state, 'running');
+      // A start guarded on what the follower saw before them goes through.
+      const runner = new TaskStore(await open(), env.root);
+      assert.equal((await runner.updateNodeVersioned(taskId, 'a', (r) => ({ ...r, state: 'STARTED' }), undefined, guard))?.value.state, 'STARTED');
+      // A pause wakes the follower (one read of the record), and a start guarded on the old view is refused.
+      const woken = follower.changed();
+      await router.updateTask(taskId, (t) => ({ ...t, paused: { by: 'ana', at: new Date().toISOString() } }));
+      await woken;
+      assert.ok(follower.current?.paused);
+      assert.equal(taskReads() - readsAtStart, 1, 'the follower read the task record again for the routed or running write');
+      await assert.rejects(runner.updateNodeVersioned(taskId, 'b', (r) => ({ ...r, state: 'STARTED' }), undefined, guard), TaskChangedError);
+      assert.equal((await runner.getNode(taskId, 'b'))?.value.state, 'QUEUED');
+      follower.stop();
+    });
+
+    it('a task goes running once, whether its first start comes during the fan-out, after it, or in between the router\'s steps', async () => {
+      const store = new TaskStore(await open(), env.root);
+      // A start while the items are still being sent: the router's one write at the end says running.
+      const during = await recorded(store);
+      await store.noteStarted(during);
+      assert.equal((await store.getTask(during))?.value.state, 'routing');
+      const a = await store.markFannedOut(during);
+      assert.equal(a?.state, 'running');
+      assert.ok(a?.routedAt);
+      // No start yet when the router is done: routed; the first start says running, later ones write nothing.
+      const after = await recorded(store);
+      assert.equal((await store.markFannedOut(after))?.state, 'routed');
+      await store.noteStarted(after);
+      const once = await store.getTask(after);
+      assert.equal(once?.value.state, 'running');
+      await store.noteStarted(after);
+      assert.equal((await store.getTask(after))?.version, once?.version);
+      // The start lands after the router looked for it and before it wrote routed: it reads routing and
+      // leaves the state alone; the router looks again after its write and says running.
+      const { hooked, slow, other } = await twoActors();
+      const between = await recorded(other);
+      const hook = hooked.once(
+        (c) => (c.method === 'set' || c.method === 'transaction') && c.ops.some((op) => op.path === slow.paths.task(between)),
+        async () => {
+          await other.noteStarted(between);
+          assert.equal((await other.getTask(between))?.value.state, 'routing');
+        },
+      );
+      assert.equal((await slow.markFannedOut(between))?.state, 'running');
+      assert.ok(hook.fired);
+    });
+
+    it('a task recorded before control records: its follower watches the task record itself', async () => {
+      const store = new TaskStore(await open(), env.root);
+      const taskId = await recorded(store);
+      await store.coordinator.remove(store.paths.control(taskId));
+      const follower = new TaskFollower(new TaskStore(await open(), env.root), taskId);
+      await follower.start();
+      assert.equal(follower.guard.path, store.paths.task(taskId));
+      const woken = follower.changed();
+      await store.updateTask(taskId, (t) => ({ ...t, paused: { by: 'ana', at: new Date().toISOString() } }));
+      await woken;
+      assert.ok(follower.current?.paused);
+      follower.stop();
     });
 
     it('does not settle on progress counts that a node queued again has made stale', async () => {

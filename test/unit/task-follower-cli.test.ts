@@ -165,7 +165,8 @@ describe("the runner's TaskFollower after a ZooKeeper blip", () => {
       const f = new TaskFollower(new TaskStore(flaky, ROOT), t.taskId);
       assert.equal((await f.start())?.state, 'routing');
       failNextGet = true;
-      await admin.updateTask(t.taskId, (r) => ({ ...r, state: 'running' }));
+      // A pause: a change runners act on (the router's bookkeeping, `running`, wakes no follower).
+      await admin.updateTask(t.taskId, (r) => ({ ...r, paused: { by: 'ana', at: new Date().toISOString() } }));
       await within(
         (async () => {
           while (failNextGet) await new Promise((r) => setTimeout(r, 5));
