@@ -20,7 +20,7 @@ import type { Logger } from '../core/logger.js';
 import { mapLimit } from '../core/pool.js';
 import { parseTaskMessage, encodeWorkMessage, type Task, type TaskRecord } from '../core/task/task.js';
 import { checkTaskBounds, TaskTooLargeError } from '../core/task/task-bounds.js';
-import { TargetsLostError } from '../core/task/task-store.js';
+import { digestOf, TargetsLostError } from '../core/task/task-store.js';
 import { liveNodeNames } from '../core/coordination/membership.js';
 import { retryWhileUnreachable } from '../core/coordination/retry-unreachable.js';
 import { resolveLimit, specToWire, type TaskSpec } from '../core/task/task-spec.js';
@@ -291,6 +291,12 @@ function sameTask(rec: TaskRecord, task: Task): boolean {
     rec.emittedAt === task.emittedAt &&
     rec.emittedBy.kind === task.emittedBy.kind &&
     rec.emittedBy.user === task.emittedBy.user &&
-    JSON.stringify(rec.spec) === JSON.stringify(specToWire(task.spec))
+    sameSpec(rec, specToWire(task.spec))
   );
+}
+
+/** The recorded spec is the message's, its explicit node list compared by digest when kept out of the record. */
+function sameSpec(rec: TaskRecord, wire: ReturnType<typeof specToWire>): boolean {
+  if (rec.nodesDigest === undefined) return JSON.stringify(rec.spec) === JSON.stringify(wire);
+  return JSON.stringify(rec.spec) === JSON.stringify({ ...wire, nodes: [] }) && digestOf(wire.nodes ?? []) === rec.nodesDigest;
 }

@@ -540,7 +540,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   /** The task's spec, its action in this runner's registry and the action's arguments (throws if it cannot run here). */
   private resolve(task: TaskRecord): Pick<NodeWork, 'spec' | 'action' | 'args'> {
-    const spec = parseTaskSpec(task.spec);
+    // A node list kept out of the record (nodesDigest) was checked by the router; this node is on it.
+    const spec = parseTaskSpec(task.nodesDigest === undefined ? task.spec : { ...task.spec, nodes: [this.node] });
     const action = this.o.registry.get(spec.action, spec.version);
     return { spec, action, args: this.o.registry.parseArgs(action, spec.args) };
   }

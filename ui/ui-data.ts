@@ -101,7 +101,9 @@ export async function readTaskDetail(s: UiSources, taskId: string) {
   const t = await s.store.getTask(taskId);
   if (!t) return undefined;
   const [nodes, progress] = await Promise.all([s.store.listNodes(taskId), s.store.getProgress(taskId)]);
-  return { task: { ...taskSummary(t.value, progress), spec: t.value.spec, routed_at: t.value.routedAt ?? null }, nodes: nodes.map(nodeJson), now: new Date().toISOString() };
+  // An explicit node list kept out of the record (nodesDigest) is the target list: the node records' names.
+  const spec = t.value.nodesDigest === undefined ? t.value.spec : { ...t.value.spec, nodes: (await s.store.getTargets(taskId)) ?? nodes.map((n) => n.node) };
+  return { task: { ...taskSummary(t.value, progress), spec, routed_at: t.value.routedAt ?? null }, nodes: nodes.map(nodeJson), now: new Date().toISOString() };
 }
 
 export async function readClusters(s: UiSources) {

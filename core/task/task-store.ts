@@ -105,7 +105,7 @@ export class TargetsLostError extends TaskermanError {
   }
 }
 
-const digestOf = (targets: readonly string[]): string => createHash('sha256').update(JSON.stringify(targets)).digest('hex');
+export const digestOf = (targets: readonly string[]): string => createHash('sha256').update(JSON.stringify(targets)).digest('hex');
 
 function chunksOf<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -282,8 +282,12 @@ export class TaskStore {
   async createTask(n: NewTask): Promise<boolean> {
     const now = this.iso();
     const id = n.task.taskId;
-    const spec = specToWire(n.task.spec);
-    checkTaskBounds(JSON.stringify(spec), n.targets);
+    const wire = specToWire(n.task.spec);
+    checkTaskBounds(JSON.stringify(wire), n.targets);
+    // An explicit node list is the target list (ExplicitDiscovery): it is kept once, in the target chunks.
+    const listed = wire.nodes ?? [];
+    const keptOut = listed.length > 0 && n.state !== 'failed' && listed.length === n.targets.length && listed.every((node, i) => node === n.targets[i]);
+    const spec = keptOut ? { ...wire, nodes: [] } : wire;
     const nodeOps = n.state === 'failed' ? [] : this.nodeCreates(id, n.targets, now, n.notes);
     const small = nodeOps.length <= RECORD_BATCH_NODES && opBytes(nodeOps) <= RECORD_BATCH_BYTES;
     const chunks = chunksOf(n.targets, TARGET_CHUNK_NODES);
@@ -300,6 +304,7 @@ export class TaskStore {
       ...(n.reason ? { reason: n.reason } : {}),
       ...(n.state === 'failed' ? { endedAt: now } : {}),
       ...(small ? {} : { recording: { chunks: chunks.length, digest: digestOf(n.targets) } }),
+      ...(keptOut ? { nodesDigest: digestOf(listed) } : {}),
     };
     const ops: TxOp[] = [
       { op: 'create', path: this.paths.task(id), data: toJsonBuffer(record) },

@@ -143,6 +143,17 @@ export function rolloutScenarios(name: string, setup: ScenarioSetup): void {
       for (const [node, count] of env.probe.executions(taskId)) assert.equal(count, 1, node);
       assert.equal(env.probe.executions(taskId).size, 6);
       assert.deepEqual(await queuesEmpty(h), {});
+      // The record keeps the node list once, in the target chunks (every runner reads the record): a message
+      // under the same id that differs only in its node list is another task, refused, not taken for a copy.
+      const rec = await h.store.getTask(taskId);
+      assert.deepEqual(rec?.value.spec.nodes, []);
+      assert.deepEqual(await h.store.getTargets(taskId), nodeNames(6));
+      let rejected = '';
+      for (const r of h.routers) r.on('rejected', (e) => (rejected = e.reason));
+      const parsed = JSON.parse(body) as { spec: { nodes: string[] } };
+      await h.queue.send(h.names.global, { body: JSON.stringify({ ...parsed, spec: { ...parsed.spec, nodes: [...parsed.spec.nodes].reverse() } }) });
+      await waitUntil('the look-alike refused', async () => rejected !== '');
+      assert.match(rejected, /already used by a different task/);
     });
 
     it('keeps the grant of a killed runner (a reboot): no other node starts until it is back and its post_check passed', async () => {
