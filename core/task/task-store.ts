@@ -567,8 +567,11 @@ export class TaskStore {
    * its own write, and a start looks at the state after its own marker, so one of them sees the other.
    */
   async noteStarted(taskId: string): Promise<void> {
+    const marker = this.paths.started(taskId);
+    // A read first: most starts of a big task find the marker, and a create refused costs ZooKeeper a write.
+    if (await this.coordinator.exists(marker)) return;
     try {
-      await this.coordinator.create(this.paths.started(taskId), Buffer.alloc(0));
+      await this.coordinator.create(marker, Buffer.alloc(0));
     } catch (err) {
       if (isNodeExists(err) || isNoNode(err)) return;
       throw err;
