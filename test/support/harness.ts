@@ -4,7 +4,7 @@ import { builtinRegistry } from '../../actions/builtin.js';
 import type { AnyAction } from '../../actions/action.js';
 import type { ActionRegistry } from '../../actions/registry.js';
 import type { Clock } from '../../core/clock.js';
-import type { Coordinator } from '../../core/coordination/coordinator.js';
+import { isZkUnreachable, type Coordinator } from '../../core/coordination/coordinator.js';
 import { ExplicitDiscovery, MembersDiscovery, StaticDiscovery } from '../../core/discovery/discovery.js';
 import { emitTask } from '../../core/task/emit.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
@@ -153,9 +153,18 @@ export class Harness {
     const watch = new TaskWatch(this.store, taskId);
     try {
       for (;;) {
-        await watch.start();
-        const t = await this.store.getTask(taskId);
-        const nodes = t ? await this.store.listNodes(taskId) : [];
+        let t: Awaited<ReturnType<TaskStore['getTask']>>;
+        let nodes: NodeRecord[];
+        try {
+          await watch.start();
+          t = await this.store.getTask(taskId);
+          nodes = t ? await this.store.listNodes(taskId) : [];
+        } catch (err) {
+          // This session may still be reconnecting after a ZooKeeper restart the test made: look again.
+          if (!isZkUnreachable(err) || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
         if (pred(nodes, t?.value)) return nodes;
         if (Date.now() > deadline) throw new Error(`task ${taskId}: timed out waiting for ${what}: ${t?.value.state ?? 'no record'}; ${nodes.map((n) => `${n.node}=${n.state}`).join(' ')}`);
         await watch.next(Math.min(500, Math.max(1, deadline - Date.now())));
