@@ -179,11 +179,36 @@ export const PROGRESS_SHARDS = 16;
  * A progress shard as stored: its counts, and how many of the task's targets count in it (fixed when the task
  * is recorded; absent in shards recorded before it was kept). A node's end needs only its own shard to know
  * that the task cannot be done yet (its shard still has targets to end), which is true of nearly every node
- * end: only the ends that complete a shard read every shard and the task record to settle (see settleIfDone).
+ * end. `summarised`: the task's progress record keeps a ProgressSummary, which the end completing this shard
+ * (or taking it back from complete, or moving its DEAD count) updates in the same transaction.
  */
 export interface ProgressShard extends Progress {
   targets?: number;
+  summarised?: true;
 }
+
+/**
+ * The task's progress record (the parent of the shards), for a task recorded with summarised shards: which
+ * shards are complete (every target terminal) and their counts, and the DEAD count of every shard. Written
+ * only by the ends that complete a shard, by the writes that take a complete shard back (a redrive, a resume)
+ * and by the moves into or out of DEAD: a few dozen writes per task, whatever its size. Whether a task is done
+ * is one read of it (every shard complete), not a read of every shard; the end that completes the last shard
+ * learns it from its own write, and the circuit breaker reads its DEAD count in one request.
+ * (A task recorded before the shards were summarised has the plain counts of a Progress here, unused once it
+ * has shards; one recorded before the split keeps its only counts here.)
+ */
+export interface ProgressSummary {
+  /** The shards with at least one target: the task is done when `complete` reaches it. */
+  shards: number;
+  /** The shards whose targets are all terminal. */
+  complete: number;
+  /** The counts of the complete shards, summed: the task's counts once every shard is complete. */
+  ended: Progress;
+  /** DEAD nodes over every shard, complete or not (the circuit breaker's count). */
+  dead: number;
+}
+
+const isSummary = (v: unknown): v is ProgressSummary => typeof v === 'object' && v !== null && typeof (v as ProgressSummary).shards === 'number' && typeof (v as ProgressSummary).complete === 'number';
 
 /** The progress shard a node's end counts in: a stable hash of its name. */
 export function progressShardOf(node: string): number {
@@ -206,17 +231,63 @@ function adjust(p: Progress, state: NodeState, by: 1 | -1): void {
   }
 }
 
+function addCounts(to: Progress, from: Progress, sign: 1 | -1): void {
+  to.terminal += sign * from.terminal;
+  to.SUCCEEDED += sign * from.SUCCEEDED;
+  to.DEAD += sign * from.DEAD;
+  to.SKIPPED += sign * from.SKIPPED;
+}
+
+const countsOf = (p: Progress): Progress => ({ terminal: p.terminal, SUCCEEDED: p.SUCCEEDED, DEAD: p.DEAD, SKIPPED: p.SKIPPED });
+
+/** Whether a shard of `targets` targets going from `before` to `after` changes the summary: it was or is complete, or its DEAD count moves. */
+const movesSummary = (targets: number, before: Progress, after: Progress): boolean => before.terminal >= targets || after.terminal >= targets || before.DEAD !== after.DEAD;
+
+/** The summary after a shard of `targets` targets went from `before` to `after` (movesSummary holds). */
+function nextSummary(s: ProgressSummary, targets: number, before: Progress, after: Progress): ProgressSummary {
+  const was = before.terminal >= targets;
+  const is = after.terminal >= targets;
+  const next: ProgressSummary = { ...s, ended: countsOf(s.ended), dead: s.dead + after.DEAD - before.DEAD };
+  if (was) {
+    next.complete -= 1;
+    addCounts(next.ended, before, -1);
+  }
+  if (is) {
+    next.complete += 1;
+    addCounts(next.ended, after, 1);
+  }
+  return next;
+}
+
+/** What a node's end written by this store says about settling (see settleIfDone). */
+type EndSeen =
+  /** Its shard still had targets to end: the end that completes the shard settles, or passes it on. */
+  | 'open'
+  /** It completed its shard, and other shards were not complete: the end that completes the last one settles. */
+  | 'shard-complete'
+  /** It completed the last incomplete shard: the task is done, as of this summary. */
+  | { summary: ProgressSummary; version: number };
+
+/**
+ * What the circuit breaker needs: the task's DEAD nodes, and how many nodes are known to have ended (exact
+ * once every target has ended, below the target count before: `ended >= targetCount` says whether all did).
+ */
+export interface EndCounts {
+  dead: number;
+  ended: number;
+}
+
 /** How many node ends `TaskStore` remembers for settleIfDone (a runner settles right after its own end). */
 const ENDS_REMEMBERED = 256;
 
 export class TaskStore {
   readonly paths: ZkPaths;
   /**
-   * The node ends this store wrote, by "<task>\n<node>": true when the node's shard still had targets to end
-   * right after the write. Then some later end completes that shard, and settles; settleIfDone for this end
-   * needs no request at all. Oldest first, at most ENDS_REMEMBERED.
+   * The node ends this store wrote, by "<task>\n<node>", with what the write showed about settling: then
+   * settleIfDone for that end needs no read at all (most ends), or only the task record (the last end).
+   * Oldest first, at most ENDS_REMEMBERED.
    */
-  private readonly endsWritten = new Map<string, boolean>();
+  private readonly endsWritten = new Map<string, EndSeen>();
 
   constructor(
     readonly coordinator: Coordinator,
@@ -275,8 +346,7 @@ export class TaskStore {
     const ops: TxOp[] = [
       { op: 'create', path: this.paths.task(id), data: toJsonBuffer(record) },
       { op: 'create', path: this.paths.nodes(id), data: Buffer.alloc(0) },
-      { op: 'create', path: this.paths.progress(id), data: toJsonBuffer(emptyProgress()) },
-      ...shardTargets(n.targets).map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(id, i), data: toJsonBuffer({ ...emptyProgress(), targets } satisfies ProgressShard) })),
+      ...this.progressCreates(id, n.targets),
       { op: 'create', path: this.paths.targets(id), data: Buffer.alloc(0) },
       { op: 'create', path: this.paths.taskIndexEntry(id, n.task.emittedAt), data: Buffer.alloc(0) },
     ];
@@ -295,6 +365,16 @@ export class TaskStore {
     }
     if (!small) await this.saveTargetChunks(id, chunks);
     return true;
+  }
+
+  /** The task's progress summary and its shards, each shard with its target count, all zero. */
+  private progressCreates(taskId: string, targets: readonly string[]): TxOp[] {
+    const perShard = shardTargets(targets);
+    const summary: ProgressSummary = { shards: perShard.filter((t) => t > 0).length, complete: 0, ended: emptyProgress(), dead: 0 };
+    return [
+      { op: 'create', path: this.paths.progress(taskId), data: toJsonBuffer(summary) },
+      ...perShard.map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(taskId, i), data: toJsonBuffer({ ...emptyProgress(), targets, summarised: true } satisfies ProgressShard) })),
+    ];
   }
 
   private nodeCreates(taskId: string, targets: readonly string[], now: string, notes?: ReadonlyMap<string, string>): TxOp[] {
@@ -555,22 +635,9 @@ export class TaskStore {
         } else if (countsUnchanged) {
           await this.coordinator.transaction([...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }]);
         } else {
-          // The node's shard; a task recorded before the counts were split has only the progress record.
-          const shardPath = this.paths.progressShard(taskId, progressShardOf(node));
-          const shard = await this.coordinator.get(shardPath);
-          const counterPath = shard ? shardPath : progressPath;
-          const p = shard ?? (await this.coordinator.get(progressPath));
-          if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
-          const progress = fromJsonBuffer<ProgressShard>(p.data);
-          adjust(progress, cur.state, -1);
-          adjust(progress, next.state, 1);
-          shardLost = true;
-          await this.coordinator.transaction([
-            ...guardOps,
-            { op: 'set', path, data: toJsonBuffer(next), version },
-            { op: 'set', path: counterPath, data: toJsonBuffer(progress), version: p.stat.version },
-          ]);
-          if (isTerminalNode(next.state)) this.rememberEnd(taskId, node, typeof progress.targets === 'number' && progress.terminal < progress.targets);
+          const seen = await this.writeEnd(taskId, node, cur.state, next.state, [...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }], () => (shardLost = true));
+          if (isTerminalNode(next.state)) this.rememberEnd(taskId, node, seen);
+          else this.endsWritten.delete(`${taskId}\n${node}`);
         }
         return { value: next, version: version + 1 };
       } catch (err) {
@@ -588,10 +655,51 @@ export class TaskStore {
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
   }
 
-  private rememberEnd(taskId: string, node: string, shardOpen: boolean): void {
+  /**
+   * Writes `ops` (a node record's move into or out of a terminal state, and its guards) with the task's
+   * progress counts in one transaction: the node's shard, and the progress summary when the shard completes,
+   * stops being complete or changes its DEAD count (a task recorded before the split: its one progress
+   * record). Calls `counted` just before the transaction (a failure on a count from there on is a race with
+   * another end, not with this node's record). Returns what the write shows about settling.
+   */
+  private async writeEnd(taskId: string, node: string, from: NodeState, to: NodeState, ops: TxOp[], counted: () => void): Promise<EndSeen | undefined> {
+    const progressPath = this.paths.progress(taskId);
+    // The node's shard; a task recorded before the counts were split has only the progress record.
+    const shardPath = this.paths.progressShard(taskId, progressShardOf(node));
+    const shard = await this.coordinator.get(shardPath);
+    const counterPath = shard ? shardPath : progressPath;
+    const p = shard ?? (await this.coordinator.get(progressPath));
+    if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
+    const before = fromJsonBuffer<ProgressShard>(p.data);
+    const after: ProgressShard = { ...before };
+    adjust(after, from, -1);
+    adjust(after, to, 1);
+    const counts: TxOp[] = [{ op: 'set', path: counterPath, data: toJsonBuffer(after), version: p.stat.version }];
+    const targets = shard ? before.targets : undefined;
+    let summary: Versioned<ProgressSummary> | undefined;
+    // Read only by the ends that move the summary: nearly every end leaves its shard incomplete.
+    if (typeof targets === 'number' && before.summarised && movesSummary(targets, before, after)) {
+      const s = await this.coordinator.get(progressPath);
+      if (!s) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
+      const read = fromJsonBuffer<ProgressSummary>(s.data);
+      const moved = nextSummary(read, targets, before, after);
+      counts.push({ op: 'set', path: progressPath, data: toJsonBuffer(moved), version: s.stat.version });
+      summary = { value: moved, version: s.stat.version + 1 };
+    }
+    counted();
+    await this.coordinator.transaction([...ops, ...counts]);
+    if (typeof targets !== 'number') return undefined;
+    if (after.terminal < targets) return 'open';
+    // (An old shard with target counts and no summary: whoever settles reads every shard.)
+    if (!summary) return undefined;
+    return summary.value.complete < summary.value.shards ? 'shard-complete' : { summary: summary.value, version: summary.version };
+  }
+
+  private rememberEnd(taskId: string, node: string, seen: EndSeen | undefined): void {
     const key = `${taskId}\n${node}`;
     this.endsWritten.delete(key);
-    this.endsWritten.set(key, shardOpen);
+    if (seen === undefined) return;
+    this.endsWritten.set(key, seen);
     if (this.endsWritten.size > ENDS_REMEMBERED) this.endsWritten.delete(this.endsWritten.keys().next().value as string);
   }
 
@@ -675,31 +783,51 @@ export class TaskStore {
    * of runners: the write is guarded on the progress counts it read, so a node queued again in between
    * (resume, redrive) makes it look again instead of settling on a stale count.
    *
-   * `endedNode`: the caller has just recorded that node's end. When this store wrote that end and the shard
-   * still had targets to end right after it, nothing is read: a later end completes the shard. Otherwise the
-   * node's own progress shard is read first, and while it still has targets to end the task cannot be done:
-   * one small read, instead of the task
-   * record and every shard (which made each of a 1,000-node task's node ends cost ~19 ZooKeeper requests and a
-   * read of the whole task record). The end that completes a shard reads everything; of the ends that complete
-   * the last shards, the one written last reads every other shard after its own write, so it sees them all
-   * complete and settles: no task is left unsettled.
+   * What it reads (a task whose shards are summarised, see ProgressSummary):
+   * - `endedNode`, an end this store wrote that left its shard incomplete, or completed its shard while
+   *   others were not: nothing. A later end completes the last shard; its write says so, and it settles.
+   * - `endedNode`, the end this store wrote that completed the last shard: the task record only.
+   * - otherwise (an end written elsewhere: a duplicate work item, a redrive, a resume, the breaker): the
+   *   progress summary, and the task record when every shard is complete.
+   * The summary is written in the same transaction as every end that completes a shard, so of the ends that
+   * complete the last shards, exactly one sees every shard complete, whatever the interleaving.
+   * A task recorded before the summary existed reads the node's shard, then the task record and every shard.
    */
   async settleIfDone(taskId: string, endedNode?: string): Promise<TaskRecord | undefined> {
     const taskPath = this.paths.task(taskId);
+    const progressPath = this.paths.progress(taskId);
+    let known: Versioned<ProgressSummary> | undefined;
     if (endedNode !== undefined) {
       const key = `${taskId}\n${endedNode}`;
-      const open = this.endsWritten.get(key);
+      const seen = this.endsWritten.get(key);
       this.endsWritten.delete(key);
-      if (open === true) return undefined;
-      const d = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
-      const shard = d ? fromJsonBuffer<ProgressShard>(d.data) : undefined;
-      if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
+      if (seen === 'open' || seen === 'shard-complete') return undefined;
+      if (seen !== undefined) known = { value: seen.summary, version: seen.version };
     }
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
+        let counts: { value: Progress; checks: TxOp[] } | undefined;
+        let summary = known;
+        known = undefined;
+        if (!summary) {
+          const d = await this.coordinator.get(progressPath);
+          if (!d) return undefined;
+          const rec: unknown = fromJsonBuffer(d.data);
+          if (isSummary(rec)) summary = { value: rec, version: d.stat.version };
+          else if (endedNode !== undefined && i === 0) {
+            // Recorded before the summary: while the node's shard has targets left to end, nothing to do.
+            const sd = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
+            const shard = sd ? fromJsonBuffer<ProgressShard>(sd.data) : undefined;
+            if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
+          }
+        }
+        if (summary) {
+          if (summary.value.complete < summary.value.shards) return undefined;
+          counts = { value: summary.value.ended, checks: [{ op: 'check', path: progressPath, version: summary.version }] };
+        }
         const task = await this.getTask(taskId);
         if (!task || FINAL_TASK_STATES.includes(task.value.state) || task.value.resuming || task.value.state === 'recording') return undefined;
-        const progress = await this.getProgressGuarded(taskId);
+        const progress = counts ?? (await this.getProgressGuarded(taskId));
         const total = task.value.targetCount;
         if (!progress || total === 0 || progress.value.terminal < total) return undefined;
         const p = progress.value;
@@ -750,7 +878,20 @@ export class TaskStore {
 
   /** Number of nodes that have failed for good; the circuit breaker compares it with max_failures. */
   async countDead(taskId: string): Promise<number> {
-    return (await this.getProgress(taskId))?.DEAD ?? 0;
+    return (await this.getEndCounts(taskId))?.dead ?? 0;
+  }
+
+  /**
+   * The DEAD count and how many nodes are known to have ended (EndCounts): one read of the progress summary,
+   * or, for a task recorded before it, of every shard. Undefined when the task has no progress record.
+   */
+  async getEndCounts(taskId: string): Promise<EndCounts | undefined> {
+    const d = await this.coordinator.get(this.paths.progress(taskId));
+    if (!d) return undefined;
+    const rec: unknown = fromJsonBuffer(d.data);
+    if (isSummary(rec)) return { dead: rec.dead, ended: rec.ended.terminal };
+    const p = await this.getProgress(taskId);
+    return p && { dead: p.DEAD, ended: p.terminal };
   }
 }
 
