@@ -11,6 +11,7 @@ import {
   joinPath,
   toJsonBuffer,
   type Coordinator,
+  type NodeData,
   type TxOp,
 } from '../coordination/coordinator.js';
 import { isoNow, systemClock, type Clock } from '../clock.js';
@@ -608,8 +609,14 @@ export class TaskStore {
     // The node record as last read or known; kept across a round lost on the progress shard alone (the node's
     // record did not change: only the counter did), so that round re-reads the shard and not the record.
     let have = known;
+    // The node's shard as read in a round lost on the progress summary alone (the shard's op, before it in
+    // the transaction, passed its version check): the next round reads the summary only.
+    let keptShard: NodeData | undefined;
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       let shardLost = false;
+      let shardRead: NodeData | undefined;
+      const shardKnown = keptShard;
+      keptShard = undefined;
       let lastRead: Versioned<NodeRecord> | undefined;
       try {
         let cur: NodeRecord;
@@ -635,7 +642,10 @@ export class TaskStore {
         } else if (countsUnchanged) {
           await this.coordinator.transaction([...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }]);
         } else {
-          const seen = await this.writeEnd(taskId, node, cur.state, next.state, [...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }], () => (shardLost = true));
+          const seen = await this.writeEnd(taskId, node, cur.state, next.state, [...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }], (read) => {
+            shardLost = true;
+            shardRead = read;
+          }, shardKnown);
           if (isTerminalNode(next.state)) this.rememberEnd(taskId, node, seen);
           else this.endsWritten.delete(`${taskId}\n${node}`);
         }
@@ -649,7 +659,10 @@ export class TaskStore {
         if (err instanceof CoordinatorError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION') && extra.some((op) => op.path === err.path) && err.path !== path) throw err;
         if ((await nextRound(err, i)) === 'gone') return undefined;
         // Another node's end in the same shard won the counter: our record still stands as we read it.
-        if (shardLost && isBadVersion(err) && err instanceof CoordinatorError && err.path !== undefined && err.path !== path && err.path.startsWith(progressPath)) have = lastRead;
+        if (shardLost && isBadVersion(err) && err instanceof CoordinatorError && err.path !== undefined && err.path !== path && err.path.startsWith(progressPath)) {
+          have = lastRead;
+          if (err.path === progressPath) keptShard = shardRead;
+        }
       }
     }
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
@@ -659,14 +672,15 @@ export class TaskStore {
    * Writes `ops` (a node record's move into or out of a terminal state, and its guards) with the task's
    * progress counts in one transaction: the node's shard, and the progress summary when the shard completes,
    * stops being complete or changes its DEAD count (a task recorded before the split: its one progress
-   * record). Calls `counted` just before the transaction (a failure on a count from there on is a race with
-   * another end, not with this node's record). Returns what the write shows about settling.
+   * record). Calls `counted` with the shard it read just before the transaction (a failure on a count from
+   * there on is a race with another end, not with this node's record). `shard`: the node's shard as read in
+   * a round that lost on the summary only. Returns what the write shows about settling.
    */
-  private async writeEnd(taskId: string, node: string, from: NodeState, to: NodeState, ops: TxOp[], counted: () => void): Promise<EndSeen | undefined> {
+  private async writeEnd(taskId: string, node: string, from: NodeState, to: NodeState, ops: TxOp[], counted: (shard: NodeData | undefined) => void, known?: NodeData): Promise<EndSeen | undefined> {
     const progressPath = this.paths.progress(taskId);
     // The node's shard; a task recorded before the counts were split has only the progress record.
     const shardPath = this.paths.progressShard(taskId, progressShardOf(node));
-    const shard = await this.coordinator.get(shardPath);
+    const shard = known ?? (await this.coordinator.get(shardPath));
     const counterPath = shard ? shardPath : progressPath;
     const p = shard ?? (await this.coordinator.get(progressPath));
     if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
@@ -686,7 +700,7 @@ export class TaskStore {
       counts.push({ op: 'set', path: progressPath, data: toJsonBuffer(moved), version: s.stat.version });
       summary = { value: moved, version: s.stat.version + 1 };
     }
-    counted();
+    counted(shard);
     await this.coordinator.transaction([...ops, ...counts]);
     if (typeof targets !== 'number') return undefined;
     if (after.terminal < targets) return 'open';
