@@ -180,36 +180,52 @@ export const PROGRESS_SHARDS = 16;
  * A progress shard as stored: its counts, and how many of the task's targets count in it (fixed when the task
  * is recorded; absent in shards recorded before it was kept). A node's end needs only its own shard to know
  * that the task cannot be done yet (its shard still has targets to end), which is true of nearly every node
- * end. `summarised`: the task's progress record keeps a ProgressSummary, which the end completing this shard
- * (or taking it back from complete, or moving its DEAD count) updates in the same transaction.
+ * end. `shards` (recorded with the end markers, see EndMarkers): how many of the task's shards have targets.
  */
 export interface ProgressShard extends Progress {
   targets?: number;
-  summarised?: true;
+  shards?: number;
 }
 
 /**
- * The task's progress record (the parent of the shards), for a task recorded with summarised shards: which
- * shards are complete (every target terminal) and their counts, and the DEAD count of every shard. Written
- * only by the ends that complete a shard, by the writes that take a complete shard back (a redrive, a resume)
- * and by the moves into or out of DEAD: a few dozen writes per task, whatever its size. Whether a task is done
- * is one read of it (every shard complete), not a read of every shard; the end that completes the last shard
- * learns it from its own write, and the circuit breaker reads its DEAD count in one request.
- * (A task recorded before the shards were summarised has the plain counts of a Progress here, unused once it
+ * The task's progress record (the parent of the shards), for a task recorded with end markers: how many
+ * shards have targets, and the DEAD count over every shard (the circuit breaker's count, written only by the
+ * moves into or out of DEAD). (A task recorded before has the plain counts of a Progress here, unused once it
  * has shards; one recorded before the split keeps its only counts here.)
+ *
+ * End markers: `tasks/<id>/ended/<shard>-<succeeded>-<dead>-<skipped>`, one per complete shard (every target
+ * terminal), named by its counts. Created, renamed or removed in the transaction that moves its shard into,
+ * within or out of complete, with a write of `ended` itself (any version: it never conflicts) whose version
+ * then guards a settle. Creates of different names never conflict, so the ends of a last wave, each
+ * completing a shard at the same moment, do not race each other for one record (as they would for a shared
+ * counter, one compare-and-set round each after the other); whether the task is done is one listing of
+ * `ended`, and its counts are in the names.
  */
 export interface ProgressSummary {
-  /** The shards with at least one target: the task is done when `complete` reaches it. */
+  /** The shards with at least one target: the task is done when that many shards are complete. */
   shards: number;
-  /** The shards whose targets are all terminal. */
-  complete: number;
-  /** The counts of the complete shards, summed: the task's counts once every shard is complete. */
-  ended: Progress;
-  /** DEAD nodes over every shard, complete or not (the circuit breaker's count). */
+  /** DEAD nodes over every shard (the circuit breaker's count). */
   dead: number;
 }
 
-const isSummary = (v: unknown): v is ProgressSummary => typeof v === 'object' && v !== null && typeof (v as ProgressSummary).shards === 'number' && typeof (v as ProgressSummary).complete === 'number';
+const isSummary = (v: unknown): v is ProgressSummary => typeof v === 'object' && v !== null && typeof (v as ProgressSummary).shards === 'number' && typeof (v as ProgressSummary).dead === 'number';
+
+/** An end marker's name: the shard and its counts. */
+const markerName = (shard: number, p: Progress): string => `${shard}-${p.SUCCEEDED}-${p.DEAD}-${p.SKIPPED}`;
+
+/** The counts summed over end markers' names (unparsable names are not counted). */
+function markerCounts(names: readonly string[]): Progress {
+  const out = emptyProgress();
+  for (const n of names) {
+    const [, ok, dead, skipped] = n.split('-').map(Number);
+    if (ok === undefined || dead === undefined || skipped === undefined || [ok, dead, skipped].some((x) => !Number.isInteger(x))) continue;
+    out.SUCCEEDED += ok;
+    out.DEAD += dead;
+    out.SKIPPED += skipped;
+    out.terminal += ok + dead + skipped;
+  }
+  return out;
+}
 
 /** The progress shard a node's end counts in: a stable hash of its name. */
 export function progressShardOf(node: string): number {
@@ -232,42 +248,12 @@ function adjust(p: Progress, state: NodeState, by: 1 | -1): void {
   }
 }
 
-function addCounts(to: Progress, from: Progress, sign: 1 | -1): void {
-  to.terminal += sign * from.terminal;
-  to.SUCCEEDED += sign * from.SUCCEEDED;
-  to.DEAD += sign * from.DEAD;
-  to.SKIPPED += sign * from.SKIPPED;
-}
-
-const countsOf = (p: Progress): Progress => ({ terminal: p.terminal, SUCCEEDED: p.SUCCEEDED, DEAD: p.DEAD, SKIPPED: p.SKIPPED });
-
-/** Whether a shard of `targets` targets going from `before` to `after` changes the summary: it was or is complete, or its DEAD count moves. */
-const movesSummary = (targets: number, before: Progress, after: Progress): boolean => before.terminal >= targets || after.terminal >= targets || before.DEAD !== after.DEAD;
-
-/** The summary after a shard of `targets` targets went from `before` to `after` (movesSummary holds). */
-function nextSummary(s: ProgressSummary, targets: number, before: Progress, after: Progress): ProgressSummary {
-  const was = before.terminal >= targets;
-  const is = after.terminal >= targets;
-  const next: ProgressSummary = { ...s, ended: countsOf(s.ended), dead: s.dead + after.DEAD - before.DEAD };
-  if (was) {
-    next.complete -= 1;
-    addCounts(next.ended, before, -1);
-  }
-  if (is) {
-    next.complete += 1;
-    addCounts(next.ended, after, 1);
-  }
-  return next;
-}
-
 /** What a node's end written by this store says about settling (see settleIfDone). */
 type EndSeen =
   /** Its shard still had targets to end: the end that completes the shard settles, or passes it on. */
   | 'open'
-  /** It completed its shard, and other shards were not complete: the end that completes the last one settles. */
-  | 'shard-complete'
-  /** It completed the last incomplete shard: the task is done, as of this summary. */
-  | { summary: ProgressSummary; version: number };
+  /** It completed its shard, of `shards` with targets: if every other one is complete too, it settles. */
+  | { shards: number };
 
 /**
  * What the circuit breaker needs: the task's DEAD nodes, and how many nodes are known to have ended (exact
@@ -368,14 +354,20 @@ export class TaskStore {
     return true;
   }
 
-  /** The task's progress summary and its shards, each shard with its target count, all zero. */
+  /** The task's progress record, its shards (each with its target count, all zero) and its end markers' parent. */
   private progressCreates(taskId: string, targets: readonly string[]): TxOp[] {
     const perShard = shardTargets(targets);
-    const summary: ProgressSummary = { shards: perShard.filter((t) => t > 0).length, complete: 0, ended: emptyProgress(), dead: 0 };
+    const shards = perShard.filter((t) => t > 0).length;
     return [
-      { op: 'create', path: this.paths.progress(taskId), data: toJsonBuffer(summary) },
-      ...perShard.map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(taskId, i), data: toJsonBuffer({ ...emptyProgress(), targets, summarised: true } satisfies ProgressShard) })),
+      { op: 'create', path: this.paths.progress(taskId), data: toJsonBuffer({ shards, dead: 0 } satisfies ProgressSummary) },
+      ...perShard.map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(taskId, i), data: toJsonBuffer({ ...emptyProgress(), targets, shards } satisfies ProgressShard) })),
+      { op: 'create', path: this.endedPath(taskId), data: Buffer.alloc(0) },
     ];
+  }
+
+  /** The parent of the task's end markers (ProgressSummary). */
+  private endedPath(taskId: string): string {
+    return joinPath(this.paths.task(taskId), 'ended');
   }
 
   private nodeCreates(taskId: string, targets: readonly string[], now: string, notes?: ReadonlyMap<string, string>): TxOp[] {
@@ -609,8 +601,8 @@ export class TaskStore {
     // The node record as last read or known; kept across a round lost on the progress shard alone (the node's
     // record did not change: only the counter did), so that round re-reads the shard and not the record.
     let have = known;
-    // The node's shard as read in a round lost on the progress summary alone (the shard's op, before it in
-    // the transaction, passed its version check): the next round reads the summary only.
+    // The node's shard as read in a round lost on the DEAD count alone (the shard's op, before it in the
+    // transaction, passed its version check): the next round reads the DEAD count only.
     let keptShard: NodeData | undefined;
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       let shardLost = false;
@@ -670,16 +662,17 @@ export class TaskStore {
 
   /**
    * Writes `ops` (a node record's move into or out of a terminal state, and its guards) with the task's
-   * progress counts in one transaction: the node's shard, and the progress summary when the shard completes,
-   * stops being complete or changes its DEAD count (a task recorded before the split: its one progress
-   * record). Calls `counted` with the shard it read just before the transaction (a failure on a count from
-   * there on is a race with another end, not with this node's record). `shard`: the node's shard as read in
-   * a round that lost on the summary only. Returns what the write shows about settling.
+   * progress counts in one transaction: the node's shard; its end marker when the shard is or was complete;
+   * the DEAD count when it moves (a task recorded before the split: its one progress record). Calls `counted`
+   * with the shard it read just before the transaction (a failure on a count from there on is a race with
+   * another end, not with this node's record). `known`: the node's shard as read in a round that lost on the
+   * DEAD count only. Returns what the write shows about settling.
    */
   private async writeEnd(taskId: string, node: string, from: NodeState, to: NodeState, ops: TxOp[], counted: (shard: NodeData | undefined) => void, known?: NodeData): Promise<EndSeen | undefined> {
     const progressPath = this.paths.progress(taskId);
     // The node's shard; a task recorded before the counts were split has only the progress record.
-    const shardPath = this.paths.progressShard(taskId, progressShardOf(node));
+    const index = progressShardOf(node);
+    const shardPath = this.paths.progressShard(taskId, index);
     const shard = known ?? (await this.coordinator.get(shardPath));
     const counterPath = shard ? shardPath : progressPath;
     const p = shard ?? (await this.coordinator.get(progressPath));
@@ -690,23 +683,28 @@ export class TaskStore {
     adjust(after, to, 1);
     const counts: TxOp[] = [{ op: 'set', path: counterPath, data: toJsonBuffer(after), version: p.stat.version }];
     const targets = shard ? before.targets : undefined;
-    let summary: Versioned<ProgressSummary> | undefined;
-    // Read only by the ends that move the summary: nearly every end leaves its shard incomplete.
-    if (typeof targets === 'number' && before.summarised && movesSummary(targets, before, after)) {
-      const s = await this.coordinator.get(progressPath);
-      if (!s) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
-      const read = fromJsonBuffer<ProgressSummary>(s.data);
-      const moved = nextSummary(read, targets, before, after);
-      counts.push({ op: 'set', path: progressPath, data: toJsonBuffer(moved), version: s.stat.version });
-      summary = { value: moved, version: s.stat.version + 1 };
+    const marked = typeof targets === 'number' && typeof before.shards === 'number';
+    if (marked) {
+      const was = before.terminal >= targets;
+      const is = after.terminal >= targets;
+      const ended = this.endedPath(taskId);
+      if (was) counts.push({ op: 'remove', path: joinPath(ended, markerName(index, before)), version: -1 });
+      if (is) counts.push({ op: 'create', path: joinPath(ended, markerName(index, after)), data: Buffer.alloc(0) });
+      if (was || is) counts.push({ op: 'set', path: ended, data: Buffer.alloc(0), version: -1 });
+      // Read only by the moves into or out of DEAD: failures, and their redrives.
+      if (before.DEAD !== after.DEAD) {
+        const s = await this.coordinator.get(progressPath);
+        if (!s) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
+        const read = fromJsonBuffer<ProgressSummary>(s.data);
+        counts.push({ op: 'set', path: progressPath, data: toJsonBuffer({ ...read, dead: read.dead + after.DEAD - before.DEAD } satisfies ProgressSummary), version: s.stat.version });
+      }
     }
     counted(shard);
     await this.coordinator.transaction([...ops, ...counts]);
     if (typeof targets !== 'number') return undefined;
     if (after.terminal < targets) return 'open';
-    // (An old shard with target counts and no summary: whoever settles reads every shard.)
-    if (!summary) return undefined;
-    return summary.value.complete < summary.value.shards ? 'shard-complete' : { summary: summary.value, version: summary.version };
+    // (An old shard with target counts and no end markers: whoever settles reads every shard.)
+    return marked ? { shards: before.shards as number } : undefined;
   }
 
   private rememberEnd(taskId: string, node: string, seen: EndSeen | undefined): void {
@@ -797,47 +795,51 @@ export class TaskStore {
    * of runners: the write is guarded on the progress counts it read, so a node queued again in between
    * (resume, redrive) makes it look again instead of settling on a stale count.
    *
-   * What it reads (a task whose shards are summarised, see ProgressSummary):
-   * - `endedNode`, an end this store wrote that left its shard incomplete, or completed its shard while
-   *   others were not: nothing. A later end completes the last shard; its write says so, and it settles.
-   * - `endedNode`, the end this store wrote that completed the last shard: the task record only.
+   * What it reads (a task recorded with end markers, see ProgressSummary):
+   * - `endedNode`, an end this store wrote that left its shard incomplete: nothing. The end that completes
+   *   the shard looks.
+   * - `endedNode`, an end this store wrote that completed its shard: the list of end markers; while a shard
+   *   is not complete, that is all. The ends completing the last shards each list the markers after their own
+   *   write, so the one written last sees them all; it then reads the markers' version, the list again (its
+   *   counts are in the names) and the task record, and settles guarded on that version.
    * - otherwise (an end written elsewhere: a duplicate work item, a redrive, a resume, the breaker): the
-   *   progress summary, and the task record when every shard is complete.
-   * The summary is written in the same transaction as every end that completes a shard, so of the ends that
-   * complete the last shards, exactly one sees every shard complete, whatever the interleaving.
-   * A task recorded before the summary existed reads the node's shard, then the task record and every shard.
+   *   progress record first (which says how many shards there are), then as above.
+   * A task recorded before the markers existed reads the node's shard, then the task record and every shard.
    */
   async settleIfDone(taskId: string, endedNode?: string): Promise<TaskRecord | undefined> {
     const taskPath = this.paths.task(taskId);
     const progressPath = this.paths.progress(taskId);
-    let known: Versioned<ProgressSummary> | undefined;
+    const ended = this.endedPath(taskId);
+    let shards: number | undefined;
     if (endedNode !== undefined) {
       const key = `${taskId}\n${endedNode}`;
       const seen = this.endsWritten.get(key);
       this.endsWritten.delete(key);
-      if (seen === 'open' || seen === 'shard-complete') return undefined;
-      if (seen !== undefined) known = { value: seen.summary, version: seen.version };
+      if (seen === 'open') return undefined;
+      if (seen !== undefined) shards = seen.shards;
     }
+    if (shards === undefined) {
+      const d = await this.coordinator.get(progressPath);
+      if (!d) return undefined;
+      const rec: unknown = fromJsonBuffer(d.data);
+      if (isSummary(rec)) shards = rec.shards;
+      else if (endedNode !== undefined) {
+        // Recorded before the markers: while the node's shard has targets left to end, nothing to do.
+        const sd = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
+        const shard = sd ? fromJsonBuffer<ProgressShard>(sd.data) : undefined;
+        if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
+      }
+    }
+    if (shards !== undefined && ((await this.coordinator.children(ended)) ?? []).length < shards) return undefined;
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
         let counts: { value: Progress; checks: TxOp[] } | undefined;
-        let summary = known;
-        known = undefined;
-        if (!summary) {
-          const d = await this.coordinator.get(progressPath);
-          if (!d) return undefined;
-          const rec: unknown = fromJsonBuffer(d.data);
-          if (isSummary(rec)) summary = { value: rec, version: d.stat.version };
-          else if (endedNode !== undefined && i === 0) {
-            // Recorded before the summary: while the node's shard has targets left to end, nothing to do.
-            const sd = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
-            const shard = sd ? fromJsonBuffer<ProgressShard>(sd.data) : undefined;
-            if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
-          }
-        }
-        if (summary) {
-          if (summary.value.complete < summary.value.shards) return undefined;
-          counts = { value: summary.value.ended, checks: [{ op: 'check', path: progressPath, version: summary.version }] };
+        if (shards !== undefined) {
+          // The version first, then the list: a marker moved after the version was read fails the settle.
+          const version = await this.coordinator.exists(ended);
+          const names = await this.coordinator.children(ended);
+          if (!version || !names || names.length < shards) return undefined;
+          counts = { value: markerCounts(names), checks: [{ op: 'check', path: ended, version: version.version }] };
         }
         const task = await this.getTask(taskId);
         if (!task || FINAL_TASK_STATES.includes(task.value.state) || task.value.resuming || task.value.state === 'recording') return undefined;
@@ -890,22 +892,25 @@ export class TaskStore {
     return skipped;
   }
 
-  /** Number of nodes that have failed for good; the circuit breaker compares it with max_failures. */
-  async countDead(taskId: string): Promise<number> {
-    return (await this.getEndCounts(taskId))?.dead ?? 0;
-  }
-
   /**
-   * The DEAD count and how many nodes are known to have ended (EndCounts): one read of the progress summary,
-   * or, for a task recorded before it, of every shard. Undefined when the task has no progress record.
+   * The DEAD count and how many nodes are known to have ended (EndCounts): the progress record and the list of
+   * end markers, or, for a task recorded before them, every shard. Undefined when the task has no progress record.
    */
   async getEndCounts(taskId: string): Promise<EndCounts | undefined> {
     const d = await this.coordinator.get(this.paths.progress(taskId));
     if (!d) return undefined;
     const rec: unknown = fromJsonBuffer(d.data);
-    if (isSummary(rec)) return { dead: rec.dead, ended: rec.ended.terminal };
+    if (isSummary(rec)) return { dead: rec.dead, ended: markerCounts((await this.coordinator.children(this.endedPath(taskId))) ?? []).terminal };
     const p = await this.getProgress(taskId);
     return p && { dead: p.DEAD, ended: p.terminal };
+  }
+
+  /** Number of nodes that have failed for good; the circuit breaker compares it with max_failures. */
+  async countDead(taskId: string): Promise<number> {
+    const d = await this.coordinator.get(this.paths.progress(taskId));
+    const rec: unknown = d ? fromJsonBuffer(d.data) : undefined;
+    if (isSummary(rec)) return rec.dead;
+    return (await this.getProgress(taskId))?.DEAD ?? 0;
   }
 }
 

@@ -100,34 +100,35 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       return out;
     };
     const json = (d: { data: Buffer } | undefined): unknown => (d ? JSON.parse(d.data.toString('utf8')) : undefined);
-    /** The progress summary agrees with the shards it sums (the invariant every write keeps). */
-    async function assertSummaryExact(store: TaskStore, taskId: string) {
+    const endedPath = (store: TaskStore, taskId: string) => `${store.paths.task(taskId)}/ended`;
+    /** The end markers name exactly the complete shards with their counts, and the DEAD count is every shard's. */
+    async function assertMarkersExact(store: TaskStore, taskId: string) {
       const summary = json(await store.coordinator.get(store.paths.progress(taskId))) as ProgressSummary;
-      const want: ProgressSummary = { shards: 0, complete: 0, ended: { terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 }, dead: 0 };
+      const want: ProgressSummary = { shards: 0, dead: 0 };
+      const markers: string[] = [];
       for (let i = 0; i < PROGRESS_SHARDS; i++) {
         const s = json(await store.coordinator.get(store.paths.progressShard(taskId, i))) as ProgressShard;
         want.dead += s.DEAD;
         if ((s.targets ?? 0) === 0) continue;
         want.shards++;
-        if (s.terminal < (s.targets ?? 0)) continue;
-        want.complete++;
-        for (const k of ['terminal', 'SUCCEEDED', 'DEAD', 'SKIPPED'] as const) want.ended[k] += s[k];
+        if (s.terminal >= (s.targets ?? 0)) markers.push(`${i}-${s.SUCCEEDED}-${s.DEAD}-${s.SKIPPED}`);
       }
-      assert.deepEqual(summary, want, 'the progress summary sums the complete shards');
+      assert.deepEqual(summary, want, 'the progress record: shards with targets, DEAD over every shard');
+      assert.deepEqual(((await store.coordinator.children(endedPath(store, taskId))) ?? []).sort(), markers.sort(), 'one end marker per complete shard, named by its counts');
     }
-    /** Rewrites a task's progress records as a store before the summary (and before `targets`, when told) wrote them. */
+    /** Rewrites a task's progress records as a store before the end markers (and before `targets`, when told) wrote them. */
     async function asRecordedBefore(store: TaskStore, taskId: string, keepTargets: boolean) {
       const c = store.coordinator;
       await c.set(store.paths.progress(taskId), Buffer.from(JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 })), -1);
+      await c.remove(endedPath(store, taskId));
       for (let i = 0; i < PROGRESS_SHARDS; i++) {
         const s = json(await c.get(store.paths.progressShard(taskId, i))) as ProgressShard;
         const old: ProgressShard = { terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0, ...(keepTargets ? { targets: s.targets ?? 0 } : {}) };
         await c.set(store.paths.progressShard(taskId, i), Buffer.from(JSON.stringify(old)), -1);
       }
     }
-    const isProgress = (store: TaskStore, taskId: string) => (c: { path: string }) => c.path === store.paths.progress(taskId) || c.path.startsWith(`${store.paths.progress(taskId)}/`);
 
-    it('counts a node end in its own progress shard only, and writes the summary only when the end completes its shard', async () => {
+    it('counts a node end in its own progress shard only, and marks the shard ended only when the end completes it', async () => {
       const store = new TaskStore(await open(), env.root);
       // a and a2 count in one shard, b in another.
       const [a, a2] = inShard(progressShardOf('a'), 2) as [string, string];
@@ -141,22 +142,24 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
         }
         return out;
       };
-      const summaryVersion = async () => (await store.coordinator.get(store.paths.progress(taskId)))?.stat.version;
+      const version = async (path: string) => (await store.coordinator.get(path))?.stat.version;
       const before = await shards();
       assert.equal(before.size, PROGRESS_SHARDS);
-      const rootBefore = await summaryVersion();
+      const rootBefore = await version(store.paths.progress(taskId));
       await store.updateNode(taskId, a, (r) => ({ ...r, state: 'SUCCEEDED' }));
       const after = await shards();
       const changed = [...after.keys()].filter((i) => after.get(i) !== before.get(i));
       assert.deepEqual(changed, [progressShardOf(a)]);
-      assert.equal(await summaryVersion(), rootBefore, 'the summary is not written while the shard has a target left');
+      assert.deepEqual(await store.coordinator.children(endedPath(store, taskId)), [], 'no marker while the shard has a target left');
       assert.deepEqual(await store.getProgress(taskId), { terminal: 1, SUCCEEDED: 1, DEAD: 0, SKIPPED: 0 });
       await store.updateNode(taskId, a2, (r) => ({ ...r, state: 'SUCCEEDED' }));
-      assert.equal(await summaryVersion(), (rootBefore ?? 0) + 1, 'the end completing the shard writes the summary');
-      await assertSummaryExact(store, taskId);
+      assert.deepEqual(await store.coordinator.children(endedPath(store, taskId)), [`${progressShardOf(a)}-2-0-0`], 'the end completing the shard marks it');
+      assert.equal(await version(store.paths.progress(taskId)), rootBefore, 'the progress record is not written by ends that do not move the DEAD count');
+      await assertMarkersExact(store, taskId);
       await store.updateNode(taskId, b, (r) => ({ ...r, state: 'DEAD' }));
+      assert.equal(await version(store.paths.progress(taskId)), (rootBefore ?? 0) + 1, 'a DEAD end counts in the progress record');
       assert.deepEqual(await store.getProgress(taskId), { terminal: 3, SUCCEEDED: 2, DEAD: 1, SKIPPED: 0 });
-      await assertSummaryExact(store, taskId);
+      await assertMarkersExact(store, taskId);
       assert.equal((await store.settleIfDone(taskId))?.state, 'failed');
     });
 
@@ -186,10 +189,10 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'QUEUED' }));
       await assert.rejects(store.coordinator.transaction([...(read?.checks ?? []), { op: 'set', path: store.paths.task(taskId), data: Buffer.from('{}'), version: -1 }]));
       assert.equal(await store.settleIfDone(taskId), undefined);
-      await assertSummaryExact(store, taskId);
+      await assertMarkersExact(store, taskId);
     });
 
-    it("a node's end reads its shard, and the summary only when it completes the shard; settling after one's own end reads nothing until the last", async () => {
+    it("a node's end reads its shard alone (and the DEAD count when it moves); settling after one's own end lists the markers only when it completed its shard", async () => {
       // Two runner sessions write the ends, each settling after its own end as a runner does.
       const hooked = [new InterleavedCoordinator(await open()), new InterleavedCoordinator(await open())];
       const stores = hooked.map((h) => new TaskStore(h, env.root));
@@ -201,37 +204,38 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       const shardsWithTargets = left.size;
       // A fixed shuffle, so that shards complete one after another and not in node order.
       const order = nodes.map((n, i) => ({ n, k: (i * 17) % 41 })).sort((a, b) => a.k - b.k).map((x) => x.n);
-      let progressReads = 0;
-      let summaryReads = 0;
+      let requests = 0;
+      let listings = 0;
       const name = (c: { method: string; path: string }) =>
-        `${c.method} ${c.path === s0.paths.progress(taskId) ? 'summary' : c.path.startsWith(`${s0.paths.progress(taskId)}/`) ? 'shard' : c.path === s0.paths.task(taskId) ? 'task' : 'node'}`;
+        `${c.method} ${c.path === s0.paths.progress(taskId) ? 'progress' : c.path.startsWith(`${s0.paths.progress(taskId)}/`) ? 'shard' : c.path === s0.paths.task(taskId) ? 'task' : c.path === endedPath(s0, taskId) ? 'ended' : 'node'}`;
       for (const [i, n] of order.entries()) {
         const h = hooked[i % 2] as InterleavedCoordinator;
         const s = stores[i % 2] as TaskStore;
         h.calls.length = 0;
-        await s.updateNode(taskId, n, (r) => ({ ...r, state: i === 3 ? 'DEAD' : 'SUCCEEDED' }));
+        const dead = i === 3;
+        await s.updateNode(taskId, n, (r) => ({ ...r, state: dead ? 'DEAD' : 'SUCCEEDED' }));
         const shard = progressShardOf(n);
         left.set(shard, (left.get(shard) ?? 0) - 1);
         const completes = left.get(shard) === 0;
-        // (A DEAD end moves the summary's DEAD count too.)
-        const readsSummary = completes || i === 3;
-        if (readsSummary) summaryReads++;
-        assert.deepEqual(h.calls.map(name), ['get node', 'get shard', ...(readsSummary ? ['get summary'] : []), 'transaction node'], `end of ${n}`);
-        progressReads += h.calls.filter(isProgress(s, taskId)).length;
+        assert.deepEqual(h.calls.map(name), ['get node', 'get shard', ...(dead ? ['get progress'] : []), 'transaction node'], `end of ${n}`);
+        requests += h.calls.length - 2;
         h.calls.length = 0;
         const settled = await s.settleIfDone(taskId, n);
         const last = i === order.length - 1;
-        assert.deepEqual(h.calls.map(name), last ? ['get task', 'transaction summary'] : [], `settling after the end of ${n}`);
+        const want = last ? ['children ended', 'exists ended', 'children ended', 'get task', 'transaction ended'] : completes ? ['children ended'] : [];
+        assert.deepEqual(h.calls.map(name), want, `settling after the end of ${n}`);
+        listings += h.calls.filter((c) => c.method === 'children').length;
+        requests += h.calls.filter((c) => c.method !== 'transaction').length;
         if (!last) assert.equal(settled, undefined, `not done after ${i + 1} of ${nodes.length} ends`);
         else assert.equal(settled?.state, 'failed', 'the last end settles the task');
       }
-      assert.ok(summaryReads <= shardsWithTargets + 1);
-      assert.equal(progressReads, nodes.length + summaryReads, 'one shard read per end, one summary read per shard completed (and per DEAD end)');
+      assert.equal(listings, shardsWithTargets + 1, 'one listing per shard completed, and one more to settle');
+      assert.equal(requests, nodes.length + 1 + shardsWithTargets + 3, 'per end one shard read; one DEAD count read; a listing per completed shard; three reads to settle');
       assert.equal((await s0.getTask(taskId))?.value.reason, '1 of 40 nodes did not succeed (1 dead, 0 skipped)');
-      await assertSummaryExact(s0, taskId);
+      await assertMarkersExact(s0, taskId);
     });
 
-    it('settling for an end written elsewhere (a duplicate work item, a redrive) reads the summary alone until every shard is complete', async () => {
+    it('settling for an end written elsewhere (a duplicate work item, a redrive) reads the progress record and lists the markers until every shard is complete', async () => {
       const { hooked, slow, other } = await twoActors();
       const nodes = ['a', 'b', 'c', 'd'];
       const taskId = await recorded(other, nodes);
@@ -242,7 +246,11 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
         const last = i === nodes.length - 1;
         assert.deepEqual(
           hooked.calls.map((c) => `${c.method} ${c.path}`),
-          [`get ${slow.paths.progress(taskId)}`, ...(last ? [`get ${slow.paths.task(taskId)}`, `transaction ${slow.paths.progress(taskId)}`] : [])],
+          [
+            `get ${slow.paths.progress(taskId)}`,
+            `children ${endedPath(slow, taskId)}`,
+            ...(last ? [`exists ${endedPath(slow, taskId)}`, `children ${endedPath(slow, taskId)}`, `get ${slow.paths.task(taskId)}`, `transaction ${endedPath(slow, taskId)}`] : []),
+          ],
         );
         assert.equal(settled?.state, last ? 'succeeded' : undefined);
       }
@@ -271,12 +279,12 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.equal((await other.settleIfDone(taskId, c))?.state, 'succeeded');
     });
 
-    it('of two ends completing the last two shards at once, the one written second settles and the other reads nothing', async () => {
+    it('two ends completing the last two shards at once do not race each other: neither write is retried, the task settles once', async () => {
       const { hooked, slow, other } = await twoActors();
       const a = 'a';
       const b = ['b', 'c', 'd', 'e', 'f'].find((n) => progressShardOf(n) !== progressShardOf(a)) as string;
       const taskId = await recorded(other, [a, b]);
-      // a's end has read its shard and the summary (0 of 2 complete); b's end completes its shard first.
+      // a's end has read its shard (and the DEAD count); b's end completes its shard just before a's write.
       const race = hooked.once(
         (x) => x.method === 'transaction' && x.ops.some((op) => op.path === slow.paths.node(taskId, a)),
         async () => void (await other.updateNode(taskId, b, (r) => ({ ...r, state: 'SUCCEEDED' }))),
@@ -284,16 +292,14 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       hooked.calls.length = 0;
       await slow.updateNode(taskId, a, (r) => ({ ...r, state: 'DEAD' }));
       assert.ok(race.fired);
-      // a's transaction failed on the summary (its shard's op passed): the next round reads the summary alone.
-      const kinds = hooked.calls.map((x) => `${x.method} ${x.path === slow.paths.progress(taskId) ? 'summary' : x.path.startsWith(slow.paths.progress(taskId)) ? 'shard' : 'node'}`);
-      assert.deepEqual(kinds, ['get node', 'get shard', 'get summary', 'transaction node', 'get summary', 'transaction node']);
-      hooked.calls.length = 0;
-      assert.equal(await other.settleIfDone(taskId, b), undefined, "b's end saw a's shard incomplete: a's end settles");
-      const settled = await slow.settleIfDone(taskId, a);
-      assert.equal(settled?.state, 'failed');
-      assert.deepEqual(hooked.calls.map((x) => x.method), ['get', 'transaction'], 'the last end reads the task record only');
-      assert.equal(settled?.reason, '1 of 2 nodes did not succeed (1 dead, 0 skipped)');
-      await assertSummaryExact(other, taskId);
+      const kinds = hooked.calls.map((x) => `${x.method} ${x.path === slow.paths.progress(taskId) ? 'progress' : x.path.startsWith(slow.paths.progress(taskId)) ? 'shard' : 'node'}`);
+      assert.deepEqual(kinds, ['get node', 'get shard', 'get progress', 'transaction node'], 'one round: the two shards complete without touching one record');
+      const settled = [await other.settleIfDone(taskId, b), await slow.settleIfDone(taskId, a)];
+      assert.equal(settled.filter((x) => x !== undefined).length, 1, 'settled once');
+      const task = (await other.getTask(taskId))?.value;
+      assert.equal(task?.state, 'failed');
+      assert.equal(task?.reason, '1 of 2 nodes did not succeed (1 dead, 0 skipped)');
+      await assertMarkersExact(other, taskId);
     });
 
     it('concurrent ends from four sessions settle the task exactly once, with exact counts, in every order of the shard completions', async () => {
@@ -314,7 +320,7 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
         assert.equal(settled.flat().filter((x) => x !== undefined).length, 1, `round ${round}: settled once`);
         assert.equal((await s0.getTask(taskId))?.value.state, 'failed', `round ${round}`);
         assert.deepEqual(await s0.getProgress(taskId), { terminal: 24, SUCCEEDED: 20, DEAD: 4, SKIPPED: 0 });
-        await assertSummaryExact(s0, taskId);
+        await assertMarkersExact(s0, taskId);
       }
     });
 
@@ -328,14 +334,14 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.deepEqual(await store.getEndCounts(taskId), { dead: 1, ended: 6 });
       // The redrive (dead-letters.ts) queues a again before anyone settled.
       await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'QUEUED' }));
-      await assertSummaryExact(store, taskId);
+      await assertMarkersExact(store, taskId);
       assert.equal((await store.getEndCounts(taskId))?.dead, 0);
       assert.ok(((await store.getEndCounts(taskId))?.ended ?? 6) < 6, 'not every node ended');
       assert.equal(await store.settleIfDone(taskId, 'a'), undefined);
       assert.equal(await store.settleIfDone(taskId), undefined);
       await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
       assert.equal((await store.settleIfDone(taskId, 'a'))?.state, 'succeeded');
-      await assertSummaryExact(store, taskId);
+      await assertMarkersExact(store, taskId);
     });
 
     it("settles at a node's end a task whose shards were recorded without their target counts", async () => {
@@ -350,7 +356,7 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.equal((await store.settleIfDone(taskId, 'c'))?.state, 'failed');
     });
 
-    it('settles a task whose shards have target counts but no summary (recorded before it), from either session', async () => {
+    it('settles a task whose shards have target counts but no end markers (recorded before them), from either session', async () => {
       const { hooked, slow, other } = await twoActors();
       const [a, a2] = inShard(progressShardOf('a'), 2) as [string, string];
       const b = ['b', 'c', 'd', 'e', 'f'].find((n) => progressShardOf(n) !== progressShardOf(a)) as string;
@@ -363,19 +369,19 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       await other.updateNode(taskId, b, (r) => ({ ...r, state: 'SUCCEEDED' }));
       assert.equal(await slow.settleIfDone(taskId, b), undefined);
       await slow.updateNode(taskId, a2, (r) => ({ ...r, state: 'SUCCEEDED' }));
-      assert.equal(JSON.stringify(json(await other.coordinator.get(other.paths.progress(taskId)))), JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 }), 'no summary is made up for it');
+      assert.equal(JSON.stringify(json(await other.coordinator.get(other.paths.progress(taskId)))), JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 }), 'nothing is made up for it');
       assert.equal((await slow.settleIfDone(taskId, a2))?.state, 'succeeded');
     });
 
-    it('the circuit breaker reads one record to count the dead, not every shard', async () => {
+    it('the circuit breaker reads the DEAD count and the list of end markers, not every shard', async () => {
       const { hooked, slow, other } = await twoActors();
       const taskId = await oneDead(other);
       hooked.calls.length = 0;
       assert.equal((await tripBreaker(slow, taskId))?.state, 'halted');
-      const beforeWrite = hooked.calls.slice(0, hooked.calls.findIndex((c) => c.method !== 'get'));
-      assert.deepEqual(beforeWrite.map((c) => `${c.method} ${c.path}`), [`get ${slow.paths.progress(taskId)}`, `get ${slow.paths.task(taskId)}`]);
+      const beforeWrite = hooked.calls.slice(0, hooked.calls.findIndex((c) => c.method !== 'get' && c.method !== 'children'));
+      assert.deepEqual(beforeWrite.map((c) => `${c.method} ${c.path}`), [`get ${slow.paths.progress(taskId)}`, `children ${endedPath(slow, taskId)}`, `get ${slow.paths.task(taskId)}`]);
       assert.ok(!hooked.calls.some((c) => c.method === 'children' && c.path === slow.paths.progress(taskId)), 'no listing of the shards');
-      await assertSummaryExact(other, taskId);
+      await assertMarkersExact(other, taskId);
     });
 
     it('counts every concurrent terminal transition exactly once', async () => {
