@@ -284,6 +284,19 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
   for (const r of reports) if (r.label !== 'router' && r.label !== 'sqs') addCounts(runnerRecords, r.zk.byRecord);
   const perNode = [...runnerRecords.entries()].sort((a, b) => b[1] - a[1]).filter(([, n]) => n / (N * TASKS) >= 0.05);
   console.log(`zk runners/node     ${([...runnerRecords.values()].reduce((a, b) => a + b, 0) / (N * TASKS)).toFixed(1)} requests: ${perNode.map(([k, n]) => `${k} ${(n / (N * TASKS)).toFixed(2)}`).join(', ')}`);
+  // The task's progress counts (its shards, its progress record, its end markers): what a node's end costs to
+  // count and settle. (A task recorded before the markers lists its shards to settle: "children progress".)
+  const progressFailures = new Map<string, number>();
+  for (const r of reports) if (r.label !== 'router' && r.label !== 'sqs') addCounts(progressFailures, r.zk.failures);
+  const per = (n: number) => (n / (N * TASKS)).toFixed(2);
+  const count = (m: Map<string, number>, ...keys: string[]) => keys.reduce((a, k) => a + (m.get(k) ?? 0), 0);
+  const shardReads = count(runnerRecords, 'get progress shard');
+  const recordReads = count(runnerRecords, 'get progress');
+  const listings = count(runnerRecords, 'children ended', 'exists ended', 'children progress');
+  console.log(
+    `progress/node end   ${per(shardReads + recordReads + listings)} requests (shard reads ${per(shardReads)}, progress record reads ${per(recordReads)}, end marker listings ${per(listings)}); ` +
+      `lost races: shard ${per(count(progressFailures, 'multi BAD_VERSION on progress shard'))}, progress record ${per(count(progressFailures, 'multi BAD_VERSION on progress'))}, settling ${per(count(progressFailures, 'multi BAD_VERSION on ended'))}`,
+  );
   console.log(`process zookeeper   CPU ${(m.zkCpu / 1000).toFixed(1)} s (${((m.zkCpu / window) * 100).toFixed(0)} % of a core)`);
   // The currency on a shared machine: CPU of every process (ZooKeeper's included) per node of the rollout.
   const processCpu = [...byPid.values()].reduce((sum, group) => sum + (group[0]?.cpuMs ?? 0), 0);

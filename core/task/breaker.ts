@@ -6,8 +6,9 @@ import type { TaskStore } from './task-store.js';
 
 /** Halts the task if its failure budget is spent; returns the record when this call halted it. */
 export async function tripBreaker(store: TaskStore, taskId: string): Promise<TaskRecord | undefined> {
-  const progress = await store.getProgress(taskId);
-  const dead = progress?.DEAD ?? 0;
+  // One read of the task's progress summary (every shard of a task recorded before it had one).
+  const counts = await store.getEndCounts(taskId);
+  const dead = counts?.dead ?? 0;
   let before = undefined as TaskRecord | undefined;
   // The decision is made on the record being written, so a breaker call that raced a resume (which moved
   // breakerBase up) does not halt the resumed task again.
@@ -17,7 +18,7 @@ export async function tripBreaker(store: TaskStore, taskId: string): Promise<Tas
     if (counted < t.maxFailures || FINAL_TASK_STATES.includes(t.state)) return undefined;
     // Nothing left to stop: every node already ended, so the task simply failed (settled below). Calling it
     // "halted by the circuit breaker" would send the operator looking for nodes it held back.
-    if (progress && t.targetCount > 0 && progress.terminal >= t.targetCount) return undefined;
+    if (counts && t.targetCount > 0 && counts.ended >= t.targetCount) return undefined;
     const now = new Date().toISOString();
     return { ...t, state: 'halted', reason: `circuit breaker: ${counted} failed node(s)${t.breakerBase ? ' since the last resume' : ''}, max_failures is ${t.maxFailures}`, endedAt: now };
   });

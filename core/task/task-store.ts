@@ -11,6 +11,7 @@ import {
   joinPath,
   toJsonBuffer,
   type Coordinator,
+  type NodeData,
   type TxOp,
 } from '../coordination/coordinator.js';
 import { isoNow, systemClock, type Clock } from '../clock.js';
@@ -208,10 +209,51 @@ export const PROGRESS_SHARDS = 16;
  * A progress shard as stored: its counts, and how many of the task's targets count in it (fixed when the task
  * is recorded; absent in shards recorded before it was kept). A node's end needs only its own shard to know
  * that the task cannot be done yet (its shard still has targets to end), which is true of nearly every node
- * end: only the ends that complete a shard read every shard and the task record to settle (see settleIfDone).
+ * end. `shards` (recorded with the end markers, see EndMarkers): how many of the task's shards have targets.
  */
 export interface ProgressShard extends Progress {
   targets?: number;
+  shards?: number;
+}
+
+/**
+ * The task's progress record (the parent of the shards), for a task recorded with end markers: how many
+ * shards have targets, and the DEAD count over every shard (the circuit breaker's count, written only by the
+ * moves into or out of DEAD). (A task recorded before has the plain counts of a Progress here, unused once it
+ * has shards; one recorded before the split keeps its only counts here.)
+ *
+ * End markers: `tasks/<id>/ended/<shard>-<succeeded>-<dead>-<skipped>`, one per complete shard (every target
+ * terminal), named by its counts. Created, renamed or removed in the transaction that moves its shard into,
+ * within or out of complete, with a write of `ended` itself (any version: it never conflicts) whose version
+ * then guards a settle. Creates of different names never conflict, so the ends of a last wave, each
+ * completing a shard at the same moment, do not race each other for one record (as they would for a shared
+ * counter, one compare-and-set round each after the other); whether the task is done is one listing of
+ * `ended`, and its counts are in the names.
+ */
+export interface ProgressSummary {
+  /** The shards with at least one target: the task is done when that many shards are complete. */
+  shards: number;
+  /** DEAD nodes over every shard (the circuit breaker's count). */
+  dead: number;
+}
+
+const isSummary = (v: unknown): v is ProgressSummary => typeof v === 'object' && v !== null && typeof (v as ProgressSummary).shards === 'number' && typeof (v as ProgressSummary).dead === 'number';
+
+/** An end marker's name: the shard and its counts. */
+const markerName = (shard: number, p: Progress): string => `${shard}-${p.SUCCEEDED}-${p.DEAD}-${p.SKIPPED}`;
+
+/** The counts summed over end markers' names (unparsable names are not counted). */
+function markerCounts(names: readonly string[]): Progress {
+  const out = emptyProgress();
+  for (const n of names) {
+    const [, ok, dead, skipped] = n.split('-').map(Number);
+    if (ok === undefined || dead === undefined || skipped === undefined || [ok, dead, skipped].some((x) => !Number.isInteger(x))) continue;
+    out.SUCCEEDED += ok;
+    out.DEAD += dead;
+    out.SKIPPED += skipped;
+    out.terminal += ok + dead + skipped;
+  }
+  return out;
 }
 
 /** The progress shard a node's end counts in: a stable hash of its name. */
@@ -235,17 +277,33 @@ function adjust(p: Progress, state: NodeState, by: 1 | -1): void {
   }
 }
 
+/** What a node's end written by this store says about settling (see settleIfDone). */
+type EndSeen =
+  /** Its shard still had targets to end: the end that completes the shard settles, or passes it on. */
+  | 'open'
+  /** It completed its shard, of `shards` with targets: if every other one is complete too, it settles. */
+  | { shards: number };
+
+/**
+ * What the circuit breaker needs: the task's DEAD nodes, and how many nodes are known to have ended (exact
+ * once every target has ended, below the target count before: `ended >= targetCount` says whether all did).
+ */
+export interface EndCounts {
+  dead: number;
+  ended: number;
+}
+
 /** How many node ends `TaskStore` remembers for settleIfDone (a runner settles right after its own end). */
 const ENDS_REMEMBERED = 256;
 
 export class TaskStore {
   readonly paths: ZkPaths;
   /**
-   * The node ends this store wrote, by "<task>\n<node>": true when the node's shard still had targets to end
-   * right after the write. Then some later end completes that shard, and settles; settleIfDone for this end
-   * needs no request at all. Oldest first, at most ENDS_REMEMBERED.
+   * The node ends this store wrote, by "<task>\n<node>", with what the write showed about settling: then
+   * settleIfDone for that end needs no read at all (most ends), or only the task record (the last end).
+   * Oldest first, at most ENDS_REMEMBERED.
    */
-  private readonly endsWritten = new Map<string, boolean>();
+  private readonly endsWritten = new Map<string, EndSeen>();
 
   constructor(
     readonly coordinator: Coordinator,
@@ -310,8 +368,7 @@ export class TaskStore {
       { op: 'create', path: this.paths.task(id), data: toJsonBuffer(record) },
       { op: 'create', path: this.paths.control(id), data: controlData(record) },
       { op: 'create', path: this.paths.nodes(id), data: Buffer.alloc(0) },
-      { op: 'create', path: this.paths.progress(id), data: toJsonBuffer(emptyProgress()) },
-      ...shardTargets(n.targets).map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(id, i), data: toJsonBuffer({ ...emptyProgress(), targets } satisfies ProgressShard) })),
+      ...this.progressCreates(id, n.targets),
       { op: 'create', path: this.paths.targets(id), data: Buffer.alloc(0) },
       { op: 'create', path: this.paths.taskIndexEntry(id, n.task.emittedAt), data: Buffer.alloc(0) },
     ];
@@ -330,6 +387,22 @@ export class TaskStore {
     }
     if (!small) await this.saveTargetChunks(id, chunks);
     return true;
+  }
+
+  /** The task's progress record, its shards (each with its target count, all zero) and its end markers' parent. */
+  private progressCreates(taskId: string, targets: readonly string[]): TxOp[] {
+    const perShard = shardTargets(targets);
+    const shards = perShard.filter((t) => t > 0).length;
+    return [
+      { op: 'create', path: this.paths.progress(taskId), data: toJsonBuffer({ shards, dead: 0 } satisfies ProgressSummary) },
+      ...perShard.map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(taskId, i), data: toJsonBuffer({ ...emptyProgress(), targets, shards } satisfies ProgressShard) })),
+      { op: 'create', path: this.endedPath(taskId), data: Buffer.alloc(0) },
+    ];
+  }
+
+  /** The parent of the task's end markers (ProgressSummary). */
+  private endedPath(taskId: string): string {
+    return joinPath(this.paths.task(taskId), 'ended');
   }
 
   private nodeCreates(taskId: string, targets: readonly string[], now: string, notes?: ReadonlyMap<string, string>): TxOp[] {
@@ -606,8 +679,14 @@ export class TaskStore {
     // The node record as last read or known; kept across a round lost on the progress shard alone (the node's
     // record did not change: only the counter did), so that round re-reads the shard and not the record.
     let have = known;
+    // The node's shard as read in a round lost on the DEAD count alone (the shard's op, before it in the
+    // transaction, passed its version check): the next round reads the DEAD count only.
+    let keptShard: NodeData | undefined;
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       let shardLost = false;
+      let shardRead: NodeData | undefined;
+      const shardKnown = keptShard;
+      keptShard = undefined;
       let lastRead: Versioned<NodeRecord> | undefined;
       try {
         let cur: NodeRecord;
@@ -633,22 +712,12 @@ export class TaskStore {
         } else if (countsUnchanged) {
           await this.coordinator.transaction([...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }]);
         } else {
-          // The node's shard; a task recorded before the counts were split has only the progress record.
-          const shardPath = this.paths.progressShard(taskId, progressShardOf(node));
-          const shard = await this.coordinator.get(shardPath);
-          const counterPath = shard ? shardPath : progressPath;
-          const p = shard ?? (await this.coordinator.get(progressPath));
-          if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
-          const progress = fromJsonBuffer<ProgressShard>(p.data);
-          adjust(progress, cur.state, -1);
-          adjust(progress, next.state, 1);
-          shardLost = true;
-          await this.coordinator.transaction([
-            ...guardOps,
-            { op: 'set', path, data: toJsonBuffer(next), version },
-            { op: 'set', path: counterPath, data: toJsonBuffer(progress), version: p.stat.version },
-          ]);
-          if (isTerminalNode(next.state)) this.rememberEnd(taskId, node, typeof progress.targets === 'number' && progress.terminal < progress.targets);
+          const seen = await this.writeEnd(taskId, node, cur.state, next.state, [...guardOps, { op: 'set', path, data: toJsonBuffer(next), version }], (read) => {
+            shardLost = true;
+            shardRead = read;
+          }, shardKnown);
+          if (isTerminalNode(next.state)) this.rememberEnd(taskId, node, seen);
+          else this.endsWritten.delete(`${taskId}\n${node}`);
         }
         return { value: next, version: version + 1 };
       } catch (err) {
@@ -660,16 +729,67 @@ export class TaskStore {
         if (err instanceof CoordinatorError && (err.code === 'NO_NODE' || err.code === 'BAD_VERSION') && extra.some((op) => op.path === err.path) && err.path !== path) throw err;
         if ((await nextRound(err, i)) === 'gone') return undefined;
         // Another node's end in the same shard won the counter: our record still stands as we read it.
-        if (shardLost && isBadVersion(err) && err instanceof CoordinatorError && err.path !== undefined && err.path !== path && err.path.startsWith(progressPath)) have = lastRead;
+        if (shardLost && isBadVersion(err) && err instanceof CoordinatorError && err.path !== undefined && err.path !== path && err.path.startsWith(progressPath)) {
+          have = lastRead;
+          if (err.path === progressPath) keptShard = shardRead;
+        }
       }
     }
     throw new CoordinatorError('BAD_VERSION', path, `gave up updating ${path} after ${CAS_ATTEMPTS} conflicting writes`);
   }
 
-  private rememberEnd(taskId: string, node: string, shardOpen: boolean): void {
+  /**
+   * Writes `ops` (a node record's move into or out of a terminal state, and its guards) with the task's
+   * progress counts in one transaction: the node's shard; its end marker when the shard is or was complete;
+   * the DEAD count when it moves (a task recorded before the split: its one progress record). Calls `counted`
+   * with the shard it read just before the transaction (a failure on a count from there on is a race with
+   * another end, not with this node's record). `known`: the node's shard as read in a round that lost on the
+   * DEAD count only. Returns what the write shows about settling.
+   */
+  private async writeEnd(taskId: string, node: string, from: NodeState, to: NodeState, ops: TxOp[], counted: (shard: NodeData | undefined) => void, known?: NodeData): Promise<EndSeen | undefined> {
+    const progressPath = this.paths.progress(taskId);
+    // The node's shard; a task recorded before the counts were split has only the progress record.
+    const index = progressShardOf(node);
+    const shardPath = this.paths.progressShard(taskId, index);
+    const shard = known ?? (await this.coordinator.get(shardPath));
+    const counterPath = shard ? shardPath : progressPath;
+    const p = shard ?? (await this.coordinator.get(progressPath));
+    if (!p) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
+    const before = fromJsonBuffer<ProgressShard>(p.data);
+    const after: ProgressShard = { ...before };
+    adjust(after, from, -1);
+    adjust(after, to, 1);
+    const counts: TxOp[] = [{ op: 'set', path: counterPath, data: toJsonBuffer(after), version: p.stat.version }];
+    const targets = shard ? before.targets : undefined;
+    const marked = typeof targets === 'number' && typeof before.shards === 'number';
+    if (marked) {
+      const was = before.terminal >= targets;
+      const is = after.terminal >= targets;
+      const ended = this.endedPath(taskId);
+      if (was) counts.push({ op: 'remove', path: joinPath(ended, markerName(index, before)), version: -1 });
+      if (is) counts.push({ op: 'create', path: joinPath(ended, markerName(index, after)), data: Buffer.alloc(0) });
+      if (was || is) counts.push({ op: 'set', path: ended, data: Buffer.alloc(0), version: -1 });
+      // Read only by the moves into or out of DEAD: failures, and their redrives.
+      if (before.DEAD !== after.DEAD) {
+        const s = await this.coordinator.get(progressPath);
+        if (!s) throw new CoordinatorError('NO_NODE', progressPath, `task ${taskId} has no progress record`);
+        const read = fromJsonBuffer<ProgressSummary>(s.data);
+        counts.push({ op: 'set', path: progressPath, data: toJsonBuffer({ ...read, dead: read.dead + after.DEAD - before.DEAD } satisfies ProgressSummary), version: s.stat.version });
+      }
+    }
+    counted(shard);
+    await this.coordinator.transaction([...ops, ...counts]);
+    if (typeof targets !== 'number') return undefined;
+    if (after.terminal < targets) return 'open';
+    // (An old shard with target counts and no end markers: whoever settles reads every shard.)
+    return marked ? { shards: before.shards as number } : undefined;
+  }
+
+  private rememberEnd(taskId: string, node: string, seen: EndSeen | undefined): void {
     const key = `${taskId}\n${node}`;
     this.endsWritten.delete(key);
-    this.endsWritten.set(key, shardOpen);
+    if (seen === undefined) return;
+    this.endsWritten.set(key, seen);
     if (this.endsWritten.size > ENDS_REMEMBERED) this.endsWritten.delete(this.endsWritten.keys().next().value as string);
   }
 
@@ -753,31 +873,55 @@ export class TaskStore {
    * of runners: the write is guarded on the progress counts it read, so a node queued again in between
    * (resume, redrive) makes it look again instead of settling on a stale count.
    *
-   * `endedNode`: the caller has just recorded that node's end. When this store wrote that end and the shard
-   * still had targets to end right after it, nothing is read: a later end completes the shard. Otherwise the
-   * node's own progress shard is read first, and while it still has targets to end the task cannot be done:
-   * one small read, instead of the task
-   * record and every shard (which made each of a 1,000-node task's node ends cost ~19 ZooKeeper requests and a
-   * read of the whole task record). The end that completes a shard reads everything; of the ends that complete
-   * the last shards, the one written last reads every other shard after its own write, so it sees them all
-   * complete and settles: no task is left unsettled.
+   * What it reads (a task recorded with end markers, see ProgressSummary):
+   * - `endedNode`, an end this store wrote that left its shard incomplete: nothing. The end that completes
+   *   the shard looks.
+   * - `endedNode`, an end this store wrote that completed its shard: the list of end markers; while a shard
+   *   is not complete, that is all. The ends completing the last shards each list the markers after their own
+   *   write, so the one written last sees them all; it then reads the markers' version, the list again (its
+   *   counts are in the names) and the task record, and settles guarded on that version.
+   * - otherwise (an end written elsewhere: a duplicate work item, a redrive, a resume, the breaker): the
+   *   progress record first (which says how many shards there are), then as above.
+   * A task recorded before the markers existed reads the node's shard, then the task record and every shard.
    */
   async settleIfDone(taskId: string, endedNode?: string): Promise<TaskRecord | undefined> {
     const taskPath = this.paths.task(taskId);
+    const progressPath = this.paths.progress(taskId);
+    const ended = this.endedPath(taskId);
+    let shards: number | undefined;
     if (endedNode !== undefined) {
       const key = `${taskId}\n${endedNode}`;
-      const open = this.endsWritten.get(key);
+      const seen = this.endsWritten.get(key);
       this.endsWritten.delete(key);
-      if (open === true) return undefined;
-      const d = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
-      const shard = d ? fromJsonBuffer<ProgressShard>(d.data) : undefined;
-      if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
+      if (seen === 'open') return undefined;
+      if (seen !== undefined) shards = seen.shards;
     }
+    if (shards === undefined) {
+      const d = await this.coordinator.get(progressPath);
+      if (!d) return undefined;
+      const rec: unknown = fromJsonBuffer(d.data);
+      if (isSummary(rec)) shards = rec.shards;
+      else if (endedNode !== undefined) {
+        // Recorded before the markers: while the node's shard has targets left to end, nothing to do.
+        const sd = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
+        const shard = sd ? fromJsonBuffer<ProgressShard>(sd.data) : undefined;
+        if (typeof shard?.targets === 'number' && shard.terminal < shard.targets) return undefined;
+      }
+    }
+    if (shards !== undefined && ((await this.coordinator.children(ended)) ?? []).length < shards) return undefined;
     for (let i = 0; i < CAS_ATTEMPTS; i++) {
       try {
+        let counts: { value: Progress; checks: TxOp[] } | undefined;
+        if (shards !== undefined) {
+          // The version first, then the list: a marker moved after the version was read fails the settle.
+          const version = await this.coordinator.exists(ended);
+          const names = await this.coordinator.children(ended);
+          if (!version || !names || names.length < shards) return undefined;
+          counts = { value: markerCounts(names), checks: [{ op: 'check', path: ended, version: version.version }] };
+        }
         const task = await this.getTask(taskId);
         if (!task || FINAL_TASK_STATES.includes(task.value.state) || task.value.resuming || task.value.state === 'recording') return undefined;
-        const progress = await this.getProgressGuarded(taskId);
+        const progress = counts ?? (await this.getProgressGuarded(taskId));
         const total = task.value.targetCount;
         if (!progress || total === 0 || progress.value.terminal < total) return undefined;
         const p = progress.value;
@@ -826,8 +970,24 @@ export class TaskStore {
     return skipped;
   }
 
+  /**
+   * The DEAD count and how many nodes are known to have ended (EndCounts): the progress record and the list of
+   * end markers, or, for a task recorded before them, every shard. Undefined when the task has no progress record.
+   */
+  async getEndCounts(taskId: string): Promise<EndCounts | undefined> {
+    const d = await this.coordinator.get(this.paths.progress(taskId));
+    if (!d) return undefined;
+    const rec: unknown = fromJsonBuffer(d.data);
+    if (isSummary(rec)) return { dead: rec.dead, ended: markerCounts((await this.coordinator.children(this.endedPath(taskId))) ?? []).terminal };
+    const p = await this.getProgress(taskId);
+    return p && { dead: p.DEAD, ended: p.terminal };
+  }
+
   /** Number of nodes that have failed for good; the circuit breaker compares it with max_failures. */
   async countDead(taskId: string): Promise<number> {
+    const d = await this.coordinator.get(this.paths.progress(taskId));
+    const rec: unknown = d ? fromJsonBuffer(d.data) : undefined;
+    if (isSummary(rec)) return rec.dead;
     return (await this.getProgress(taskId))?.DEAD ?? 0;
   }
 }

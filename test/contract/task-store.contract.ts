@@ -6,7 +6,7 @@ import { MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
 import { queueNames } from '../../core/queue/queue-names.js';
 import { resumeTask } from '../../core/task/task-control.js';
 import { parseTaskSpec } from '../../core/task/task-spec.js';
-import { PROGRESS_SHARDS, progressShardOf, TaskChangedError, TaskStore } from '../../core/task/task-store.js';
+import { PROGRESS_SHARDS, progressShardOf, TaskChangedError, TaskStore, type ProgressShard, type ProgressSummary } from '../../core/task/task-store.js';
 import { newTaskId } from '../../core/task/task.js';
 import { InterleavedCoordinator } from '../support/interleave.js';
 import { TaskFollower } from '../../core/task/task-follower.js';
@@ -93,12 +93,48 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       assert.equal((await store.settleIfDone(taskId))?.state, 'succeeded');
     });
 
-    it('counts a node end in its own progress shard only, so that nodes of different shards never race for one counter', async () => {
+    /** Nodes named `${prefix}${i}` whose ends count in `shard`, `n` of them. */
+    const inShard = (shard: number, n: number, prefix = 'x') => {
+      const out: string[] = [];
+      for (let i = 0; out.length < n && i < 10_000; i++) if (progressShardOf(`${prefix}${i}`) === shard) out.push(`${prefix}${i}`);
+      assert.equal(out.length, n, `${n} names in shard ${shard}`);
+      return out;
+    };
+    const json = (d: { data: Buffer } | undefined): unknown => (d ? JSON.parse(d.data.toString('utf8')) : undefined);
+    const endedPath = (store: TaskStore, taskId: string) => `${store.paths.task(taskId)}/ended`;
+    /** The end markers name exactly the complete shards with their counts, and the DEAD count is every shard's. */
+    async function assertMarkersExact(store: TaskStore, taskId: string) {
+      const summary = json(await store.coordinator.get(store.paths.progress(taskId))) as ProgressSummary;
+      const want: ProgressSummary = { shards: 0, dead: 0 };
+      const markers: string[] = [];
+      for (let i = 0; i < PROGRESS_SHARDS; i++) {
+        const s = json(await store.coordinator.get(store.paths.progressShard(taskId, i))) as ProgressShard;
+        want.dead += s.DEAD;
+        if ((s.targets ?? 0) === 0) continue;
+        want.shards++;
+        if (s.terminal >= (s.targets ?? 0)) markers.push(`${i}-${s.SUCCEEDED}-${s.DEAD}-${s.SKIPPED}`);
+      }
+      assert.deepEqual(summary, want, 'the progress record: shards with targets, DEAD over every shard');
+      assert.deepEqual(((await store.coordinator.children(endedPath(store, taskId))) ?? []).sort(), markers.sort(), 'one end marker per complete shard, named by its counts');
+    }
+    /** Rewrites a task's progress records as a store before the end markers (and before `targets`, when told) wrote them. */
+    async function asRecordedBefore(store: TaskStore, taskId: string, keepTargets: boolean) {
+      const c = store.coordinator;
+      await c.set(store.paths.progress(taskId), Buffer.from(JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 })), -1);
+      await c.remove(endedPath(store, taskId));
+      for (let i = 0; i < PROGRESS_SHARDS; i++) {
+        const s = json(await c.get(store.paths.progressShard(taskId, i))) as ProgressShard;
+        const old: ProgressShard = { terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0, ...(keepTargets ? { targets: s.targets ?? 0 } : {}) };
+        await c.set(store.paths.progressShard(taskId, i), Buffer.from(JSON.stringify(old)), -1);
+      }
+    }
+
+    it('counts a node end in its own progress shard only, and marks the shard ended only when the end completes it', async () => {
       const store = new TaskStore(await open(), env.root);
-      // Two nodes whose ends count in different shards.
-      const a = 'a';
+      // a and a2 count in one shard, b in another.
+      const [a, a2] = inShard(progressShardOf('a'), 2) as [string, string];
       const b = ['b', 'c', 'd', 'e', 'f'].find((n) => progressShardOf(n) !== progressShardOf(a)) as string;
-      const taskId = await recorded(store, [a, b]);
+      const taskId = await recorded(store, [a, a2, b]);
       const shards = async () => {
         const out = new Map<number, string>();
         for (let i = 0; i < PROGRESS_SHARDS; i++) {
@@ -107,30 +143,39 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
         }
         return out;
       };
+      const version = async (path: string) => (await store.coordinator.get(path))?.stat.version;
       const before = await shards();
       assert.equal(before.size, PROGRESS_SHARDS);
-      const rootBefore = (await store.coordinator.get(store.paths.progress(taskId)))?.stat.version;
+      const rootBefore = await version(store.paths.progress(taskId));
       await store.updateNode(taskId, a, (r) => ({ ...r, state: 'SUCCEEDED' }));
       const after = await shards();
       const changed = [...after.keys()].filter((i) => after.get(i) !== before.get(i));
       assert.deepEqual(changed, [progressShardOf(a)]);
-      assert.equal((await store.coordinator.get(store.paths.progress(taskId)))?.stat.version, rootBefore, 'the progress znode itself is not written');
+      assert.deepEqual(await store.coordinator.children(endedPath(store, taskId)), [], 'no marker while the shard has a target left');
       assert.deepEqual(await store.getProgress(taskId), { terminal: 1, SUCCEEDED: 1, DEAD: 0, SKIPPED: 0 });
+      await store.updateNode(taskId, a2, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.deepEqual(await store.coordinator.children(endedPath(store, taskId)), [`${progressShardOf(a)}-2-0-0`], 'the end completing the shard marks it');
+      assert.equal(await version(store.paths.progress(taskId)), rootBefore, 'the progress record is not written by ends that do not move the DEAD count');
+      await assertMarkersExact(store, taskId);
       await store.updateNode(taskId, b, (r) => ({ ...r, state: 'DEAD' }));
-      assert.deepEqual(await store.getProgress(taskId), { terminal: 2, SUCCEEDED: 1, DEAD: 1, SKIPPED: 0 });
+      assert.equal(await version(store.paths.progress(taskId)), (rootBefore ?? 0) + 1, 'a DEAD end counts in the progress record');
+      assert.deepEqual(await store.getProgress(taskId), { terminal: 3, SUCCEEDED: 2, DEAD: 1, SKIPPED: 0 });
+      await assertMarkersExact(store, taskId);
       assert.equal((await store.settleIfDone(taskId))?.state, 'failed');
     });
 
     it('counts and settles a task recorded before the counts were split (one progress record, no shards)', async () => {
       const store = new TaskStore(await open(), env.root);
       const taskId = await recorded(store);
+      await asRecordedBefore(store, taskId, false);
       for (let i = 0; i < PROGRESS_SHARDS; i++) await store.coordinator.remove(store.paths.progressShard(taskId, i));
       await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
-      assert.equal(await store.settleIfDone(taskId), undefined, 'not done while b is QUEUED');
-      await store.updateNode(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal(await store.settleIfDone(taskId, 'a'), undefined, 'not done while b is QUEUED');
+      await store.updateNode(taskId, 'b', (r) => ({ ...r, state: 'DEAD' }));
       const root = await store.coordinator.get(store.paths.progress(taskId));
-      assert.deepEqual(JSON.parse(root?.data.toString() ?? '{}'), { terminal: 2, SUCCEEDED: 2, DEAD: 0, SKIPPED: 0 });
-      assert.equal((await store.settleIfDone(taskId))?.state, 'succeeded');
+      assert.deepEqual(JSON.parse(root?.data.toString() ?? '{}'), { terminal: 2, SUCCEEDED: 1, DEAD: 1, SKIPPED: 0 });
+      assert.equal(await store.countDead(taskId), 1);
+      assert.equal((await store.settleIfDone(taskId, 'b'))?.state, 'failed');
     });
 
     it('does not settle on counts that changed after it read them (a node queued again in another shard)', async () => {
@@ -145,87 +190,199 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'QUEUED' }));
       await assert.rejects(store.coordinator.transaction([...(read?.checks ?? []), { op: 'set', path: store.paths.task(taskId), data: Buffer.from('{}'), version: -1 }]));
       assert.equal(await store.settleIfDone(taskId), undefined);
+      await assertMarkersExact(store, taskId);
     });
 
-    it("a node's end costs at most one read while its shard has targets left to end; the end completing the last shard settles", async () => {
-      const { hooked, slow, other } = await twoActors();
+    it("a node's end reads its shard alone (and the DEAD count when it moves); settling after one's own end lists the markers only when it completed its shard", async () => {
+      // Two runner sessions write the ends, each settling after its own end as a runner does.
+      const hooked = [new InterleavedCoordinator(await open()), new InterleavedCoordinator(await open())];
+      const stores = hooked.map((h) => new TaskStore(h, env.root));
+      const s0 = stores[0] as TaskStore;
       const nodes = Array.from({ length: 40 }, (_, i) => `n${i}`);
-      const taskId = await recorded(slow, nodes);
+      const taskId = await recorded(s0, nodes);
       const left = new Map<number, number>();
       for (const n of nodes) left.set(progressShardOf(n), (left.get(progressShardOf(n)) ?? 0) + 1);
+      const shardsWithTargets = left.size;
       // A fixed shuffle, so that shards complete one after another and not in node order.
       const order = nodes.map((n, i) => ({ n, k: (i * 17) % 41 })).sort((a, b) => a.k - b.k).map((x) => x.n);
-      let fullReads = 0;
+      let requests = 0;
+      let listings = 0;
+      const name = (c: { method: string; path: string }) =>
+        `${c.method} ${c.path === s0.paths.progress(taskId) ? 'progress' : c.path.startsWith(`${s0.paths.progress(taskId)}/`) ? 'shard' : c.path === s0.paths.task(taskId) ? 'task' : c.path === endedPath(s0, taskId) ? 'ended' : 'node'}`;
       for (const [i, n] of order.entries()) {
-        // Even ends are written by the settling store itself (as a runner settles after its own end), odd
-        // ones by another session: then the settler knows nothing of the end and reads the node's shard.
-        const own = i % 2 === 0;
-        await (own ? slow : other).updateNode(taskId, n, (r) => ({ ...r, state: i === 3 ? 'DEAD' : 'SUCCEEDED' }));
+        const h = hooked[i % 2] as InterleavedCoordinator;
+        const s = stores[i % 2] as TaskStore;
+        h.calls.length = 0;
+        const dead = i === 3;
+        await s.updateNode(taskId, n, (r) => ({ ...r, state: dead ? 'DEAD' : 'SUCCEEDED' }));
         const shard = progressShardOf(n);
         left.set(shard, (left.get(shard) ?? 0) - 1);
-        hooked.calls.length = 0;
-        const settled = await slow.settleIfDone(taskId, n);
-        if ((left.get(shard) ?? 0) > 0) {
-          const want = own ? [] : [`get ${slow.paths.progressShard(taskId, shard)}`];
-          assert.deepEqual(hooked.calls.map((c) => `${c.method} ${c.path}`), want, `end of ${n}: ${own ? 'nothing read' : "its shard's read only"}`);
-        } else {
-          fullReads++;
-        }
-        if (i < order.length - 1) assert.equal(settled, undefined, `not done after ${i + 1} of ${nodes.length} ends`);
+        const completes = left.get(shard) === 0;
+        assert.deepEqual(h.calls.map(name), ['get node', 'get shard', ...(dead ? ['get progress'] : []), 'transaction node'], `end of ${n}`);
+        requests += h.calls.length - 2;
+        h.calls.length = 0;
+        const settled = await s.settleIfDone(taskId, n);
+        const last = i === order.length - 1;
+        const want = last ? ['children ended', 'exists ended', 'children ended', 'get task', 'transaction ended'] : completes ? ['children ended'] : [];
+        assert.deepEqual(h.calls.map(name), want, `settling after the end of ${n}`);
+        listings += h.calls.filter((c) => c.method === 'children').length;
+        requests += h.calls.filter((c) => c.method !== 'transaction').length;
+        if (!last) assert.equal(settled, undefined, `not done after ${i + 1} of ${nodes.length} ends`);
         else assert.equal(settled?.state, 'failed', 'the last end settles the task');
       }
-      assert.equal(fullReads, left.size, 'one full read per shard, at the end that completes it');
-      assert.equal((await slow.getTask(taskId))?.value.reason, '1 of 40 nodes did not succeed (1 dead, 0 skipped)');
+      assert.equal(listings, shardsWithTargets + 1, 'one listing per shard completed, and one more to settle');
+      assert.equal(requests, nodes.length + 1 + shardsWithTargets + 3, 'per end one shard read; one DEAD count read; a listing per completed shard; three reads to settle');
+      assert.equal((await s0.getTask(taskId))?.value.reason, '1 of 40 nodes did not succeed (1 dead, 0 skipped)');
+      await assertMarkersExact(s0, taskId);
+    });
+
+    it('settling for an end written elsewhere (a duplicate work item, a redrive) reads the progress record and lists the markers until every shard is complete', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const nodes = ['a', 'b', 'c', 'd'];
+      const taskId = await recorded(other, nodes);
+      for (const [i, n] of nodes.entries()) {
+        await other.updateNode(taskId, n, (r) => ({ ...r, state: 'SUCCEEDED' }));
+        hooked.calls.length = 0;
+        const settled = await slow.settleIfDone(taskId, n);
+        const last = i === nodes.length - 1;
+        assert.deepEqual(
+          hooked.calls.map((c) => `${c.method} ${c.path}`),
+          [
+            `get ${slow.paths.progress(taskId)}`,
+            `children ${endedPath(slow, taskId)}`,
+            ...(last ? [`exists ${endedPath(slow, taskId)}`, `children ${endedPath(slow, taskId)}`, `get ${slow.paths.task(taskId)}`, `transaction ${endedPath(slow, taskId)}`] : []),
+          ],
+        );
+        assert.equal(settled?.state, last ? 'succeeded' : undefined);
+      }
     });
 
     it("a node's end that loses its shard's counter to another end retries on the shard alone", async () => {
       const { hooked, slow, other } = await twoActors();
-      const b = ['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's'].find((x) => progressShardOf(x) === progressShardOf('a'));
-      assert.ok(b, 'a node in the same shard as a');
-      const taskId = await recorded(other, ['a', b]);
+      const [a, b, c] = inShard(progressShardOf('a'), 3) as [string, string, string];
+      const taskId = await recorded(other, [a, b, c]);
       // Just before a's end is written, b's end lands in the same shard: a's transaction fails on the counter.
       const race = hooked.once(
-        (c) => c.method === 'transaction' && c.ops.some((op) => op.path === slow.paths.node(taskId, 'a')),
+        (x) => x.method === 'transaction' && x.ops.some((op) => op.path === slow.paths.node(taskId, a)),
         async () => void (await other.updateNode(taskId, b, (r) => ({ ...r, state: 'SUCCEEDED' }))),
       );
-      const known = await slow.getNode(taskId, 'a');
+      const known = await slow.getNode(taskId, a);
       hooked.calls.length = 0;
-      const after = await slow.updateNodeVersioned(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }), known);
+      const after = await slow.updateNodeVersioned(taskId, a, (r) => ({ ...r, state: 'SUCCEEDED' }), known);
       assert.ok(race.fired);
       assert.equal(after?.value.state, 'SUCCEEDED');
-      const shard = slow.paths.progressShard(taskId, progressShardOf('a'));
-      assert.deepEqual(hooked.calls.map((c) => `${c.method} ${c.path === shard ? 'shard' : c.path === slow.paths.node(taskId, 'a') ? 'node' : c.path}`), ['get shard', 'transaction node', 'get shard', 'transaction node']);
+      const shard = slow.paths.progressShard(taskId, progressShardOf(a));
+      assert.deepEqual(hooked.calls.map((x) => `${x.method} ${x.path === shard ? 'shard' : x.path === slow.paths.node(taskId, a) ? 'node' : x.path}`), ['get shard', 'transaction node', 'get shard', 'transaction node']);
       assert.deepEqual(await other.getProgress(taskId), { terminal: 2, SUCCEEDED: 2, DEAD: 0, SKIPPED: 0 });
-      assert.equal((await other.getNode(taskId, 'a'))?.version, (known?.version ?? 0) + 1);
-      assert.equal((await slow.settleIfDone(taskId, 'a'))?.state, 'succeeded');
+      assert.equal((await other.getNode(taskId, a))?.version, (known?.version ?? 0) + 1);
+      assert.equal(await slow.settleIfDone(taskId, a), undefined);
+      await other.updateNode(taskId, c, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal((await other.settleIfDone(taskId, c))?.state, 'succeeded');
     });
 
-    it('settles a task whose nodes end at once in every order of the shard completions (four sessions)', async () => {
+    it('two ends completing the last two shards at once do not race each other: neither write is retried, the task settles once', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const a = 'a';
+      const b = ['b', 'c', 'd', 'e', 'f'].find((n) => progressShardOf(n) !== progressShardOf(a)) as string;
+      const taskId = await recorded(other, [a, b]);
+      // a's end has read its shard (and the DEAD count); b's end completes its shard just before a's write.
+      const race = hooked.once(
+        (x) => x.method === 'transaction' && x.ops.some((op) => op.path === slow.paths.node(taskId, a)),
+        async () => void (await other.updateNode(taskId, b, (r) => ({ ...r, state: 'SUCCEEDED' }))),
+      );
+      hooked.calls.length = 0;
+      await slow.updateNode(taskId, a, (r) => ({ ...r, state: 'DEAD' }));
+      assert.ok(race.fired);
+      const kinds = hooked.calls.map((x) => `${x.method} ${x.path === slow.paths.progress(taskId) ? 'progress' : x.path.startsWith(slow.paths.progress(taskId)) ? 'shard' : 'node'}`);
+      assert.deepEqual(kinds, ['get node', 'get shard', 'get progress', 'transaction node'], 'one round: the two shards complete without touching one record');
+      const settled = [await other.settleIfDone(taskId, b), await slow.settleIfDone(taskId, a)];
+      assert.equal(settled.filter((x) => x !== undefined).length, 1, 'settled once');
+      const task = (await other.getTask(taskId))?.value;
+      assert.equal(task?.state, 'failed');
+      assert.equal(task?.reason, '1 of 2 nodes did not succeed (1 dead, 0 skipped)');
+      await assertMarkersExact(other, taskId);
+    });
+
+    it('concurrent ends from four sessions settle the task exactly once, with exact counts, in every order of the shard completions', async () => {
       const stores = await Promise.all([0, 1, 2, 3].map(async () => new TaskStore(await open(), env.root)));
       const s0 = stores[0] as TaskStore;
       for (let round = 0; round < 5; round++) {
         const nodes = Array.from({ length: 24 }, (_, i) => `r${round}-n${i}`);
         const taskId = await recorded(s0, nodes);
-        await Promise.all(
+        const settled = await Promise.all(
           nodes.map(async (n, i) => {
             const s = stores[(i + round) % 4] as TaskStore;
-            await s.updateNode(taskId, n, (r) => ({ ...r, state: 'SUCCEEDED' }));
-            await s.settleIfDone(taskId, n);
+            await s.updateNode(taskId, n, (r) => ({ ...r, state: i % 7 === 0 ? 'DEAD' : 'SUCCEEDED' }));
+            // And a duplicate work item of every fourth node, settling on another session.
+            const dup = i % 4 === 0 ? (stores[(i + round + 1) % 4] as TaskStore).settleIfDone(taskId, n) : Promise.resolve(undefined);
+            return [await s.settleIfDone(taskId, n), await dup];
           }),
         );
-        assert.equal((await s0.getTask(taskId))?.value.state, 'succeeded', `round ${round}`);
+        assert.equal(settled.flat().filter((x) => x !== undefined).length, 1, `round ${round}: settled once`);
+        assert.equal((await s0.getTask(taskId))?.value.state, 'failed', `round ${round}`);
+        assert.deepEqual(await s0.getProgress(taskId), { terminal: 24, SUCCEEDED: 20, DEAD: 4, SKIPPED: 0 });
+        await assertMarkersExact(s0, taskId);
       }
+    });
+
+    it('a redriven DEAD node takes its complete shard back: the task waits for it, then settles on its new end', async () => {
+      const store = new TaskStore(await open(), env.root);
+      const nodes = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const taskId = await recorded(store, nodes);
+      await store.setTaskState(taskId, 'running');
+      for (const n of nodes.slice(1)) await store.updateNode(taskId, n, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'DEAD' }));
+      assert.deepEqual(await store.getEndCounts(taskId), { dead: 1, ended: 6 });
+      // The redrive (dead-letters.ts) queues a again before anyone settled.
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'QUEUED' }));
+      await assertMarkersExact(store, taskId);
+      assert.equal((await store.getEndCounts(taskId))?.dead, 0);
+      assert.ok(((await store.getEndCounts(taskId))?.ended ?? 6) < 6, 'not every node ended');
+      assert.equal(await store.settleIfDone(taskId, 'a'), undefined);
+      assert.equal(await store.settleIfDone(taskId), undefined);
+      await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal((await store.settleIfDone(taskId, 'a'))?.state, 'succeeded');
+      await assertMarkersExact(store, taskId);
     });
 
     it("settles at a node's end a task whose shards were recorded without their target counts", async () => {
       const store = new TaskStore(await open(), env.root);
       const taskId = await recorded(store, ['a', 'b', 'c']);
-      for (let i = 0; i < PROGRESS_SHARDS; i++) await store.coordinator.set(store.paths.progressShard(taskId, i), Buffer.from(JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 })), -1);
+      await asRecordedBefore(store, taskId, false);
       await store.updateNode(taskId, 'a', (r) => ({ ...r, state: 'SUCCEEDED' }));
       await store.updateNode(taskId, 'b', (r) => ({ ...r, state: 'SUCCEEDED' }));
       assert.equal(await store.settleIfDone(taskId, 'b'), undefined);
-      await store.updateNode(taskId, 'c', (r) => ({ ...r, state: 'SUCCEEDED' }));
-      assert.equal((await store.settleIfDone(taskId, 'c'))?.state, 'succeeded');
+      await store.updateNode(taskId, 'c', (r) => ({ ...r, state: 'DEAD' }));
+      assert.equal(await store.countDead(taskId), 1);
+      assert.equal((await store.settleIfDone(taskId, 'c'))?.state, 'failed');
+    });
+
+    it('settles a task whose shards have target counts but no end markers (recorded before them), from either session', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const [a, a2] = inShard(progressShardOf('a'), 2) as [string, string];
+      const b = ['b', 'c', 'd', 'e', 'f'].find((n) => progressShardOf(n) !== progressShardOf(a)) as string;
+      const taskId = await recorded(other, [a, a2, b]);
+      await asRecordedBefore(other, taskId, true);
+      await slow.updateNode(taskId, a, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      hooked.calls.length = 0;
+      assert.equal(await slow.settleIfDone(taskId, a), undefined);
+      assert.deepEqual(hooked.calls, [], "its shard still had a target to end: nothing read");
+      await other.updateNode(taskId, b, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal(await slow.settleIfDone(taskId, b), undefined);
+      await slow.updateNode(taskId, a2, (r) => ({ ...r, state: 'SUCCEEDED' }));
+      assert.equal(JSON.stringify(json(await other.coordinator.get(other.paths.progress(taskId)))), JSON.stringify({ terminal: 0, SUCCEEDED: 0, DEAD: 0, SKIPPED: 0 }), 'nothing is made up for it');
+      assert.equal((await slow.settleIfDone(taskId, a2))?.state, 'succeeded');
+    });
+
+    it('the circuit breaker reads the DEAD count and the list of end markers, not every shard', async () => {
+      const { hooked, slow, other } = await twoActors();
+      const taskId = await oneDead(other);
+      hooked.calls.length = 0;
+      assert.equal((await tripBreaker(slow, taskId))?.state, 'halted');
+      const beforeWrite = hooked.calls.slice(0, hooked.calls.findIndex((c) => c.method !== 'get' && c.method !== 'children'));
+      assert.deepEqual(beforeWrite.map((c) => `${c.method} ${c.path}`), [`get ${slow.paths.progress(taskId)}`, `children ${endedPath(slow, taskId)}`, `get ${slow.paths.task(taskId)}`]);
+      assert.ok(!hooked.calls.some((c) => c.method === 'children' && c.path === slow.paths.progress(taskId)), 'no listing of the shards');
+      await assertMarkersExact(other, taskId);
     });
 
     it('counts every concurrent terminal transition exactly once', async () => {
