@@ -4,6 +4,7 @@
 //   <root>/tasks/<task_id>/control               rewritten with every change a runner must act on (pause, resume,
 //                                                  halt, cancel, limit): runners watch it, not the task record
 //   <root>/tasks/<task_id>/started               empty, persistent: a node of the task has started
+//   <root>/tasks/<task_id>/ended/<shard>-<s>-<d>-<k>  empty: the shard is complete, with its counts (end markers)
 //   <root>/tasks/<task_id>/progress              counts of terminal nodes, kept in step with the node records:
 //   <root>/tasks/<task_id>/progress/<n>            split in shards by node name (a task recorded before the split
 //                                                  keeps its counts in the progress znode itself)
@@ -32,6 +33,7 @@ export interface ZkPaths {
   fanout(taskId: string): string;
   control(taskId: string): string;
   started(taskId: string): string;
+  ended(taskId: string): string;
   progress(taskId: string): string;
   progressShard(taskId: string, shard: number): string;
   nodes(taskId: string): string;
@@ -90,6 +92,7 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     fanout: (id) => joinPath(task(id), 'fanout'),
     control: (id) => joinPath(task(id), 'control'),
     started: (id) => joinPath(task(id), 'started'),
+    ended: (id) => joinPath(task(id), 'ended'),
     progress: (id) => joinPath(task(id), 'progress'),
     progressShard: (id, shard) => joinPath(task(id), 'progress', String(shard)),
     nodes,

@@ -6,7 +6,7 @@ import type { TaskStore } from './task-store.js';
 
 /** Halts the task if its failure budget is spent; returns the record when this call halted it. */
 export async function tripBreaker(store: TaskStore, taskId: string): Promise<TaskRecord | undefined> {
-  // One read of the task's progress summary (every shard of a task recorded before it had one).
+  // The progress record and the end markers' list: two reads (every shard of a task recorded before them).
   const counts = await store.getEndCounts(taskId);
   const dead = counts?.dead ?? 0;
   let before = undefined as TaskRecord | undefined;

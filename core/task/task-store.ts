@@ -63,7 +63,7 @@ const BOOKKEEPING_FIELDS = new Set(['state', 'reason', 'recording', 'routedAt', 
  * → `running` and the final state are not: every runner following the task would read the whole record
  * again for nothing (1,000 reads of a 13 KB record for a 1,000-node task, twice per rollout).
  */
-export function runnersMustKnow(before: TaskRecord, after: TaskRecord): boolean {
+function runnersMustKnow(before: TaskRecord, after: TaskRecord): boolean {
   const stops = (s: TaskState) => s === 'halted' || s === 'cancelled';
   if (before.state !== after.state && (stops(before.state) || stops(after.state))) return true;
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
@@ -396,13 +396,8 @@ export class TaskStore {
     return [
       { op: 'create', path: this.paths.progress(taskId), data: toJsonBuffer({ shards, dead: 0 } satisfies ProgressSummary) },
       ...perShard.map((targets, i): TxOp => ({ op: 'create', path: this.paths.progressShard(taskId, i), data: toJsonBuffer({ ...emptyProgress(), targets, shards } satisfies ProgressShard) })),
-      { op: 'create', path: this.endedPath(taskId), data: Buffer.alloc(0) },
+      { op: 'create', path: this.paths.ended(taskId), data: Buffer.alloc(0) },
     ];
-  }
-
-  /** The parent of the task's end markers (ProgressSummary). */
-  private endedPath(taskId: string): string {
-    return joinPath(this.paths.task(taskId), 'ended');
   }
 
   private nodeCreates(taskId: string, targets: readonly string[], now: string, notes?: ReadonlyMap<string, string>): TxOp[] {
@@ -579,7 +574,6 @@ export class TaskStore {
       .sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true }));
   }
 
-  /** Compare-and-set loop on one JSON record; returns the record as stored after the call, with its version. */
   /**
    * Compare-and-set on the task record. A change runners must act on (runnersMustKnow) rewrites the task's
    * control record in the same transaction: that is what their followers watch.
@@ -765,7 +759,7 @@ export class TaskStore {
     if (marked) {
       const was = before.terminal >= targets;
       const is = after.terminal >= targets;
-      const ended = this.endedPath(taskId);
+      const ended = this.paths.ended(taskId);
       if (was) counts.push({ op: 'remove', path: joinPath(ended, markerName(index, before)), version: -1 });
       if (is) counts.push({ op: 'create', path: joinPath(ended, markerName(index, after)), data: Buffer.alloc(0) });
       if (was || is) counts.push({ op: 'set', path: ended, data: Buffer.alloc(0), version: -1 });
@@ -886,8 +880,7 @@ export class TaskStore {
    */
   async settleIfDone(taskId: string, endedNode?: string): Promise<TaskRecord | undefined> {
     const taskPath = this.paths.task(taskId);
-    const progressPath = this.paths.progress(taskId);
-    const ended = this.endedPath(taskId);
+    const ended = this.paths.ended(taskId);
     let shards: number | undefined;
     if (endedNode !== undefined) {
       const key = `${taskId}\n${endedNode}`;
@@ -897,10 +890,9 @@ export class TaskStore {
       if (seen !== undefined) shards = seen.shards;
     }
     if (shards === undefined) {
-      const d = await this.coordinator.get(progressPath);
-      if (!d) return undefined;
-      const rec: unknown = fromJsonBuffer(d.data);
-      if (isSummary(rec)) shards = rec.shards;
+      const rec = await this.readSummary(taskId);
+      if (!rec) return undefined;
+      if (rec !== 'before-markers') shards = rec.shards;
       else if (endedNode !== undefined) {
         // Recorded before the markers: while the node's shard has targets left to end, nothing to do.
         const sd = await this.coordinator.get(this.paths.progressShard(taskId, progressShardOf(endedNode)));
@@ -975,20 +967,26 @@ export class TaskStore {
    * end markers, or, for a task recorded before them, every shard. Undefined when the task has no progress record.
    */
   async getEndCounts(taskId: string): Promise<EndCounts | undefined> {
-    const d = await this.coordinator.get(this.paths.progress(taskId));
-    if (!d) return undefined;
-    const rec: unknown = fromJsonBuffer(d.data);
-    if (isSummary(rec)) return { dead: rec.dead, ended: markerCounts((await this.coordinator.children(this.endedPath(taskId))) ?? []).terminal };
+    const rec = await this.readSummary(taskId);
+    if (!rec) return undefined;
+    if (rec !== 'before-markers') return { dead: rec.dead, ended: markerCounts((await this.coordinator.children(this.paths.ended(taskId))) ?? []).terminal };
     const p = await this.getProgress(taskId);
     return p && { dead: p.DEAD, ended: p.terminal };
   }
 
   /** Number of nodes that have failed for good; the circuit breaker compares it with max_failures. */
   async countDead(taskId: string): Promise<number> {
-    const d = await this.coordinator.get(this.paths.progress(taskId));
-    const rec: unknown = d ? fromJsonBuffer(d.data) : undefined;
-    if (isSummary(rec)) return rec.dead;
+    const rec = await this.readSummary(taskId);
+    if (rec && rec !== 'before-markers') return rec.dead;
     return (await this.getProgress(taskId))?.DEAD ?? 0;
+  }
+
+  /** The task's progress record: its summary, 'before-markers' for a task recorded before end markers, or undefined when it has none. */
+  private async readSummary(taskId: string): Promise<ProgressSummary | 'before-markers' | undefined> {
+    const d = await this.coordinator.get(this.paths.progress(taskId));
+    if (!d) return undefined;
+    const rec: unknown = fromJsonBuffer(d.data);
+    return isSummary(rec) ? rec : 'before-markers';
   }
 }
 

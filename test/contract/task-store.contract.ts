@@ -101,7 +101,7 @@ export function taskStoreContract(name: string, factory: () => Promise<{ open():
       return out;
     };
     const json = (d: { data: Buffer } | undefined): unknown => (d ? JSON.parse(d.data.toString('utf8')) : undefined);
-    const endedPath = (store: TaskStore, taskId: string) => `${store.paths.task(taskId)}/ended`;
+    const endedPath = (store: TaskStore, taskId: string) => store.paths.ended(taskId);
     /** The end markers name exactly the complete shards with their counts, and the DEAD count is every shard's. */
     async function assertMarkersExact(store: TaskStore, taskId: string) {
       const summary = json(await store.coordinator.get(store.paths.progress(taskId))) as ProgressSummary;
