@@ -24,6 +24,7 @@ describe('rolling cassandra:restart over six fake nodes in two racks', function 
   let h: Harness | undefined;
   let ring: FakeCassandraCluster | undefined;
   let sampler: NodeJS.Timeout | undefined;
+  let undrainedRestarts: string[] = [];
   afterEach(async () => {
     clearInterval(sampler);
     await h?.stop();
@@ -36,12 +37,15 @@ describe('rolling cassandra:restart over six fake nodes in two racks', function 
     ring = new FakeCassandraCluster(RACKS);
     const nodes = ring.read().nodes.map((n) => n.name);
     const restarts: string[] = [];
+    undrainedRestarts = [];
     const perNode = new Map<string, AnyAction>();
     for (const node of nodes) {
       const services = new MemoryServiceManager({
         cassandra: {
           onRestart: async () => {
             restarts.push(node);
+            // Its own drain must already be in nodetool's log when its unit restarts.
+            if (!ring!.calls().some((c) => c.command === 'drain' && c.self === node)) undrainedRestarts.push(node);
             ring!.restart(node, { bootMs: 50, joinMs: 50 });
           },
         },
@@ -81,8 +85,10 @@ describe('rolling cassandra:restart over six fake nodes in two racks', function 
     const { task, nodes: recs } = await h!.waitFinal(taskId, 220_000);
     assert.equal(task.state, 'succeeded', recs.map((r) => `${r.node}=${r.state} ${r.error ?? ''}`).join('\n'));
     assert.deepEqual([...restarts].sort(), nodes, 'each node restarted once');
-    // Each node was drained (by its own nodetool) before its unit restarted, in the same order.
-    assert.deepEqual(ring!.calls().filter((c) => c.command === 'drain').map((c) => c.self), restarts);
+    // Each node was drained (by its own nodetool) before its unit restarted. Two nodes of different racks run
+    // side by side under a budget of 2, so the order of drains across nodes need not be the order of restarts.
+    assert.deepEqual(undrainedRestarts, [], 'restarted before its own drain');
+    assert.deepEqual(ring!.calls().filter((c) => c.command === 'drain').map((c) => c.self).sort(), nodes, 'each node drained once');
     for (const n of ring!.read().nodes) assert.equal(n.mode, 'NORMAL', n.name);
   }
 
