@@ -212,11 +212,17 @@ try {
     await emitTask(admin, names, benchSpec, { kind: 'cli', user: 'bench' }, id);
   }
   const ideal = Math.ceil((TASKS * N) / LIMIT) * SECONDS;
-  // The keeper rewrites the cluster's gate record (with up to 500 waiting entries) on each round: how big it gets.
+  // The keeper rewrites the cluster's gate (the ledger) with every grant, and its waiting list (up to 100 entries
+  // with reasons) at most once a second: how big each gets.
   let gateMax = 0;
+  let waitingMax = 0;
   const sampler = setInterval(() => {
     store.coordinator.get(store.paths.gate(cluster)).then(
       (d) => (gateMax = Math.max(gateMax, d?.data.length ?? 0)),
+      () => undefined,
+    );
+    store.coordinator.get(store.paths.waiting(cluster)).then(
+      (d) => (waitingMax = Math.max(waitingMax, d?.data.length ?? 0)),
       () => undefined,
     );
   }, 1000);
@@ -225,12 +231,12 @@ try {
   clearInterval(sampler);
   const zkCpu = (zk.pid ? cpuMs(zk.pid) : NaN) - zkCpu0;
   const reports = await Promise.all(hosts.map((h) => h.collect()));
-  print(reports, { t0, tEnd, ideal, states, zkCpu, load, warmUpMs, gateMax });
+  print(reports, { t0, tEnd, ideal, states, zkCpu, load, warmUpMs, gateMax, waitingMax });
 } finally {
   await cleanup();
 }
 
-function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[]; warmUpMs: number | undefined; gateMax: number }): void {
+function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: number; states: string[]; zkCpu: number; load: number[]; warmUpMs: number | undefined; gateMax: number; waitingMax: number }): void {
   const { t0, tEnd, ideal } = m;
   const events = reports.flatMap((r) => r.events).sort((a, b) => a.t - b.t);
   const o = overlap(events, LIMIT);
@@ -302,7 +308,7 @@ function print(reports: HostReport[], m: { t0: number; tEnd: number; ideal: numb
   const processCpu = [...byPid.values()].reduce((sum, group) => sum + (group[0]?.cpuMs ?? 0), 0);
   console.log(`CPU per node        ${((processCpu + m.zkCpu) / (N * TASKS)).toFixed(1)} ms over every process (ZooKeeper ${(m.zkCpu / (N * TASKS)).toFixed(1)} ms of it)`);
   const leaders = reports.filter((r) => r.leaders > 0).map((r) => r.label);
-  console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); leader in ${leaders.join(', ') || 'none'}; gate record up to ${(m.gateMax / 1024).toFixed(0)} KiB (sampled each second), rewritten each round that writes; a waiter: 1 create, 1 watched read, 1 read when woken`);
+  console.log(`budget keeper       ${keeper.grants} grants in ${keeper.rounds} rounds: ${(keeper.reads / Math.max(1, keeper.grants)).toFixed(1)} reads and ${(keeper.writes / Math.max(1, keeper.grants)).toFixed(2)} writes per grant (${keeper.conflicts} conflicts); leader in ${leaders.join(', ') || 'none'}; gate up to ${(m.gateMax / 1024).toFixed(1)} KiB (rewritten each round that grants), waiting list up to ${(m.waitingMax / 1024).toFixed(1)} KiB (at most once a second), sampled each second; a waiter: 1 create, 1 watched read, 1 read when woken`);
   console.log(`sqs requests/node   ${(sqsTotal / N).toFixed(2)}  (${sqsTotal} during the rollout: ${[...sqs.entries()].map(([k, v]) => `${k} ${v}`).join(', ')})`);
   if (m.states.some((s) => s !== 'succeeded')) process.exitCode = 1;
 }

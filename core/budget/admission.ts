@@ -42,7 +42,10 @@ export interface Unavailable {
 
 export interface Decision {
   grant: Request[];
+  /** The waiting requests in order, with why each waits: every one, or the first `keep` (see decide). */
   waiting: WaitingEntry[];
+  /** How many wait, `waiting` or not. */
+  waiting_total: number;
   bypass: Record<string, number>;
   /** Disrupted nodes after the grants: granted ones and unavailable ones. */
   disrupted: string[];
@@ -51,9 +54,17 @@ export interface Decision {
   budget: number | undefined;
 }
 
+/** requested_at as a number, parsed once per request object (the keeper keeps its requests across rounds). */
+const requestedMs = new WeakMap<object, number>();
+function requestedAt(r: Pick<Request, 'requested_at'>): number {
+  let t = requestedMs.get(r);
+  if (t === undefined) requestedMs.set(r, (t = Date.parse(r.requested_at)));
+  return t;
+}
+
 /** Effective rank: the request's priority, lifted one level per `ageingMs` waited. */
 export function effectiveRank(r: Pick<Request, 'priority' | 'requested_at'>, now: number, ageingMs: number): number {
-  const waited = Math.max(0, now - Date.parse(r.requested_at));
+  const waited = Math.max(0, now - requestedAt(r));
   return Math.max(0, RANK[r.priority] - Math.floor(waited / Math.max(1, ageingMs)));
 }
 
@@ -68,7 +79,11 @@ export function orderRequests(requests: Request[], now: number, ageingMs: number
   return [...requests].sort((a, b) => (rank.get(a) as number) - (rank.get(b) as number) || a.seq - b.seq);
 }
 
-export function decide(v: BudgetView, ageingMs: number): Decision {
+/**
+ * Applies the rule. With `keep`, only the first `keep` waiting entries are built (the keeper records no more);
+ * the others are counted: a round over 1,000 waiters builds 100 reasons, not 1,000.
+ */
+export function decide(v: BudgetView, ageingMs: number, keep = Infinity): Decision {
   const zoneOf = new Map<string, string>();
   for (const k of v.known) if (k.zone) zoneOf.set(k.node, k.zone);
   for (const g of v.grants) if (g.zone) zoneOf.set(g.node, g.zone);
@@ -92,7 +107,10 @@ export function decide(v: BudgetView, ageingMs: number): Decision {
   const passedOver: Request[] = [];
   const bypass: Record<string, number> = {};
   let barrier: string | undefined;
-  const wait = (r: Request, blocked_by: WaitingEntry['blocked_by'], reason: string) => waiting.push(waitingEntry(r, blocked_by, reason));
+  let waitingTotal = 0;
+  const wait = (r: Request, blocked_by: WaitingEntry['blocked_by'], reason: () => string) => {
+    if (waitingTotal++ < keep) waiting.push(waitingEntry(r, blocked_by, reason()));
+  };
   // Disrupted nodes per zone, kept up to date as this round grants (not recounted for every request).
   const perZone = new Map<string, number>();
   for (const n of disrupted) perZone.set(zone(n), (perZone.get(zone(n)) ?? 0) + 1);
@@ -108,40 +126,40 @@ export function decide(v: BudgetView, ageingMs: number): Decision {
   for (const r of order) {
     const owner = r.task_id ?? `hold:${r.node}`;
     if (barrier) {
-      wait(r, 'barrier', `queued behind ${barrier}, which has waited long enough to be served first`);
+      wait(r, 'barrier', () => `queued behind ${barrier}, which has waited long enough to be served first`);
       continue;
     }
     const g = granted.get(r.node);
     if (g) {
-      wait(r, 'node_busy', g.kind === 'hold' ? `node ${r.node} is held by ${g.by}${g.reason ? ` (${g.reason})` : ''}` : `node ${r.node} is busy with task ${g.task_id}`);
+      wait(r, 'node_busy', () => g.kind === 'hold' ? `node ${r.node} is held by ${g.by}${g.reason ? ` (${g.reason})` : ''}` : `node ${r.node} is busy with task ${g.task_id}`);
       continue;
     }
     if (exclusiveHolder !== undefined && exclusiveHolder !== r.task_id) {
-      wait(r, 'exclusive', `exclusive task ${exclusiveHolder} holds the cluster`);
+      wait(r, 'exclusive', () => `exclusive task ${exclusiveHolder} holds the cluster`);
       continue;
     }
     const others = [...holders].filter((h) => h !== owner && h !== r.task_id);
     if (r.exclusive && others.length > 0) {
-      wait(r, 'exclusive', `exclusive: waiting for ${others.length} other task${others.length === 1 ? '' : 's'} to drain (${names(others)})`);
+      wait(r, 'exclusive', () => `exclusive: waiting for ${others.length} other task${others.length === 1 ? '' : 's'} to drain (${names(others)})`);
       barrier = `${r.node} (exclusive task ${r.task_id})`;
       continue;
     }
     const afterSize = disrupted.size + (disrupted.has(r.node) ? 0 : 1);
     if (budget !== undefined && afterSize > budget) {
-      wait(r, 'budget', `cluster budget: ${disrupted.size} of ${budget} disrupted (${disruptedList()})`);
+      wait(r, 'budget', () => `cluster budget: ${disrupted.size} of ${budget} disrupted (${disruptedList()})`);
       barrier = `${r.node}${r.task_id ? ` (task ${r.task_id})` : ' (hold)'}`;
       continue;
     }
     const passed = (v.bypass[r.name] ?? 0) >= MAX_BYPASS;
     if (r.limit !== undefined && afterSize > r.limit) {
-      wait(r, 'task_limit', `task limit ${r.limit}: ${disrupted.size} of the cluster disrupted (${disruptedList()})`);
+      wait(r, 'task_limit', () => `task limit ${r.limit}: ${disrupted.size} of the cluster disrupted (${disruptedList()})`);
       passedOver.push(r);
       if (passed) barrier = `${r.node} (task ${r.task_id})`;
       continue;
     }
     if (zoneBudget !== undefined && zoneCount(zone(r.node), r.node) > zoneBudget) {
       const z = zone(r.node);
-      wait(r, 'zone', `zone budget: zone ${z} has ${zoneCount(z, r.node) - 1} of ${zoneBudget} disrupted`);
+      wait(r, 'zone', () => `zone budget: zone ${z} has ${zoneCount(z, r.node) - 1} of ${zoneBudget} disrupted`);
       passedOver.push(r);
       if (passed) barrier = `${r.node} (zone ${z})`;
       continue;
@@ -162,5 +180,5 @@ export function decide(v: BudgetView, ageingMs: number): Decision {
     const n = (v.bypass[r.name] ?? 0) + (lastGranted > i ? 1 : 0);
     if (n > 0) bypass[r.name] = n;
   }
-  return { grant, waiting, bypass, disrupted: [...disrupted].sort(), unavailable, budget };
+  return { grant, waiting, waiting_total: waitingTotal, bypass, disrupted: [...disrupted].sort(), unavailable, budget };
 }

@@ -19,7 +19,7 @@ import { mapLimit } from '../pool.js';
 import { ProtectedSequential } from '../coordination/protected-sequential.js';
 import { decide, orderRequests, type Decision } from './admission.js';
 import { parsePolicy, policyToWire, type ClusterPolicy } from './policy.js';
-import { emptyGate, type BudgetEvent, type GateRecord, type GrantRecord, type KnownNodeRecord, type Request, type RequestRecord } from './records.js';
+import { emptyGate, emptyLedger, type BudgetEvent, type GateLedger, type GateRecord, type WaitingRecord, type GrantRecord, type KnownNodeRecord, type Request, type RequestRecord } from './records.js';
 import { DEFAULT_AGEING_MS } from './policy.js';
 import type { Versioned } from '../task/task-store.js';
 
@@ -82,7 +82,7 @@ export class BudgetStore {
     await Promise.all([p.grants(cluster), p.requests(cluster), p.knownNodes(cluster), p.keepers(cluster), p.events(cluster)].map((d) => this.coordinator.mkdirp(d)));
     // The gate and the policy always exist (the policy as an empty placeholder until one is applied), so a
     // grant's transaction can check both versions: a policy applied meanwhile makes it fail and decide again.
-    for (const [path, data] of [[p.gate(cluster), toJsonBuffer(emptyGate())], [p.policy(cluster), Buffer.alloc(0)]] as const) {
+    for (const [path, data] of [[p.gate(cluster), toJsonBuffer(emptyLedger())], [p.policy(cluster), Buffer.alloc(0)]] as const) {
       try {
         await this.coordinator.create(path, data);
       } catch (err) {
@@ -288,9 +288,40 @@ export class BudgetStore {
 
   // ---- gate ----
 
+  /** The gate for display: the ledger with the keeper's waiting list merged in (the ledger's version). */
   async getGate(cluster: string): Promise<Versioned<GateRecord>> {
+    const [d, w] = await Promise.all([this.coordinator.get(this.paths.gate(cluster)), this.coordinator.get(this.paths.waiting(cluster))]);
+    // A gate written by a keeper of an earlier version carries its waiting list itself; the newer of the two wins.
+    const stored = d ? fromJsonBuffer<Partial<GateRecord>>(d.data) : undefined;
+    const list = w ? fromJsonBuffer<WaitingRecord>(w.data) : undefined;
+    const fromGate = stored?.waiting !== undefined && (!list || (stored.updated_at ?? '') > list.updated_at);
+    const waiting = fromGate ? { waiting: stored.waiting ?? [], waiting_total: stored.waiting_total ?? stored.waiting?.length ?? 0 } : { waiting: list?.waiting ?? [], waiting_total: list?.waiting_total ?? 0 };
+    return { value: { ...emptyGate(), ...stored, ...waiting }, version: d ? d.stat.version : -1 };
+  }
+
+  /** The ledger alone (the keeper's compare-and-set point). */
+  async getLedger(cluster: string): Promise<Versioned<GateLedger>> {
     const d = await this.coordinator.get(this.paths.gate(cluster));
-    return d ? { value: { ...emptyGate(), ...fromJsonBuffer<GateRecord>(d.data) }, version: d.stat.version } : { value: emptyGate(), version: -1 };
+    if (!d) return { value: emptyLedger(), version: -1 };
+    const { waiting: _w, waiting_total: _t, ...ledger } = { ...emptyLedger(), ...fromJsonBuffer<Partial<GateRecord>>(d.data) };
+    return { value: ledger, version: d.stat.version };
+  }
+
+  /** Writes the keeper's view of the waiting requests (display only: not guarded, last writer wins). */
+  async putWaiting(cluster: string, rec: WaitingRecord): Promise<void> {
+    const path = this.paths.waiting(cluster);
+    const data = toJsonBuffer(rec);
+    try {
+      await this.coordinator.set(path, data, -1);
+    } catch (err) {
+      if (!isNoNode(err)) throw err;
+      try {
+        await this.coordinator.create(path, data);
+      } catch (e) {
+        if (!isNodeExists(e)) throw e;
+        await this.coordinator.set(path, data, -1);
+      }
+    }
   }
 
   /** Everything about one cluster's budget, and the keeper's rule applied to it now (for `budget`, `status`, `plan`). */

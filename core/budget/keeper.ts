@@ -19,7 +19,7 @@ import { decide, waitingEntry, type Decision } from './admission.js';
 import { parseStoredPolicy, seqOfRequest, type BudgetStore } from './budget-store.js';
 import { runHealthCheck, type HealthChecks } from './health-check.js';
 import { DEFAULT_AGEING_MS, DEFAULT_RETURN_GRACE_MS } from './policy.js';
-import type { BudgetEvent, GateRecord, GrantRecord, HealthResult, KnownNodeRecord, Request, RequestRecord } from './records.js';
+import type { BudgetEvent, GateLedger, GrantRecord, HealthResult, KnownNodeRecord, Request, RequestRecord, WaitingEntry } from './records.js';
 import type { Versioned } from '../task/task-store.js';
 import type { NodeRecord } from '../task/task.js';
 
@@ -54,9 +54,15 @@ const ALL_SOURCES: readonly Source[] = ['policy', 'gate', 'grants', 'requests', 
 const READ_CONCURRENCY = 128;
 /** Every this many ticks the keeper looks for grants their task left behind. */
 const LEFTOVER_SWEEP_TICKS = 6;
-// The gate is rewritten by every round that grants: its waiting list is kept short (`budget` recomputes every
-// waiting entry itself; `status` shows the reason of the first ones, the rest say they wait for a grant).
+// The waiting list (its own znode, apart from the ledger that every grant rewrites) is kept short (`budget`
+// recomputes every waiting entry itself; `status` shows the reason of the first ones, the rest say they wait
+// for a grant) and rewritten at most once per WAITING_EVERY_MS: a burst of 1,000 requests is a few writes.
 const WAITING_KEPT = 100;
+const WAITING_EVERY_MS = 1000;
+// A round for new requests alone runs at most this soon after the last round began: a burst of requests (a
+// 1,000-node fan-out) is looked at in batches, not one listing of every request per request. Releases, the
+// members and the policy are looked at at once: a handoff never waits for this.
+const REQUESTS_SPACING_MS = 20;
 
 export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   private readonly store: BudgetStore;
@@ -80,7 +86,14 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   /** The names last listed in each folder (grants, requests, known nodes), in the order listed. */
   private readonly listed = new Map<Source, string[]>();
   private policyCache: { data: NodeData | undefined } | undefined;
-  private gateCache: Versioned<GateRecord> | undefined;
+  private gateCache: Versioned<GateLedger> | undefined;
+  /** The waiting list as last written (JSON), when, and the write due later (at most one per WAITING_EVERY_MS). */
+  private waitingWritten: string | undefined;
+  private waitingWrittenAt = 0;
+  private waitingTimer: NodeJS.Timeout | undefined;
+  /** When the last round began, and the round asked for by new requests alone, due REQUESTS_SPACING_MS after it. */
+  private lastRoundAt = 0;
+  private spacedTimer: NodeJS.Timeout | undefined;
   private liveCache: string[] | undefined;
   /** Sources to read again in the next round: a watch fired, or nothing of them is known yet. */
   private stale = new Set<Source>(ALL_SOURCES);
@@ -129,6 +142,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     this.stopped = true;
     this.setLeading(false);
     if (this.ticker) clearInterval(this.ticker);
+    this.clearTimers();
     this.unsubscribe?.();
     await this.running?.catch(() => undefined);
     const node = this.electionNode;
@@ -197,10 +211,19 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     this.emit('problem', err instanceof Error ? err : new Error(String(err)));
   }
 
+  private clearTimers(): void {
+    clearTimeout(this.waitingTimer);
+    clearTimeout(this.spacedTimer);
+    this.waitingTimer = this.spacedTimer = undefined;
+  }
+
   private setLeading(v: boolean): void {
     if (this.leading === v) return;
     this.leading = v;
+    this.clearTimers();
     if (v) {
+      this.waitingWritten = undefined;
+      this.waitingWrittenAt = 0;
       // A new term: read everything afresh (another keeper may have granted meanwhile).
       this.grantCache.clear();
       this.requestCache.clear();
@@ -280,6 +303,16 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     });
   }
 
+  /** kick(), but no sooner than REQUESTS_SPACING_MS after the last round began. */
+  private kickSpaced(): void {
+    const wait = this.lastRoundAt + REQUESTS_SPACING_MS - Date.now();
+    if (wait <= 0) return this.kick();
+    this.spacedTimer ??= setTimeout(() => {
+      this.spacedTimer = undefined;
+      this.kick();
+    }, wait);
+  }
+
   private async evaluateWhileDirty(): Promise<void> {
     let rounds = 0;
     while (this.dirty && this.leading && !this.stopped && !this.suspended) {
@@ -308,7 +341,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       w = () => {
         this.armed.delete(path);
         this.stale.add(source);
-        this.kick();
+        if (source === 'requests') this.kickSpaced();
+        else this.kick();
       };
       this.watchers.set(path, w);
     }
@@ -340,6 +374,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
 
   private async evaluate(): Promise<void> {
     this.stats.rounds++;
+    this.lastRoundAt = Date.now();
     const { store, cluster } = this;
     const p = store.paths;
     const c = store.coordinator;
@@ -359,7 +394,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
           }),
       this.gateCache && !stale.has('gate')
         ? this.gateCache
-        : store.getGate(cluster).then((g) => {
+        : store.getLedger(cluster).then((g) => {
             this.stats.reads++;
             return (this.gateCache = g);
           }),
@@ -406,7 +441,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     }
 
     const ageing = policy?.ageingMs ?? DEFAULT_AGEING_MS;
-    let decision: Decision = decide({ policy, grants, requests, known, live, bypass: gate.bypass, now }, ageing);
+    let decision: Decision = decide({ policy, grants, requests, known, live, bypass: gate.bypass, now }, ageing, WAITING_KEPT);
     let health = gate.health;
     let grantNow = decision.grant;
     if (grantNow.length > 0 && policy?.health) {
@@ -418,24 +453,53 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       if (!out.ok) {
         grantNow = [];
         const reason = `cluster health: ${gateDef.check} ${out.detail}`;
-        decision = { ...decision, grant: [], waiting: [...decision.grant.map((r) => waitingEntry(r, 'health', reason)), ...decision.waiting] };
+        decision = { ...decision, grant: [], waiting: [...decision.grant.map((r) => waitingEntry(r, 'health', reason)), ...decision.waiting], waiting_total: decision.waiting_total + decision.grant.length };
         this.log.warn({ check: gateDef.check, detail: out.detail }, 'health gate closed: no grant until it passes');
         this.recheckIn(gateDef.intervalMs);
       }
     }
 
-    const next: GateRecord = {
+    const next: GateLedger = {
       seq: gate.seq + grantNow.length,
       bypass: decision.bypass,
       absent_since: absent,
       health,
-      waiting: decision.waiting.slice(0, WAITING_KEPT),
-      waiting_total: decision.waiting.length,
       keeper: { by: this.o.by, since: gate.keeper?.by === this.o.by ? gate.keeper.since : nowIso },
       updated_at: nowIso,
     };
-    if (grantNow.length === 0 && sameGate(gate, next)) return;
+    if (grantNow.length > 0 || !sameLedger(gate, next)) await this.writeRound(next, gateNow.version, policyData, grantNow, known, now, nowIso);
+    await this.writeWaiting(decision.waiting.slice(0, WAITING_KEPT), decision.waiting_total, nowIso);
+    if (this.stats.rounds % 500 === 0) await store.pruneEvents(cluster).catch(() => undefined);
+  }
 
+  /**
+   * The waiting list, when it changed, at most once per WAITING_EVERY_MS (a change within that is written by a
+   * round kicked when it is due). Display only: not guarded, and not part of a round's transaction.
+   */
+  private async writeWaiting(waiting: WaitingEntry[], total: number, nowIso: string): Promise<void> {
+    const json = JSON.stringify([waiting, total]);
+    if (json === this.waitingWritten) return;
+    const due = this.waitingWrittenAt + WAITING_EVERY_MS - Date.now();
+    if (due > 0) {
+      this.waitingTimer ??= setTimeout(() => {
+        this.waitingTimer = undefined;
+        this.kick();
+      }, due);
+      return;
+    }
+    await this.store.putWaiting(this.cluster, { waiting, waiting_total: total, by: this.o.by, updated_at: nowIso });
+    this.stats.writes++;
+    this.waitingWritten = json;
+    this.waitingWrittenAt = Date.now();
+  }
+
+  /** One round's ledger and grants, in one transaction guarded on the ledger's (and the policy's) version. */
+  private async writeRound(next: GateLedger, gateVersion: number, policyData: NodeData | undefined, grantNow: Request[], known: KnownNodeRecord[], now: number, nowIso: string): Promise<void> {
+    const { store, cluster } = this;
+    const p = store.paths;
+    const c = store.coordinator;
+    // The round's tokens follow the last one handed out (next.seq is the last of this round's).
+    const lastBefore = next.seq - grantNow.length;
     const newGrants: GrantRecord[] = grantNow.map((r, i) => ({
       node: r.node,
       zone: r.zone ?? known.find((k) => k.node === r.node)?.zone,
@@ -443,7 +507,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       task_id: r.task_id,
       exclusive: r.exclusive,
       priority: r.priority,
-      token: gate.seq + i + 1,
+      token: lastBefore + i + 1,
       granted_at: nowIso,
       by: r.by,
       reason: r.reason,
@@ -453,7 +517,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     }));
     const ops: TxOp[] = [
       ...(policyData ? [{ op: 'check', path: p.policy(cluster), version: policyData.stat.version } as TxOp] : []),
-      { op: 'set', path: p.gate(cluster), data: toJsonBuffer(next), version: gateNow.version },
+      { op: 'set', path: p.gate(cluster), data: toJsonBuffer(next), version: gateVersion },
       ...newGrants.flatMap((g): TxOp[] => [
         { op: 'create', path: p.grant(cluster, g.node), data: toJsonBuffer(g), mode: 'persistent' },
         { op: 'remove', path: joinPath(p.requests(cluster), g.request), version: -1 },
@@ -462,7 +526,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     await c.transaction(ops);
     this.stats.writes++;
     // The state as this round left it (a set adds one to the version); watches on the folders bring anything else.
-    this.gateCache = { value: next, version: gateNow.version + 1 };
+    this.gateCache = { value: next, version: gateVersion + 1 };
     if (newGrants.length > 0) {
       this.stats.grants += newGrants.length;
       const granted = new Set(newGrants.map((g) => g.request));
@@ -478,7 +542,6 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       this.log.debug({ nodes: newGrants.map((g) => g.node) }, 'granted');
       this.emit('granted', { cluster, grants: newGrants });
     }
-    if (this.stats.rounds % 500 === 0) await store.pruneEvents(cluster).catch(() => undefined);
   }
 
   private recheckIn(ms: number): void {
@@ -491,8 +554,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   }
 }
 
-function sameGate(a: GateRecord, b: GateRecord): boolean {
-  const strip = (g: GateRecord) => JSON.stringify({ ...g, updated_at: '', keeper: g.keeper?.by });
+function sameLedger(a: GateLedger, b: GateLedger): boolean {
+  const strip = (g: GateLedger) => JSON.stringify({ ...g, updated_at: '', keeper: g.keeper?.by });
   return strip(a) === strip(b);
 }
 

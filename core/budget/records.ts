@@ -79,7 +79,23 @@ export interface HealthResult {
 }
 
 /** The ledger: every grant is one transaction guarded on its version. Written by the cluster's keeper. */
-export interface GateRecord {
+/**
+ * The gate as read for display (`budget`, `status`, `hold`, the web view): the ledger (GateLedger, the znode
+ * `gate`) with the keeper's view of the waiting requests (WaitingRecord, the znode `waiting`) merged in.
+ */
+export interface GateRecord extends GateLedger {
+  /** The waiting requests in the order they will be served, with why each waits (the first 100). */
+  waiting: WaitingEntry[];
+  waiting_total: number;
+}
+
+/**
+ * The budget's ledger (the znode `gate`): its version is the compare-and-set point of every grant, so it is
+ * rewritten by every round that grants, and holds only what the admission rule needs to carry from one round
+ * to the next. The waiting list is kept apart (WaitingRecord): a long list rewritten with every grant made
+ * each handoff write ~30 KiB.
+ */
+export interface GateLedger {
   /** The last fencing token handed out. */
   seq: number;
   /** Times a waiting request was passed over by later ones (zone or task limit): at MAX_BYPASS it becomes a barrier. */
@@ -87,10 +103,16 @@ export interface GateRecord {
   /** Granted nodes whose runner is gone, and since when (return_grace is counted from here). */
   absent_since: Record<string, string>;
   health: HealthResult | undefined;
-  /** The waiting requests in the order they will be served, with why each waits (the first 500). */
+  keeper: { by: string; since: string } | undefined;
+  updated_at: string;
+}
+
+/** The keeper's view of the waiting requests (the znode `waiting`), for display; rewritten at most once a second. */
+export interface WaitingRecord {
+  /** The first 100, in the order they will be served, with why each waits. */
   waiting: WaitingEntry[];
   waiting_total: number;
-  keeper: { by: string; since: string } | undefined;
+  by: string;
   updated_at: string;
 }
 
@@ -103,4 +125,5 @@ export interface BudgetEvent {
   reason: string;
 }
 
-export const emptyGate = (): GateRecord => ({ seq: 0, bypass: {}, absent_since: {}, health: undefined, waiting: [], waiting_total: 0, keeper: undefined, updated_at: new Date(0).toISOString() });
+export const emptyLedger = (): GateLedger => ({ seq: 0, bypass: {}, absent_since: {}, health: undefined, keeper: undefined, updated_at: new Date(0).toISOString() });
+export const emptyGate = (): GateRecord => ({ ...emptyLedger(), waiting: [], waiting_total: 0 });

@@ -14,6 +14,7 @@
 //   <root>/members/<cluster>/<node>              ephemeral: a live runner
 //   <root>/clusters/<cluster>/policy             the cluster's budget policy (`taskerman policy apply`)
 //   <root>/clusters/<cluster>/gate               the budget's ledger: its version is the CAS point of every grant
+//   <root>/clusters/<cluster>/waiting            the keeper's view of the waiting requests and why (display only)
 //   <root>/clusters/<cluster>/grants/<node>      persistent: this node is disrupted (task or hold), until post_check
 //   <root>/clusters/<cluster>/requests/req-N     ephemeral sequential: a node waiting for a grant
 //   <root>/clusters/<cluster>/nodes/<node>       persistent: a node known to the cluster (zone, last seen)
@@ -53,6 +54,7 @@ export interface ZkPaths {
   cluster(cluster: string): string;
   policy(cluster: string): string;
   gate(cluster: string): string;
+  waiting(cluster: string): string;
   grants(cluster: string): string;
   grant(cluster: string, node: string): string;
   requests(cluster: string): string;
@@ -112,6 +114,7 @@ export function zkPaths(root = '/taskerman'): ZkPaths {
     cluster,
     policy: (c) => joinPath(cluster(c), 'policy'),
     gate: (c) => joinPath(cluster(c), 'gate'),
+    waiting: (c) => joinPath(cluster(c), 'waiting'),
     grants: (c) => joinPath(cluster(c), 'grants'),
     grant: (c, n) => joinPath(cluster(c), 'grants', encodeSegment(n)),
     requests: (c) => joinPath(cluster(c), 'requests'),

@@ -133,7 +133,7 @@ describe('budget CLI (in-memory coordinator)', function () {
       requests: [{ name: 'req-0000000007', seq: 7, node: 'n4', zone: 'c', kind: 'task', task_id: 't-2', limit: 2, exclusive: false, priority: 'normal', requested_at: '2026-11-30T10:20:00.000Z', by: 'n4', reason: undefined, ttl_ms: undefined }],
       known: ['a', 'b', 'c'].flatMap((z, i) => [`n${i + 1}`, `n${i + 4}`].map((n) => ({ node: n, zone: z, first_seen: '2026-11-30T08:00:00.000Z', last_seen: '2026-11-30T08:00:00.000Z' }))),
       live: ['n2', 'n3', 'n4', 'n5', 'n6'],
-      decision: { grant: [], waiting: [], bypass: {}, disrupted: ['n1', 'n3'], unavailable: [], budget: 2 },
+      decision: { grant: [], waiting: [], waiting_total: 0, bypass: {}, disrupted: ['n1', 'n3'], unavailable: [], budget: 2 },
       events: [{ at: '2026-11-30T10:01:00.000Z', kind: 'released', node: 'n5', task_id: undefined, by: 'ana@ops', reason: 'stuck' }],
     };
     const j = budgetJson(snap, now);
