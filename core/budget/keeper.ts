@@ -58,6 +58,7 @@ const LEFTOVER_SWEEP_TICKS = 6;
 // recomputes every waiting entry itself; `status` shows the reason of the first ones, the rest say they wait
 // for a grant) and rewritten at most once per WAITING_EVERY_MS: a burst of 1,000 requests is a few writes.
 const WAITING_KEPT = 100;
+const LIST_NOW: ReadonlySet<Source> = new Set<Source>(['grants']);
 const WAITING_EVERY_MS = 1000;
 // A round for new requests alone runs at most this soon after the last round began: a burst of requests (a
 // 1,000-node fan-out) is looked at in batches, not one listing of every request per request. Releases, the
@@ -85,6 +86,15 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   private knownCache = new Map<string, KnownNodeRecord>();
   /** The names last listed in each folder (grants, requests, known nodes), in the order listed. */
   private readonly listed = new Map<Source, string[]>();
+  /**
+   * The grants watched one by one (name → the watch's id; a watch whose id is no longer here is ignored): a
+   * release names the grant it removed, so the next grant goes out without listing the folder first (see
+   * evaluate). Cleared with each term and each session event.
+   */
+  private readonly grantWatches = new Map<string, number>();
+  private grantWatchSeq = 0;
+  /** The grants folder's watch fired: list it again after this round (not before: see evaluate). */
+  private relistGrants = false;
   private policyCache: { data: NodeData | undefined } | undefined;
   private gateCache: Versioned<GateLedger> | undefined;
   /** The waiting list as last written (JSON), when, and the write due later (at most one per WAITING_EVERY_MS). */
@@ -162,10 +172,12 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       this.electionNode = undefined;
       this.setLeading(false);
       this.armed.clear();
+      this.grantWatches.clear();
       return;
     }
     if (this.stopped) return;
     this.armed.clear();
+    this.grantWatches.clear();
     this.markStale();
     // Back (same session or a new one): stand again if our node went, and look at the election afresh either
     // way: a watch on the keeper ahead, or a read that failed while ZooKeeper was away, may have been lost.
@@ -226,6 +238,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       this.waitingWrittenAt = 0;
       // A new term: read everything afresh (another keeper may have granted meanwhile).
       this.grantCache.clear();
+      this.grantWatches.clear();
+      this.relistGrants = false;
       this.requestCache.clear();
       this.knownCache.clear();
       this.armed.clear();
@@ -319,6 +333,12 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       this.dirty = false;
       try {
         await this.evaluate();
+        // The grants folder changed (its watch fired): listed by the next round, after this one decided.
+        if (this.relistGrants) {
+          this.relistGrants = false;
+          this.stale.add('grants');
+          this.dirty = true;
+        }
       } catch (err) {
         // Whatever this round read or wrote, the next one starts from ZooKeeper's state, not from ours.
         this.markStale();
@@ -340,7 +360,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     if (!w) {
       w = () => {
         this.armed.delete(path);
-        this.stale.add(source);
+        if (source === 'grants') this.relistGrants = true;
+        else this.stale.add(source);
         if (source === 'requests') this.kickSpaced();
         else this.kick();
       };
@@ -351,10 +372,77 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   }
 
   /**
+   * A watch on one grant. Its removal (a node's end, a release) takes it out of the cache and asks for a round
+   * at once; any other event (marked dead, a session event) has the folder read again before the next decision.
+   */
+  private grantWatcher(name: string): Watcher | undefined {
+    if (this.grantWatches.has(name)) return undefined;
+    const id = ++this.grantWatchSeq;
+    this.grantWatches.set(name, id);
+    return (ev) => {
+      if (this.grantWatches.get(name) !== id) return;
+      this.grantWatches.delete(name);
+      if (ev.type === 'deleted') this.forgetGrant(name);
+      else {
+        this.grantCache.delete(name);
+        this.stale.add('grants');
+      }
+      this.kick();
+    };
+  }
+
+  private forgetGrant(name: string): void {
+    this.grantCache.delete(name);
+    const listed = this.listed.get('grants');
+    if (listed?.includes(name)) this.listed.set('grants', listed.filter((n) => n !== name));
+  }
+
+  /**
+   * The grants the decision counts. A release is seen by its grant's own watch, which names it: the round that
+   * follows decides on the grants known less those released, without listing the folder first (one round trip
+   * less on every handoff). The folder's watch fires too (for every change, our own grants included); the
+   * listing it asks for is made by the round after (evaluateWhileDirty). Deciding before it is safe: grants
+   * are created only by a keeper's transaction guarded on the gate, so a grant another keeper made since our
+   * last listing makes this round's transaction fail (and the next reads everything); a removal not seen yet
+   * only grants less. When the gate itself is to be read again, or a grant changed otherwise (marked dead, a
+   * session event), the folder is listed now, after the gate's read (a session answers in order: the listing
+   * is at least as new as the gate version the transaction is guarded on).
+   */
+  private async currentGrants(stale: ReadonlySet<Source>): Promise<GrantRecord[]> {
+    const listed = this.listed.get('grants');
+    if (listed && !stale.has('grants') && !stale.has('gate')) return listed.map((n) => this.grantCache.get(n)).filter((g): g is GrantRecord => g !== undefined);
+    this.relistGrants = false;
+    const grants = await this.readDir(this.store.paths.grants(this.cluster), 'grants', LIST_NOW, this.grantCache, (_n, d) => fromJsonBuffer<GrantRecord>(d), (n) => this.grantWatcher(n));
+    // Grants known from before (cached, so not read again) whose watch went with a session event.
+    for (const n of this.listed.get('grants') ?? []) if (!this.grantWatches.has(n)) this.watchGrant(n);
+    return grants;
+  }
+
+  /** Watches a grant known without a read (this keeper's own, or cached before a session event); one gone is forgotten. */
+  private watchGrant(name: string): void {
+    const w = this.grantWatcher(name);
+    if (!w) return;
+    const id = this.grantWatches.get(name);
+    this.store.coordinator.exists(joinPath(this.store.paths.grants(this.cluster), name), w).then(
+      (st) => {
+        if (st || this.grantWatches.get(name) !== id) return;
+        this.grantWatches.delete(name);
+        this.forgetGrant(name);
+        this.kick();
+      },
+      () => {
+        // Not answered (ZooKeeper away): the folder is read again before the next decision.
+        if (this.grantWatches.get(name) === id) this.grantWatches.delete(name);
+        this.stale.add('grants');
+      },
+    );
+  }
+
+  /**
    * Children of a folder with a watch, and the data of those not cached yet (cache by name); when the folder
    * has not changed since the last listing (its watch has not fired), nothing is read.
    */
-  private async readDir<T>(dir: string, source: Source, stale: ReadonlySet<Source>, cache: Map<string, T>, parse: (name: string, data: Buffer) => T): Promise<T[]> {
+  private async readDir<T>(dir: string, source: Source, stale: ReadonlySet<Source>, cache: Map<string, T>, parse: (name: string, data: Buffer) => T, watchEach?: (name: string) => Watcher | undefined): Promise<T[]> {
     const c = this.store.coordinator;
     const before = this.listed.get(source);
     if (before && !stale.has(source)) return before.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
@@ -364,9 +452,10 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     for (const k of cache.keys()) if (!present.has(k)) cache.delete(k);
     const missing = names.filter((n) => !cache.has(n));
     await mapLimit(missing, READ_CONCURRENCY, async (n) => {
-      const d = await c.get(joinPath(dir, n));
+      const d = await c.get(joinPath(dir, n), watchEach?.(n));
       this.stats.reads++;
       if (d) cache.set(n, parse(n, d.data));
+      else if (watchEach) this.grantWatches.delete(n);
     });
     this.listed.set(source, names);
     return names.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
@@ -398,7 +487,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
             this.stats.reads++;
             return (this.gateCache = g);
           }),
-      this.readDir(p.grants(cluster), 'grants', stale, this.grantCache, (_n, d) => fromJsonBuffer<GrantRecord>(d)),
+      this.currentGrants(stale),
       this.readDir(p.requests(cluster), 'requests', stale, this.requestCache, (n, d) => ({ ...fromJsonBuffer<RequestRecord>(d), name: n, seq: seqOfRequest(n) })),
       this.readDir(p.knownNodes(cluster), 'known', stale, this.knownCache, (_n, d) => fromJsonBuffer<KnownNodeRecord>(d)),
       this.liveCache && !stale.has('members')
@@ -536,6 +625,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
         this.requestCache.delete(g.request);
         const listed = this.listed.get('grants');
         if (listed && !listed.includes(name)) listed.push(name);
+        this.watchGrant(name);
       }
       const reqs = this.listed.get('requests');
       if (reqs) this.listed.set('requests', reqs.filter((n) => !granted.has(n)));

@@ -19,9 +19,10 @@ import { waitUntil } from '../support/wait-until.js';
 
 const CLUSTER = 'redis:cache';
 
-/** The coordinator, recording the path of every read (get, children, exists). */
-function recording(inner: Coordinator): { coordinator: Coordinator; reads: string[] } {
+/** The coordinator, recording the path of every read (get, children, exists), and every call in order. */
+function recording(inner: Coordinator): { coordinator: Coordinator; reads: string[]; calls: string[] } {
   const reads: string[] = [];
+  const calls: string[] = [];
   const coordinator = new Proxy(inner, {
     get(target, key, receiver) {
       const v = Reflect.get(target, key, receiver) as unknown;
@@ -29,13 +30,20 @@ function recording(inner: Coordinator): { coordinator: Coordinator; reads: strin
       if (key === 'get' || key === 'children' || key === 'exists') {
         return (path: string, ...rest: unknown[]) => {
           reads.push(path);
+          calls.push(`${key} ${path}`);
           return (v as (...a: unknown[]) => unknown).call(target, path, ...rest);
+        };
+      }
+      if (key === 'transaction') {
+        return (ops: Array<{ op: string; path: string }>, ...rest: unknown[]) => {
+          calls.push(`transaction ${ops.map((o) => `${o.op} ${o.path}`).join(', ')}`);
+          return (v as (...a: unknown[]) => unknown).call(target, ops, ...rest);
         };
       }
       return (v as (...a: unknown[]) => unknown).bind(target);
     },
   });
-  return { coordinator, reads };
+  return { coordinator, reads, calls };
 }
 
 const hold = (node: string): RequestRecord => ({ node, zone: undefined, kind: 'hold', task_id: undefined, limit: undefined, exclusive: false, priority: 'normal', requested_at: new Date().toISOString(), by: 'alice', reason: 'disk swap', ttl_ms: undefined });
@@ -51,16 +59,16 @@ describe('budget keeper: what a round reads', () => {
   });
   after(() => zk.stop());
 
-  async function setup(root: string): Promise<{ budget: BudgetStore; reads: string[] }> {
+  async function setup(root: string): Promise<{ budget: BudgetStore; reads: string[]; calls: string[] }> {
     const paths = zkPaths(root);
     const admin = new BudgetStore(zk.session(), paths);
     await admin.applyPolicy(parsePolicy({ cluster: CLUSTER, budget: 1 }), 'test');
-    const { coordinator, reads } = recording(zk.session());
+    const { coordinator, reads, calls } = recording(zk.session());
     // Ticks (which read everything, as a safety net) far apart, so that only watches drive the rounds here.
     keeper = new BudgetKeeper({ store: new BudgetStore(coordinator, paths), cluster: CLUSTER, by: 'test', checks: {}, logger: silentLogger, tickMs: 600_000 });
     await keeper.start();
     await waitUntil('the keeper to lead', async () => keeper?.isLeading);
-    return { budget: admin, reads };
+    return { budget: admin, reads, calls };
   }
 
   it('after a release, lists the grants and requests folders only: no policy, gate, known nodes or members again', async () => {
@@ -88,7 +96,44 @@ describe('budget keeper: what a round reads', () => {
     assert.ok(reads.length > 0, 'the release was seen through a read');
     const unchanged = [paths.policy(CLUSTER), paths.gate(CLUSTER), paths.knownNodes(CLUSTER), paths.clusterMembers(CLUSTER)];
     assert.deepEqual(reads.filter((p) => unchanged.includes(p)), [], `read again although nothing changed there: ${reads.join(', ')}`);
-    assert.ok(reads.every((p) => p === paths.grants(CLUSTER) || p === paths.requests(CLUSTER)), `reads: ${reads.join(', ')}`);
+    // The folders, and a watch on the grant just made (its release will name it).
+    assert.ok(reads.every((p) => p === paths.grants(CLUSTER) || p === paths.requests(CLUSTER) || p === paths.grant(CLUSTER, 'b')), `reads: ${reads.join(', ')}`);
+  });
+
+  it('a release is acted on before the grants folder is listed: the watch on the released grant names it', async () => {
+    const { budget, calls } = await setup('/keeper-release-first');
+    const paths = budget.paths;
+    held.push(await waitForGrant(budget, CLUSTER, hold('a')));
+    const b = waitForGrant(budget, CLUSTER, hold('b'));
+    await waitUntil('b to wait behind a', async () => (await budget.getGate(CLUSTER)).value.waiting.some((w) => w.node === 'b'));
+    await waitUntil('the keeper to go quiet', async () => {
+      const n = calls.length;
+      await new Promise((r) => setTimeout(r, 100));
+      return calls.length === n;
+    });
+
+    calls.length = 0;
+    await budget.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'done', kind: 'released' });
+    held.push(await b);
+    const grantOfB = calls.findIndex((c) => c.startsWith('transaction') && c.includes(`create ${paths.grant(CLUSTER, 'b')}`));
+    const firstListing = calls.indexOf(`children ${paths.grants(CLUSTER)}`);
+    assert.ok(grantOfB >= 0, `calls: ${calls.join('; ')}`);
+    assert.ok(firstListing === -1 || firstListing > grantOfB, `the grants folder was listed before b was granted: ${calls.join('; ')}`);
+    // The folder is still listed afterwards (its watch fired), which re-arms its watch.
+    await waitUntil('the grants folder listed again', async () => calls.includes(`children ${paths.grants(CLUSTER)}`));
+  });
+
+  it('a grant marked dead behind its back is read again; the budget still counts it', async () => {
+    const { budget } = await setup('/keeper-dead-mark');
+    const a = await waitForGrant(budget, CLUSTER, hold('a'));
+    held.push(a);
+    await budget.markDead(CLUSTER, 'a', a.record.token, 'post_check failed 3 times');
+    const b = waitForGrant(budget, CLUSTER, hold('b'));
+    await waitUntil('b to wait behind a', async () => (await budget.getGate(CLUSTER)).value.waiting.some((w) => w.node === 'b'));
+    assert.deepEqual((await budget.grants(CLUSTER)).map((g) => g.node), ['a'], 'a dead grant still holds its slot');
+    await budget.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'repaired by hand', kind: 'released' });
+    held.push(await b);
+    assert.deepEqual((await budget.grants(CLUSTER)).map((g) => g.node), ['b']);
   });
 
   it('a gate written behind its back makes its write fail; it reads afresh and still grants, within the budget', async () => {
