@@ -46,6 +46,15 @@ function recording(inner: Coordinator): { coordinator: Coordinator; reads: strin
   return { coordinator, reads, calls };
 }
 
+/** Until the recorded calls stop growing (the keeper's rounds have settled). */
+async function untilQuiet(log: readonly string[]): Promise<void> {
+  await waitUntil('the keeper to go quiet', async () => {
+    const n = log.length;
+    await new Promise((r) => setTimeout(r, 100));
+    return log.length === n;
+  });
+}
+
 const hold = (node: string): RequestRecord => ({ node, zone: undefined, kind: 'hold', task_id: undefined, limit: undefined, exclusive: false, priority: 'normal', requested_at: new Date().toISOString(), by: 'alice', reason: 'disk swap', ttl_ms: undefined });
 
 describe('budget keeper: what a round reads', () => {
@@ -71,27 +80,23 @@ describe('budget keeper: what a round reads', () => {
     return { budget: admin, reads, calls };
   }
 
-  it('after a release, lists the grants and requests folders only: no policy, gate, known nodes or members again', async () => {
-    const { budget, reads } = await setup('/keeper-reads');
-    const paths = budget.paths;
+  /** a holds the grant and b waits behind it; once the keeper is quiet, `log` is emptied and a released; until b is granted. */
+  async function handOff(budget: BudgetStore, log: string[]): Promise<void> {
     held.push(await waitForGrant(budget, CLUSTER, hold('a')));
     const b = waitForGrant(budget, CLUSTER, hold('b'));
     await waitUntil('b to wait behind a', async () => (await budget.getGate(CLUSTER)).value.waiting.some((w) => w.node === 'b'));
     // Let the rounds caused by b's request settle.
-    await waitUntil('the keeper to go quiet', async () => {
-      const n = reads.length;
-      await new Promise((r) => setTimeout(r, 100));
-      return reads.length === n;
-    });
-
-    reads.length = 0;
+    await untilQuiet(log);
+    log.length = 0;
     await budget.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'done', kind: 'released' });
     held.push(await b);
-    await waitUntil('the keeper to go quiet', async () => {
-      const n = reads.length;
-      await new Promise((r) => setTimeout(r, 100));
-      return reads.length === n;
-    });
+  }
+
+  it('after a release, lists the grants and requests folders only: no policy, gate, known nodes or members again', async () => {
+    const { budget, reads } = await setup('/keeper-reads');
+    const paths = budget.paths;
+    await handOff(budget, reads);
+    await untilQuiet(reads);
 
     assert.ok(reads.length > 0, 'the release was seen through a read');
     const unchanged = [paths.policy(CLUSTER), paths.gate(CLUSTER), paths.knownNodes(CLUSTER), paths.clusterMembers(CLUSTER)];
@@ -103,18 +108,7 @@ describe('budget keeper: what a round reads', () => {
   it('a release is acted on before the grants folder is listed: the watch on the released grant names it', async () => {
     const { budget, calls } = await setup('/keeper-release-first');
     const paths = budget.paths;
-    held.push(await waitForGrant(budget, CLUSTER, hold('a')));
-    const b = waitForGrant(budget, CLUSTER, hold('b'));
-    await waitUntil('b to wait behind a', async () => (await budget.getGate(CLUSTER)).value.waiting.some((w) => w.node === 'b'));
-    await waitUntil('the keeper to go quiet', async () => {
-      const n = calls.length;
-      await new Promise((r) => setTimeout(r, 100));
-      return calls.length === n;
-    });
-
-    calls.length = 0;
-    await budget.releaseGrant(CLUSTER, 'a', { by: 'alice', reason: 'done', kind: 'released' });
-    held.push(await b);
+    await handOff(budget, calls);
     const grantOfB = calls.findIndex((c) => c.startsWith('transaction') && c.includes(`create ${paths.grant(CLUSTER, 'b')}`));
     const firstListing = calls.indexOf(`children ${paths.grants(CLUSTER)}`);
     assert.ok(grantOfB >= 0, `calls: ${calls.join('; ')}`);
