@@ -19,7 +19,7 @@ import { mapLimit } from '../pool.js';
 import { ProtectedSequential } from '../coordination/protected-sequential.js';
 import { decide, orderRequests, type Decision } from './admission.js';
 import { parsePolicy, policyToWire, type ClusterPolicy } from './policy.js';
-import { emptyGate, emptyLedger, type BudgetEvent, type GateLedger, type GateRecord, type WaitingRecord, type GrantRecord, type KnownNodeRecord, type Request, type RequestRecord } from './records.js';
+import { emptyGate, emptyLedger, emptyWaiting, type BudgetEvent, type GateLedger, type GateRecord, type WaitingRecord, type GrantRecord, type KnownNodeRecord, type Request, type RequestRecord } from './records.js';
 import { DEFAULT_AGEING_MS } from './policy.js';
 import type { Versioned } from '../task/task-store.js';
 
@@ -76,13 +76,14 @@ export class BudgetStore {
     return isoNow(this.clock);
   }
 
-  /** Creates the cluster's folders and its gate if they are missing. */
+  /** Creates the cluster's folders, its gate and its waiting list if they are missing. */
   async initCluster(cluster: string): Promise<void> {
     const p = this.paths;
     await Promise.all([p.grants(cluster), p.requests(cluster), p.knownNodes(cluster), p.keepers(cluster), p.events(cluster)].map((d) => this.coordinator.mkdirp(d)));
     // The gate and the policy always exist (the policy as an empty placeholder until one is applied), so a
     // grant's transaction can check both versions: a policy applied meanwhile makes it fail and decide again.
-    for (const [path, data] of [[p.gate(cluster), toJsonBuffer(emptyLedger())], [p.policy(cluster), Buffer.alloc(0)]] as const) {
+    // The waiting list too, so that the keeper only ever sets it.
+    for (const [path, data] of [[p.gate(cluster), toJsonBuffer(emptyLedger())], [p.policy(cluster), Buffer.alloc(0)], [p.waiting(cluster), toJsonBuffer(emptyWaiting())]] as const) {
       try {
         await this.coordinator.create(path, data);
       } catch (err) {
@@ -291,10 +292,11 @@ export class BudgetStore {
   /** The gate for display: the ledger with the keeper's waiting list merged in (the ledger's version). */
   async getGate(cluster: string): Promise<Versioned<GateRecord>> {
     const [d, w] = await Promise.all([this.coordinator.get(this.paths.gate(cluster)), this.coordinator.get(this.paths.waiting(cluster))]);
-    // A gate written by a keeper of an earlier version carries its waiting list itself; the newer of the two wins.
+    // A gate written by a keeper of an earlier version carries its waiting list itself; the newer of the two wins
+    // (the gate's on a tie: the waiting record initCluster makes is as old as an empty gate).
     const stored = d ? fromJsonBuffer<Partial<GateRecord>>(d.data) : undefined;
     const list = w ? fromJsonBuffer<WaitingRecord>(w.data) : undefined;
-    const fromGate = stored?.waiting !== undefined && (!list || (stored.updated_at ?? '') > list.updated_at);
+    const fromGate = stored?.waiting !== undefined && (!list || (stored.updated_at ?? '') >= list.updated_at);
     const waiting = fromGate ? { waiting: stored.waiting ?? [], waiting_total: stored.waiting_total ?? stored.waiting?.length ?? 0 } : { waiting: list?.waiting ?? [], waiting_total: list?.waiting_total ?? 0 };
     return { value: { ...emptyGate(), ...stored, ...waiting }, version: d ? d.stat.version : -1 };
   }
@@ -309,18 +311,14 @@ export class BudgetStore {
 
   /** Writes the keeper's view of the waiting requests (display only: not guarded, last writer wins). */
   async putWaiting(cluster: string, rec: WaitingRecord): Promise<void> {
-    const path = this.paths.waiting(cluster);
-    const data = toJsonBuffer(rec);
+    const set = () => this.coordinator.set(this.paths.waiting(cluster), toJsonBuffer(rec), -1);
     try {
-      await this.coordinator.set(path, data, -1);
+      await set();
     } catch (err) {
+      // Made by initCluster; gone only if removed by hand.
       if (!isNoNode(err)) throw err;
-      try {
-        await this.coordinator.create(path, data);
-      } catch (e) {
-        if (!isNodeExists(e)) throw e;
-        await this.coordinator.set(path, data, -1);
-      }
+      await this.initCluster(cluster);
+      await set();
     }
   }
 

@@ -50,6 +50,8 @@ const KEEPER_PREFIX = 'k-';
 /** What a round reads; each is read again only when its watch fired (or on a tick, a new term, a conflict). */
 type Source = 'policy' | 'gate' | 'grants' | 'requests' | 'known' | 'members';
 const ALL_SOURCES: readonly Source[] = ['policy', 'gate', 'grants', 'requests', 'known', 'members'];
+/** What `currentGrants` passes to readDir to have the grants folder listed now. */
+const LIST_NOW: ReadonlySet<Source> = new Set<Source>(['grants']);
 /** Request records read at once in a round (the ZooKeeper client pipelines them on its one connection). */
 const READ_CONCURRENCY = 128;
 /** Every this many ticks the keeper looks for grants their task left behind. */
@@ -58,7 +60,6 @@ const LEFTOVER_SWEEP_TICKS = 6;
 // recomputes every waiting entry itself; `status` shows the reason of the first ones, the rest say they wait
 // for a grant) and rewritten at most once per WAITING_EVERY_MS: a burst of 1,000 requests is a few writes.
 const WAITING_KEPT = 100;
-const LIST_NOW: ReadonlySet<Source> = new Set<Source>(['grants']);
 const WAITING_EVERY_MS = 1000;
 // A round for new requests alone runs at most this soon after the last round began: a burst of requests (a
 // 1,000-node fan-out) is looked at in batches, not one listing of every request per request. Releases, the
@@ -97,9 +98,9 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   private relistGrants = false;
   private policyCache: { data: NodeData | undefined } | undefined;
   private gateCache: Versioned<GateLedger> | undefined;
-  /** The waiting list as last written (JSON), when, and the write due later (at most one per WAITING_EVERY_MS). */
+  /** The waiting list as last written (JSON), when it was last looked at, and the look due later (one per WAITING_EVERY_MS). */
   private waitingWritten: string | undefined;
-  private waitingWrittenAt = 0;
+  private waitingCheckedAt = 0;
   private waitingTimer: NodeJS.Timeout | undefined;
   /** When the last round began, and the round asked for by new requests alone, due REQUESTS_SPACING_MS after it. */
   private lastRoundAt = 0;
@@ -235,7 +236,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     this.clearTimers();
     if (v) {
       this.waitingWritten = undefined;
-      this.waitingWrittenAt = 0;
+      this.waitingCheckedAt = 0;
       // A new term: read everything afresh (another keeper may have granted meanwhile).
       this.grantCache.clear();
       this.grantWatches.clear();
@@ -381,20 +382,26 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     this.grantWatches.set(name, id);
     return (ev) => {
       if (this.grantWatches.get(name) !== id) return;
+      if (ev.type === 'deleted') return this.grantGone(name);
       this.grantWatches.delete(name);
-      if (ev.type === 'deleted') this.forgetGrant(name);
-      else {
-        this.grantCache.delete(name);
-        this.stale.add('grants');
-      }
+      this.grantCache.delete(name);
+      this.stale.add('grants');
       this.kick();
     };
   }
 
-  private forgetGrant(name: string): void {
+  /** A grant removed (its watch said so, or it was gone when the watch was set): out of what the next round counts. */
+  private grantGone(name: string): void {
+    this.grantWatches.delete(name);
     this.grantCache.delete(name);
     const listed = this.listed.get('grants');
     if (listed?.includes(name)) this.listed.set('grants', listed.filter((n) => n !== name));
+    this.kick();
+  }
+
+  /** The records of a folder as last listed. */
+  private cached<T>(source: Source, cache: Map<string, T>): T[] | undefined {
+    return this.listed.get(source)?.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
   }
 
   /**
@@ -409,11 +416,14 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
    * is at least as new as the gate version the transaction is guarded on).
    */
   private async currentGrants(stale: ReadonlySet<Source>): Promise<GrantRecord[]> {
-    const listed = this.listed.get('grants');
-    if (listed && !stale.has('grants') && !stale.has('gate')) return listed.map((n) => this.grantCache.get(n)).filter((g): g is GrantRecord => g !== undefined);
+    const known = stale.has('grants') || stale.has('gate') ? undefined : this.cached('grants', this.grantCache);
+    if (known) return known;
     this.relistGrants = false;
     const grants = await this.readDir(this.store.paths.grants(this.cluster), 'grants', LIST_NOW, this.grantCache, (_n, d) => fromJsonBuffer<GrantRecord>(d), (n) => this.grantWatcher(n));
-    // Grants known from before (cached, so not read again) whose watch went with a session event.
+    // The watches follow the listing: none for a grant gone before its read (a read of a missing znode sets
+    // no watch), one for each grant known from before (cached, so not read again) whose watch went with a
+    // session event.
+    for (const n of this.grantWatches.keys()) if (!this.grantCache.has(n)) this.grantWatches.delete(n);
     for (const n of this.listed.get('grants') ?? []) if (!this.grantWatches.has(n)) this.watchGrant(n);
     return grants;
   }
@@ -425,10 +435,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     const id = this.grantWatches.get(name);
     this.store.coordinator.exists(joinPath(this.store.paths.grants(this.cluster), name), w).then(
       (st) => {
-        if (st || this.grantWatches.get(name) !== id) return;
-        this.grantWatches.delete(name);
-        this.forgetGrant(name);
-        this.kick();
+        if (!st && this.grantWatches.get(name) === id) this.grantGone(name);
       },
       () => {
         // Not answered (ZooKeeper away): the folder is read again before the next decision.
@@ -444,8 +451,8 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
    */
   private async readDir<T>(dir: string, source: Source, stale: ReadonlySet<Source>, cache: Map<string, T>, parse: (name: string, data: Buffer) => T, watchEach?: (name: string) => Watcher | undefined): Promise<T[]> {
     const c = this.store.coordinator;
-    const before = this.listed.get(source);
-    if (before && !stale.has(source)) return before.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
+    const known = stale.has(source) ? undefined : this.cached(source, cache);
+    if (known) return known;
     const names = (await c.children(dir, this.watcher(dir, source))) ?? [];
     this.stats.reads++;
     const present = new Set(names);
@@ -455,7 +462,6 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       const d = await c.get(joinPath(dir, n), watchEach?.(n));
       this.stats.reads++;
       if (d) cache.set(n, parse(n, d.data));
-      else if (watchEach) this.grantWatches.delete(n);
     });
     this.listed.set(source, names);
     return names.map((n) => cache.get(n)).filter((x): x is T => x !== undefined);
@@ -566,9 +572,9 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
    * round kicked when it is due). Display only: not guarded, and not part of a round's transaction.
    */
   private async writeWaiting(waiting: WaitingEntry[], total: number, nowIso: string): Promise<void> {
-    const json = JSON.stringify([waiting, total]);
-    if (json === this.waitingWritten) return;
-    const due = this.waitingWrittenAt + WAITING_EVERY_MS - Date.now();
+    // Looked at (serialised, compared, maybe written) at most once per WAITING_EVERY_MS; a round in between
+    // leaves it to the round kicked when that is due.
+    const due = this.waitingCheckedAt + WAITING_EVERY_MS - Date.now();
     if (due > 0) {
       this.waitingTimer ??= setTimeout(() => {
         this.waitingTimer = undefined;
@@ -576,11 +582,14 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       }, due);
       return;
     }
+    this.waitingCheckedAt = Date.now();
+    const json = JSON.stringify([waiting, total]);
+    if (json === this.waitingWritten) return;
     await this.store.putWaiting(this.cluster, { waiting, waiting_total: total, by: this.o.by, updated_at: nowIso });
     this.stats.writes++;
     this.waitingWritten = json;
-    this.waitingWrittenAt = Date.now();
   }
+
 
   /** One round's ledger and grants, in one transaction guarded on the ledger's (and the policy's) version. */
   private async writeRound(next: GateLedger, gateVersion: number, policyData: NodeData | undefined, grantNow: Request[], known: KnownNodeRecord[], now: number, nowIso: string): Promise<void> {

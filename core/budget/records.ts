@@ -126,4 +126,5 @@ export interface BudgetEvent {
 }
 
 export const emptyLedger = (): GateLedger => ({ seq: 0, bypass: {}, absent_since: {}, health: undefined, keeper: undefined, updated_at: new Date(0).toISOString() });
+export const emptyWaiting = (): WaitingRecord => ({ waiting: [], waiting_total: 0, by: '', updated_at: new Date(0).toISOString() });
 export const emptyGate = (): GateRecord => ({ ...emptyLedger(), waiting: [], waiting_total: 0 });
