@@ -1,14 +1,16 @@
 // Options of the SQS adapter of the WorkQueue port (`sqs-work-queue.ts`): defaults applied and validated
 // once, here, and compiled into a fully-required shape with durations in ms.
-import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { resolveEndpoint, resolveRegion } from '../aws.js';
 import { OptionError } from '../errors.js';
+import type { CredentialsInput } from './sqs-http-transport.js';
 
 export interface SqsWorkQueueOptions {
   /**
-   * The SQS client to use. When given, `region`, `endpoint`, `credentials`, `maxAttempts` and the timeouts
-   * are not used to build one (`region`/`endpoint` only name the target in error messages), and `close()`
-   * leaves the client alone: its owner destroys it.
+   * An AWS SDK client to send every call through instead of Taskerman's own transport (sqs-http-transport.ts).
+   * When given, `credentials`, `maxAttempts` and the timeouts are the client's own (`region`/`endpoint` only
+   * name the target in error messages), and `close()` leaves the client alone: its owner destroys it. Build it
+   * with `useQueueUrlAsEndpoint: false` when it has an endpoint of its own.
    */
   sqs?: SQSClient;
   /** Default: env `AWS_REGION`, else `us-east-1`. */
@@ -18,9 +20,12 @@ export interface SqsWorkQueueOptions {
    * `AWS_ENDPOINT_URL`, else none (the region's public endpoint).
    */
   endpoint?: string;
-  /** Default: none, the SDK's default provider chain (env, profile, instance role). */
-  credentials?: SQSClientConfig['credentials'];
-  /** SDK attempts per call, the first included (1 = no retry). Default: 3, the SDK's own default. */
+  /**
+   * Static credentials, or a function that returns them (called for each request; cache in it). Default: the
+   * AWS SDK's default provider chain (env, profile, SSO, web identity, ECS, instance role), memoized.
+   */
+  credentials?: CredentialsInput;
+  /** Attempts per call, the first included (1 = no retry). Default: 3, as the AWS SDK's standard retry mode. */
   maxAttempts?: number;
   /** Give up connecting after this long. Default: 5000 ms. */
   connectTimeoutMs?: number;
@@ -39,7 +44,7 @@ export interface CompiledSqsWorkQueueOptions {
   sqs: SQSClient | undefined;
   region: string;
   endpoint: string | undefined;
-  credentials: SQSClientConfig['credentials'] | undefined;
+  credentials: CredentialsInput | undefined;
   maxAttempts: number;
   connectTimeoutMs: number;
   requestTimeoutMs: number;

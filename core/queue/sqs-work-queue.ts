@@ -1,25 +1,12 @@
-// The SQS adapter of the WorkQueue port. Owns: the SQS client (injected, or built here and destroyed on
-// close), the queue name → URL cache, queue creation with a redrive policy, batching, and the translation
-// of every SDK failure into QueueDoesNotExistError, BackendError (unreachable) or SqsError.
-import {
-  CreateQueueCommand,
-  DeleteMessageCommand,
-  DeleteQueueCommand,
-  ChangeMessageVisibilityCommand,
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  ListQueuesCommand,
-  PurgeQueueCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SendMessageCommand,
-  SQSClient,
-  type BatchResultErrorEntry,
-  type MessageAttributeValue,
-  type SendMessageBatchRequestEntry,
-} from '@aws-sdk/client-sqs';
+// The SQS adapter of the WorkQueue port. Owns: its transport (its own signed JSON-protocol client, built here
+// and closed on close, or an injected AWS SDK client: sqs-transport.ts), the queue name → URL cache, queue
+// creation with a redrive policy, batching, and the translation of every failure into QueueDoesNotExistError,
+// BackendError (unreachable) or SqsError.
+import type { BatchResultErrorEntry, MessageAttributeValue, SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import { asErrorLike, unreachableReason } from '../aws.js';
 import { AbortedError, BackendError, SqsError } from '../errors.js';
+import { SqsHttpTransport } from './sqs-http-transport.js';
+import { SdkSqsTransport, type SqsTransport } from './sqs-transport.js';
 import {
   compileSqsWorkQueueOptions,
   type CompiledSqsWorkQueueOptions,
@@ -114,8 +101,7 @@ interface EntryFailure {
 
 export class SqsWorkQueue implements WorkQueue {
   private readonly opts: CompiledSqsWorkQueueOptions;
-  private readonly client: SQSClient;
-  private readonly ownsClient: boolean;
+  private readonly transport: SqsTransport;
   private readonly urls = new Map<string, string>();
   /** GetQueueUrl calls in flight, by queue: a call that needs the URL meanwhile (a send after a warm-up) joins it. */
   private readonly resolving = new Map<string, Promise<string>>();
@@ -127,22 +113,19 @@ export class SqsWorkQueue implements WorkQueue {
 
   constructor(options: SqsWorkQueueOptions = {}) {
     this.opts = compileSqsWorkQueueOptions(options);
-    if (this.opts.sqs) {
-      this.client = this.opts.sqs;
-      this.ownsClient = false;
-    } else {
-      this.client = new SQSClient({
-        region: this.opts.region,
-        maxAttempts: this.opts.maxAttempts,
-        requestHandler: { connectionTimeout: this.opts.connectTimeoutMs, requestTimeout: this.opts.requestTimeoutMs },
-        ...(this.opts.credentials ? { credentials: this.opts.credentials } : {}),
-        // An explicit endpoint already wins over queue URLs in the SDK; `useQueueUrlAsEndpoint: false` also
-        // covers endpoints the SDK would find on its own. Emulators answer with queue URLs on hosts that do
-        // not resolve (fauxqs: http://sqs.<region>.localhost:<port>/...), so the URL must never pick the host.
-        ...(this.opts.endpoint ? { endpoint: this.opts.endpoint, useQueueUrlAsEndpoint: false } : {}),
-      });
-      this.ownsClient = true;
-    }
+    // Every request goes to the endpoint when one is set, never to the host of a queue URL: emulators answer
+    // with queue URLs on hosts that need not resolve (fauxqs: http://sqs.<region>.localhost:<port>/...).
+    // (An injected SDK client is built by its owner with `useQueueUrlAsEndpoint: false` for the same reason.)
+    this.transport = this.opts.sqs
+      ? new SdkSqsTransport(this.opts.sqs, this.opts.endpoint ?? `region ${this.opts.region}`)
+      : new SqsHttpTransport({
+          region: this.opts.region,
+          endpoint: this.opts.endpoint,
+          credentials: this.opts.credentials,
+          maxAttempts: this.opts.maxAttempts,
+          connectTimeoutMs: this.opts.connectTimeoutMs,
+          requestTimeoutMs: this.opts.requestTimeoutMs,
+        });
   }
 
   async ensureQueue(spec: QueueSpec): Promise<void> {
@@ -168,7 +151,7 @@ export class SqsWorkQueue implements WorkQueue {
       p = (async () => {
         const dlqUrl = await this.createQueue(name, undefined);
         const attrs = await this.call('GetQueueAttributes', name, () =>
-          this.client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] })),
+          this.transport.call('GetQueueAttributes', { QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
         );
         const arn = attrs.Attributes?.QueueArn;
         if (!arn) throw new SqsError('GetQueueAttributes', name, new Error('the response carries no QueueArn'));
@@ -195,15 +178,12 @@ export class SqsWorkQueue implements WorkQueue {
 
   async send(queue: string, msg: OutgoingMessage): Promise<void> {
     await this.withUrl('SendMessage', queue, (QueueUrl, abortSignal) =>
-      this.client.send(
-        new SendMessageCommand({
+      this.transport.call('SendMessage', {
           QueueUrl,
           MessageBody: msg.body,
           MessageAttributes: toMessageAttributes(msg.attributes),
           DelaySeconds: msg.delaySec,
-        }),
-        { abortSignal },
-      ),
+        }, abortSignal),
     );
   }
 
@@ -247,17 +227,14 @@ export class SqsWorkQueue implements WorkQueue {
         'ReceiveMessage',
         queue,
         (QueueUrl, abortSignal) =>
-          this.client.send(
-            new ReceiveMessageCommand({
+          this.transport.call('ReceiveMessage', {
               QueueUrl,
               MaxNumberOfMessages: opts.max,
               WaitTimeSeconds: opts.waitSec,
               VisibilityTimeout: opts.visibilitySec,
               MessageSystemAttributeNames: ['ApproximateReceiveCount'],
               MessageAttributeNames: ['All'],
-            }),
-            { abortSignal },
-          ),
+            }, abortSignal),
         signal,
       );
       return (out.Messages ?? []).map((m) => ({
@@ -278,33 +255,27 @@ export class SqsWorkQueue implements WorkQueue {
   /** A stale receipt handle is accepted without effect, the way SQS answers it (see the port's contract). */
   async delete(queue: string, receiptHandle: string): Promise<void> {
     await this.withUrl('DeleteMessage', queue, (QueueUrl, abortSignal) =>
-      this.client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: receiptHandle }), { abortSignal }),
+      this.transport.call('DeleteMessage', { QueueUrl, ReceiptHandle: receiptHandle }, abortSignal),
     );
   }
 
   /** Rejects with an SqsError (MessageNotInflight, ReceiptHandleIsInvalid) when the delivery is not in flight. */
   async changeVisibility(queue: string, receiptHandle: string, seconds: number): Promise<void> {
     await this.withUrl('ChangeMessageVisibility', queue, (QueueUrl, abortSignal) =>
-      this.client.send(
-        new ChangeMessageVisibilityCommand({ QueueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }),
-        { abortSignal },
-      ),
+      this.transport.call('ChangeMessageVisibility', { QueueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }, abortSignal),
     );
   }
 
   async stats(queue: string): Promise<QueueStats> {
     const out = await this.withUrl('GetQueueAttributes', queue, (QueueUrl, abortSignal) =>
-      this.client.send(
-        new GetQueueAttributesCommand({
+      this.transport.call('GetQueueAttributes', {
           QueueUrl,
           AttributeNames: [
             'ApproximateNumberOfMessages',
             'ApproximateNumberOfMessagesNotVisible',
             'ApproximateNumberOfMessagesDelayed',
           ],
-        }),
-        { abortSignal },
-      ),
+        }, abortSignal),
     );
     const a = out.Attributes ?? {};
     return {
@@ -321,7 +292,7 @@ export class SqsWorkQueue implements WorkQueue {
     do {
       // SQS only paginates (returns NextToken) when MaxResults is given.
       const out = await this.call('ListQueues', `prefix ${prefix}`, () =>
-        this.client.send(new ListQueuesCommand({ QueueNamePrefix: prefix, MaxResults: 1000, NextToken })),
+        this.transport.call('ListQueues', { QueueNamePrefix: prefix, MaxResults: 1000, NextToken }),
       );
       for (const url of out.QueueUrls ?? []) {
         const name = url.slice(url.lastIndexOf('/') + 1);
@@ -334,7 +305,7 @@ export class SqsWorkQueue implements WorkQueue {
 
   async purge(queue: string): Promise<void> {
     await this.withUrl('PurgeQueue', queue, (QueueUrl, abortSignal) =>
-      this.client.send(new PurgeQueueCommand({ QueueUrl }), { abortSignal }),
+      this.transport.call('PurgeQueue', { QueueUrl }, abortSignal),
     );
   }
 
@@ -342,7 +313,7 @@ export class SqsWorkQueue implements WorkQueue {
   async deleteQueue(queue: string): Promise<void> {
     try {
       await this.withUrl('DeleteQueue', queue, (QueueUrl, abortSignal) =>
-        this.client.send(new DeleteQueueCommand({ QueueUrl }), { abortSignal }),
+        this.transport.call('DeleteQueue', { QueueUrl }, abortSignal),
       );
     } catch (err) {
       if (!(err instanceof QueueDoesNotExistError)) throw err;
@@ -355,7 +326,7 @@ export class SqsWorkQueue implements WorkQueue {
     this.closed = true;
     this.urls.clear();
     this.ensured.clear();
-    if (this.ownsClient) this.client.destroy();
+    this.transport.destroy();
   }
 
   private assertOpen(): void {
@@ -373,7 +344,7 @@ export class SqsWorkQueue implements WorkQueue {
     let url: string | undefined;
     try {
       const out = await this.call('CreateQueue', name, () =>
-        this.client.send(new CreateQueueCommand({ QueueName: name, Attributes })),
+        this.transport.call('CreateQueue', { QueueName: name, Attributes }),
       );
       url = out.QueueUrl;
     } catch (err) {
@@ -396,7 +367,7 @@ export class SqsWorkQueue implements WorkQueue {
   }
 
   private async lookUpUrl(queue: string): Promise<string> {
-    const out = await this.call('GetQueueUrl', queue, () => this.client.send(new GetQueueUrlCommand({ QueueName: queue })));
+    const out = await this.call('GetQueueUrl', queue, () => this.transport.call('GetQueueUrl', { QueueName: queue }));
     if (!out.QueueUrl) throw new SqsError('GetQueueUrl', queue, new Error('the response carries no QueueUrl'));
     this.urls.set(queue, out.QueueUrl);
     return out.QueueUrl;
@@ -431,25 +402,13 @@ export class SqsWorkQueue implements WorkQueue {
     }
     const reason = unreachableReason(err);
     if (reason !== undefined) {
-      return new BackendError('sqs', `cannot reach SQS at ${await this.target()}: ${reason}`, {
+      return new BackendError('sqs', `cannot reach SQS at ${await this.transport.target()}: ${reason}`, {
         cause: err,
         hint: 'check --sqs-endpoint / AWS_ENDPOINT_URL_SQS and --region',
         context: { operation, queue },
       });
     }
     return new SqsError(operation, queue, err);
-  }
-
-  /** Where requests go, for error messages: the endpoint, else the region. */
-  private async target(): Promise<string> {
-    if (this.opts.endpoint && this.ownsClient) return this.opts.endpoint;
-    try {
-      const ep = await this.client.config.endpoint?.();
-      if (ep) return `${ep.protocol}//${ep.hostname}${ep.port ? `:${ep.port}` : ''}${ep.path}`;
-      return `region ${await this.client.config.region()}`;
-    } catch {
-      return this.opts.endpoint ?? `region ${this.opts.region}`;
-    }
   }
 
   private chunk(entries: BatchEntry[]): BatchEntry[][] {
@@ -482,7 +441,7 @@ export class SqsWorkQueue implements WorkQueue {
         DelaySeconds: msg.delaySec,
       }));
       const out = await this.call('SendMessageBatch', queue, () =>
-        this.client.send(new SendMessageBatchCommand({ QueueUrl, Entries })),
+        this.transport.call('SendMessageBatch', { QueueUrl, Entries }),
       );
       const failed: BatchResultErrorEntry[] = out.Failed ?? [];
       const byId = new Map(pending.map((e) => [`m${e.index}`, e]));

@@ -55,14 +55,14 @@ describe('the CLI bundle (build/bundle-cli.ts)', function () {
     assert.ok(mainOut, 'the metafile names the entry cli/main.ts');
     const atStart = staticInputs(meta, mainOut);
     assert.ok(fromPackage(atStart, 'commander').length > 0, 'commander is loaded at start');
-    for (const pkg of ['zod', '@aws-sdk/client-sqs', '@aws-sdk/client-ec2', 'node-zookeeper-client', 'prom-client']) {
+    for (const pkg of ['zod', '@aws-sdk/client-sqs', '@aws-sdk/credential-provider-node', '@aws-sdk/client-ec2', 'node-zookeeper-client', 'prom-client']) {
       assert.deepEqual(fromPackage(atStart, pkg), [], `${pkg} is not loaded by --version`);
     }
     const runOut = Object.keys(meta.outputs).find((o) => meta.outputs[o]?.entryPoint === 'cli/commands/run.ts');
     assert.ok(runOut, 'the run command is a chunk of its own');
     const run = staticInputs(meta, runOut);
     assert.ok(fromPackage(run, 'zod').length > 0, 'run validates with zod');
-    for (const pkg of ['@aws-sdk/client-sqs', '@aws-sdk/client-ec2', 'node-zookeeper-client']) {
+    for (const pkg of ['@aws-sdk/client-sqs', '@aws-sdk/credential-provider-node', '@aws-sdk/client-ec2', 'node-zookeeper-client']) {
       assert.deepEqual(fromPackage(run, pkg), [], `${pkg} is loaded by run only when it connects`);
     }
   });

@@ -1,4 +1,5 @@
-// The WorkQueue contract on SqsWorkQueue against the shared fauxqs server, plus the SQS-only parts: queue
+// The WorkQueue contract on SqsWorkQueue against the shared fauxqs server (through its own signed JSON-protocol
+// transport, and through an injected AWS SDK client), plus the SQS-only parts: queue
 // attributes as created, error translation (unreachable endpoint, SQS errors, deleted queues) and client
 // ownership.
 import assert from 'node:assert/strict';
@@ -37,6 +38,22 @@ workQueueContract('SqsWorkQueue (fauxqs)', async () => {
     cleanup: async () => {
       await removeAll(queue, prefix);
       await queue.close();
+    },
+  };
+});
+
+// The same contract through an injected AWS SDK client (SdkSqsTransport): both transports keep the port's promises.
+workQueueContract('SqsWorkQueue over an injected AWS SDK client (fauxqs)', async () => {
+  const sqs = new SQSClient({ endpoint: testSqsEndpoint(), region, credentials, useQueueUrlAsEndpoint: false });
+  const queue = new SqsWorkQueue({ sqs, endpoint: testSqsEndpoint(), region });
+  const prefix = freshQueuePrefix();
+  return {
+    queue,
+    prefix,
+    cleanup: async () => {
+      await removeAll(queue, prefix);
+      await queue.close();
+      sqs.destroy();
     },
   };
 });

@@ -659,9 +659,11 @@ const iamActionOf = (operation: string): string => `sqs:${operation.replace(/Bat
 
 function sqsActionsByMethod(): { byMethod: Map<string, MethodOps>; imported: string[]; reached: Set<string> } {
   const src = readFileSync(join(ROOT, 'core/queue/sqs-work-queue.ts'), 'utf8');
-  const importList = /import\s*\{([^}]*)\}\s*from\s*'@aws-sdk\/client-sqs'/.exec(src)?.[1];
-  assert.ok(importList, 'core/queue/sqs-work-queue.ts imports from @aws-sdk/client-sqs');
-  const imported = [...importList.matchAll(/\b(\w+)Command\b/g)].map((m) => m[1] as string);
+  // The operations a transport can carry: the members of SqsOperations in core/queue/sqs-transport.ts.
+  const transport = readFileSync(join(ROOT, 'core/queue/sqs-transport.ts'), 'utf8');
+  const opsList = /export interface SqsOperations \{([^}]*)\}/.exec(transport)?.[1];
+  assert.ok(opsList, 'core/queue/sqs-transport.ts declares SqsOperations');
+  const imported = [...opsList.matchAll(/^\s*(\w+):/gm)].map((m) => m[1] as string);
 
   const cls = src.slice(src.indexOf('export class SqsWorkQueue'));
   const header = /^ {2}(?:(?:private|public|protected|static|readonly|async)\s+)*(\w+)\s*(?:<[^>\n]*>)?\(/gm;
@@ -670,7 +672,7 @@ function sqsActionsByMethod(): { byMethod: Map<string, MethodOps>; imported: str
 
   const direct = new Map<string, { ops: Set<string>; calls: { callee: string; deadLetter: boolean }[] }>();
   for (const [name, body] of bodies) {
-    const ops = new Set([...body.matchAll(/new (\w+)Command\(/g)].map((m) => m[1] as string));
+    const ops = new Set([...body.matchAll(/this\.transport\.call\(\s*'(\w+)'/g)].map((m) => m[1] as string));
     const calls = [...body.matchAll(/this\.(\w+)\(\s*([^,)]*)/g)]
       .filter((m) => bodies.has(m[1] as string) && m[1] !== name)
       .map((m) => ({ callee: m[1] as string, deadLetter: /deadLetter/.test(m[2] as string) }));
@@ -989,8 +991,8 @@ describe('terraform/ module against the code', function () {
     const portMethods = new Set(['ensureQueue', 'exists', 'send', 'sendBatch', 'receive', 'delete', 'changeVisibility', 'stats', 'list', 'purge']);
 
     it('reads the SQS calls of every WorkQueue method from core/queue/sqs-work-queue.ts', () => {
-      assert.ok(imported.length >= 5, `commands imported: ${imported.join(', ')}`);
-      // Every command the adapter imports is sent from some method: nothing escaped the reading.
+      assert.ok(imported.length >= 5, `operations declared: ${imported.join(', ')}`);
+      // Every operation the transport declares is called from some method: nothing escaped the reading.
       assert.deepEqual([...reached].sort(), [...imported].sort());
       for (const m of portMethods) assert.ok((byMethod.get(m)?.self.size ?? 0) > 0, `${m}: no SQS call found`);
       assert.ok(byMethod.get('receive')?.self.has('sqs:ReceiveMessage'));
