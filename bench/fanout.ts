@@ -1,9 +1,11 @@
 // Fan-out benchmark: one router routes a task of N explicit nodes against a real ZooKeeper server and the
 // SQS-protocol server (fauxqs, in this process) on loopback; no runner. Prints the time from submit to
 // `routed` for the first task (the cluster's queues are created: one CreateQueue per node queue) and for a
-// second one (queues exist), with the ZooKeeper requests and bytes and the SQS requests of each.
+// second one (queues exist), with the ZooKeeper requests and bytes and the SQS requests of each (counted by the
+// server). The router sends through Taskerman's own SQS transport, as in production; --sdk sends through an
+// injected AWS SDK client instead, for comparison.
 //
-//   npm run bench:fanout -- --nodes 1000 [--timeout 120] [--concurrency 64]
+//   npm run bench:fanout -- --nodes 1000 [--timeout 120] [--concurrency 64] [--sdk]
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -17,43 +19,39 @@ import { emitTask } from '../core/task/emit.js';
 import { parseTaskSpec } from '../core/task/task-spec.js';
 import { TaskStore } from '../core/task/task-store.js';
 import { Router } from '../router/router.js';
-import { startSqsServer } from '../test/support/sqs-server.js';
 import { startZkServer } from '../test/support/zk-server.js';
+import { startCountingSqs } from './bench-support.js';
 import { CountingCoordinator } from './counting-coordinator.js';
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, timeout: { type: 'string', default: '120' }, concurrency: { type: 'string' } } });
+const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, timeout: { type: 'string', default: '120' }, concurrency: { type: 'string' }, sdk: { type: 'boolean', default: false } } });
 const N = Number(values.nodes);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
 if (!(N >= 1 && TIMEOUT_MS > 0)) throw new Error('usage: --nodes N [--timeout seconds]');
 
-const sqsRequests = new Map<string, number>();
-function countingClient(endpoint: string): SQSClient {
-  const c = new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' }, useQueueUrlAsEndpoint: false });
-  c.middlewareStack.add(
-    (next, context) => async (args) => {
-      const op = String(context.commandName ?? 'unknown').replace(/Command$/, '');
-      sqsRequests.set(op, (sqsRequests.get(op) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countRequests' },
-  );
-  return c;
+const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' };
+const clients: SQSClient[] = [];
+/** The router's and the submitter's queue: the default transport, or (--sdk) an AWS SDK client. */
+function workQueue(endpoint: string): SqsWorkQueue {
+  if (!values.sdk) return new SqsWorkQueue({ endpoint, region: 'us-east-1', credentials });
+  const sqs = new SQSClient({ endpoint, region: 'us-east-1', credentials, useQueueUrlAsEndpoint: false });
+  clients.push(sqs);
+  return new SqsWorkQueue({ sqs, endpoint });
 }
 
 const fmt = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
 const zk = await startZkServer();
-const sqs = await startSqsServer();
+const sqs = await startCountingSqs();
+const sqsRequests = sqs.requests;
 const root = '/bench';
 const names = queueNames('bench');
 const cluster = 'bench:fanout';
 // Short names: a task message (the explicit node list in its spec) must fit SQS's 256 KiB.
 const nodes = Array.from({ length: N }, (_, i) => `node-${String(i + 1).padStart(5, "0")}`);
 const sessions: ZkCoordinator[] = [];
-const clients: SQSClient[] = [];
 try {
-  const admin = new SqsWorkQueue({ sqs: countingClient(sqs.endpoint), endpoint: sqs.endpoint });
+  const admin = workQueue(sqs.endpoint);
   const adminZk = await ZkCoordinator.connect({ connectionString: zk.connectionString, sessionTimeoutMs: 10_000 });
   sessions.push(adminZk);
   const store = new TaskStore(adminZk, root);
@@ -61,10 +59,8 @@ try {
   const routerZkRaw = await ZkCoordinator.connect({ connectionString: zk.connectionString, sessionTimeoutMs: 10_000 });
   sessions.push(routerZkRaw);
   const routerZk = new CountingCoordinator(routerZkRaw);
-  const sqsClient = countingClient(sqs.endpoint);
-  clients.push(sqsClient);
   const router = new Router({
-    queue: new SqsWorkQueue({ sqs: sqsClient, endpoint: sqs.endpoint }),
+    queue: workQueue(sqs.endpoint),
     store: new TaskStore(routerZk, root),
     names,
     registry: builtinRegistry(),
@@ -102,7 +98,7 @@ try {
     if (rejected.length) console.log(`         rejected: ${rejected.join('; ')}`);
   };
 
-  console.log(`fanout: ${N} explicit nodes, one router, real ZooKeeper + fauxqs (in this process) on loopback; load average ${(await import('node:os')).loadavg()[0]?.toFixed(2)}`);
+  console.log(`fanout: ${N} explicit nodes, one router, real ZooKeeper + fauxqs (in this process) on loopback, SQS through ${values.sdk ? 'the AWS SDK' : 'its own transport'}; load average ${(await import('node:os')).loadavg()[0]?.toFixed(2)}`);
   await route('first');
   await route('second');
   await router.stop();
