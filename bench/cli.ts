@@ -108,7 +108,7 @@ try {
     const at = [t0, Date.parse(s.emitted_at), sent, Date.parse(s.routed_at), Date.parse(node.started_at), Date.parse(node.ended_at), Date.parse(s.ended_at), end];
     phases.push(at.slice(1).map((t, k) => t - (at[k] as number)));
   }
-  const names = ['start → emitted', 'emitted → sent (SDK load, first call)', 'sent → routed (router)', 'routed → node started', 'node started → ended', 'node ended → task ended', 'task ended → CLI exit'];
+  const names = ['start → emitted', 'emitted → sent (SQS transport load, first call)', 'sent → routed (router)', 'routed → node started', 'node started → ended', 'node ended → task ended', 'task ended → CLI exit'];
   console.log(`run --wait phases (median of ${RUNS}, from the task's records): ${names.map((n, k) => `${n} ${median(phases.map((p) => p[k] as number)).toFixed(0)} ms`).join(', ')}`);
 } finally {
   await Promise.allSettled(daemons.map((d) => d.stop()));
