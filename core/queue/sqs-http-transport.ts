@@ -208,7 +208,8 @@ export class SqsHttpTransport implements SqsTransport {
     const reply = await this.exchange(
       {
         protocol: this.url.protocol,
-        hostname: this.url.hostname,
+        // An IPv6 literal comes bracketed in a URL ([::1]) and bare in a socket address.
+        hostname: this.url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: this.url.port || undefined,
         path: this.url.pathname,
         method: 'POST',

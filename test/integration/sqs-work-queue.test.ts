@@ -29,8 +29,8 @@ async function removeAll(queue: SqsWorkQueue, prefix: string): Promise<void> {
   for (const name of await queue.list(prefix)) await queue.deleteQueue(name);
 }
 
-workQueueContract('SqsWorkQueue (fauxqs)', async () => {
-  const queue = newQueue();
+/** A contract fixture on `queue` with a fresh prefix; cleanup removes its queues, closes it, then runs `after`. */
+function fixture(queue: SqsWorkQueue, after: () => void = () => undefined) {
   const prefix = freshQueuePrefix();
   return {
     queue,
@@ -38,24 +38,17 @@ workQueueContract('SqsWorkQueue (fauxqs)', async () => {
     cleanup: async () => {
       await removeAll(queue, prefix);
       await queue.close();
+      after();
     },
   };
-});
+}
+
+workQueueContract('SqsWorkQueue (fauxqs)', async () => fixture(newQueue()));
 
 // The same contract through an injected AWS SDK client (SdkSqsTransport): both transports keep the port's promises.
 workQueueContract('SqsWorkQueue over an injected AWS SDK client (fauxqs)', async () => {
   const sqs = new SQSClient({ endpoint: testSqsEndpoint(), region, credentials, useQueueUrlAsEndpoint: false });
-  const queue = new SqsWorkQueue({ sqs, endpoint: testSqsEndpoint(), region });
-  const prefix = freshQueuePrefix();
-  return {
-    queue,
-    prefix,
-    cleanup: async () => {
-      await removeAll(queue, prefix);
-      await queue.close();
-      sqs.destroy();
-    },
-  };
+  return fixture(new SqsWorkQueue({ sqs, endpoint: testSqsEndpoint(), region }), () => sqs.destroy());
 });
 
 async function freeLoopbackPort(): Promise<number> {
