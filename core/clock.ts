@@ -23,4 +23,14 @@ export const systemClock: Clock = {
     }),
 };
 
+/**
+ * The system clock, read from the monotonic timer: wall time at process start plus the time elapsed since, so
+ * it never steps back or forward when NTP (or a VM's host) sets the wall clock. For deadlines kept in memory
+ * (visibility timeouts, delays), which must agree with the timers that wait for them.
+ */
+export const monotonicClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  sleep: systemClock.sleep,
+};
+
 export const isoNow = (clock: Clock = systemClock): string => new Date(clock.now()).toISOString();

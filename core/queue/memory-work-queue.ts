@@ -10,7 +10,7 @@
 // NotFoundError (SQS: MessageNotInflight). Not modelled: message retention, the 60 s purge cooldown, the
 // 1 MiB size limit, FIFO queues, and SQS's occasional duplicate or out-of-order delivery.
 import { randomUUID } from 'node:crypto';
-import { systemClock, type Clock } from '../clock.js';
+import { monotonicClock, type Clock } from '../clock.js';
 import { AbortedError, NotFoundError, OptionError } from '../errors.js';
 import {
   QueueDoesNotExistError,
@@ -75,7 +75,7 @@ function snapshot(m: StoredMessage): QueueMessage {
 }
 
 export interface MemoryQueueStoreOptions {
-  /** Time source for visibility timeouts, delays and long polls. Default: the system clock. */
+  /** Time source for visibility timeouts, delays and long polls. Default: the system clock, read monotonically (`monotonicClock`). */
   clock?: Clock;
 }
 
@@ -88,7 +88,9 @@ export class MemoryQueueStore {
   private readonly queues = new Map<string, QueueState>();
 
   constructor(opts: MemoryQueueStoreOptions = {}) {
-    this.clock = opts.clock ?? systemClock;
+    // Deadlines here are waited for with timers, which run on the monotonic clock: so must the deadlines, or a
+    // wall clock stepped back (NTP, a VM) would hold a message invisible, and a long poll empty, for that long.
+    this.clock = opts.clock ?? monotonicClock;
   }
 
   /** Creates the dead-letter queue and the queue when missing; an existing queue keeps its settings (as with SQS). */
@@ -329,7 +331,7 @@ export class MemoryQueueStore {
 export interface MemoryWorkQueueOptions {
   /** The queues to talk to. Default: a store of its own (nothing shared). */
   store?: MemoryQueueStore;
-  /** Clock of the store created when none is given; a shared store brings its own. Default: the system clock. */
+  /** Clock of the store created when none is given; a shared store brings its own. Default: the system clock, read monotonically (`monotonicClock`). */
   clock?: Clock;
 }
 

@@ -117,6 +117,24 @@ describe('MemoryWorkQueue', () => {
     await b.close();
   });
 
+  it('keeps its deadlines on the monotonic clock: a wall clock stepped back does not hold a message invisible', async () => {
+    const queue = new MemoryWorkQueue();
+    await queue.ensureQueue(spec);
+    await queue.send(spec.name, { body: 'soon again' });
+    const first = one(await queue.receive(spec.name, { max: 1, waitSec: 0, visibilitySec: 1 }));
+    const realNow = Date.now;
+    // NTP (or the VM's host) sets the wall clock a minute back while the message is in flight.
+    Date.now = () => realNow() - 60_000;
+    try {
+      const again = one(await queue.receive(spec.name, { max: 1, waitSec: 5, visibilitySec: 30 }));
+      assert.equal(again.id, first.id);
+      assert.equal(again.receiveCount, 2);
+    } finally {
+      Date.now = realNow;
+      await queue.close();
+    }
+  });
+
   it('ignores a delete with a stale receipt handle: the current delivery stays in flight', async () => {
     const q = new MemoryWorkQueue();
     await q.ensureQueue(spec);
