@@ -720,9 +720,17 @@ export class Runner extends EventEmitter<RunnerEvents> {
   private async recordStart(w: NodeWork): Promise<number | undefined> {
     const { item, follower, log } = w;
     const grant = w.grant as HeldGrant;
+    // The record and the guard are taken together, here: the write below is guarded on this version, so the
+    // decision to start is made on this record, not on the one admit() looked at. The follower may have learnt of
+    // a change in between (a halt read the moment ZooKeeper came back, in the same answer as this node's grant):
+    // a guard that already includes the halt would let the start through.
     const seen = follower.current;
     if (!seen) return undefined;
     const taskGuard: TaskGuard = follower.guard;
+    if (seen.state === 'halted' || seen.state === 'cancelled' || (await this.giveBackIfPaused(w, seen))) {
+      log.debug({ state: seen.state, paused: Boolean(seen.paused) }, 'task changed just before the node started; looking again');
+      return undefined;
+    }
     const token = grant.record.token;
     try {
       const started = await this.setNode(
@@ -745,14 +753,22 @@ export class Runner extends EventEmitter<RunnerEvents> {
       if (!(err instanceof TaskChangedError)) throw err;
       const now = await follower.refresh();
       log.debug({ state: now?.state, paused: Boolean(now?.paused) }, 'task changed just before the node started; looking again');
-      // A grant just taken goes back when the task was paused meanwhile (admission stopped); a node retrying
-      // under its grant keeps it. Halted or cancelled: admit() ends the node.
-      if (now?.paused && w.freshGrant && this.knownRec(item)?.state !== 'FAILED') {
-        w.grant = undefined;
-        await this.finalWrite(item, (r) => r, grant);
-      }
+      await this.giveBackIfPaused(w, now);
       return undefined;
     }
+  }
+
+  /**
+   * The task changed before the node started: a grant just taken goes back when the task was paused meanwhile
+   * (admission stopped); a node retrying under its grant keeps it. Halted or cancelled: admit() ends the node.
+   * True when the grant went back.
+   */
+  private async giveBackIfPaused(w: NodeWork, now: TaskRecord | undefined): Promise<boolean> {
+    const grant = w.grant;
+    if (!grant || !now?.paused || !w.freshGrant || this.knownRec(w.item)?.state === 'FAILED') return false;
+    w.grant = undefined;
+    await this.finalWrite(w.item, (r) => r, grant);
+    return true;
   }
 
   /** After an attempt: success releases the grant with the final record; failure retries (keeping it) or ends DEAD. */
