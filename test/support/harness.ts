@@ -14,6 +14,7 @@ import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../../core/
 import { parseTaskSpec, type TaskSpecInput } from '../../core/task/task-spec.js';
 import { TaskStore, TaskWatch } from '../../core/task/task-store.js';
 import type { WorkQueue } from '../../core/queue/work-queue.js';
+import { MemoryWorkQueue, type MemoryQueueStore } from '../../core/queue/memory-work-queue.js';
 import { Router } from '../../router/router.js';
 import { Runner } from '../../runner/runner.js';
 import type { RunnerOptions } from '../../runner/runner-options.js';
@@ -25,6 +26,11 @@ export interface Backend {
   session(): Promise<Coordinator>;
   /** Removes the test's namespace and closes what the backend opened. */
   cleanup(): Promise<void>;
+}
+
+/** The in-memory backend: a queue client on `queues` and a session of `zk` per simulated process; nothing to clean. */
+export function memoryBackend(zk: { session(): Coordinator }, queues: MemoryQueueStore): Backend {
+  return { queue: () => new MemoryWorkQueue({ store: queues }), session: async () => zk.session(), cleanup: async () => undefined };
 }
 
 export interface HarnessOptions {

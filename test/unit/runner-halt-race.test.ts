@@ -12,10 +12,10 @@ import { waitForGrant } from '../../core/budget/grant-waiter.js';
 import { parsePolicy } from '../../core/budget/policy.js';
 import type { Coordinator } from '../../core/coordination/coordinator.js';
 import { MemoryCoordinatorStore, type MemoryCoordinator } from '../../core/coordination/memory-coordinator.js';
-import { MemoryQueueStore, MemoryWorkQueue } from '../../core/queue/memory-work-queue.js';
+import { MemoryQueueStore } from '../../core/queue/memory-work-queue.js';
 import { TERMINAL_NODE_STATES } from '../../core/task/task.js';
 import { freshQueuePrefix, freshZkRoot } from '../support/env.js';
-import { Harness } from '../support/harness.js';
+import { Harness, memoryBackend } from '../support/harness.js';
 import { Probe } from '../support/probe.js';
 import { waitUntil } from '../support/wait-until.js';
 
@@ -89,28 +89,25 @@ class RacingSession {
 describe('runner: a halt learnt between deciding to start and writing the start', function () {
   this.timeout(60_000);
   const zk = new MemoryCoordinatorStore();
-  const queues = new MemoryQueueStore();
   let h: Harness | undefined;
-  after(() => zk.stop());
-  afterEach(async () => h?.stop());
+  after(async () => {
+    await h?.stop();
+    await zk.stop();
+  });
 
   it('stops the start: the node ends SKIPPED, its grant goes back, nothing runs', async () => {
     const probe = new Probe();
-    const sessions = new Map<string, MemoryCoordinator>();
+    let session: MemoryCoordinator | undefined;
     let racing: RacingSession | undefined;
     h = new Harness({
-      backend: { queue: () => new MemoryWorkQueue({ store: queues }), session: async () => zk.session(), cleanup: async () => undefined },
+      backend: memoryBackend(zk, new MemoryQueueStore()),
       cluster: CLUSTER,
       nodes: ['n02', 'n03'],
       zkRoot: freshZkRoot(),
       queuePrefix: freshQueuePrefix(),
       actions: [probe.action()],
-      wrapSession: (c, who) => {
-        sessions.set(who, c as MemoryCoordinator);
-        if (who !== 'runner:n01') return c;
-        racing = new RacingSession(c);
-        return racing.wrap();
-      },
+      // n01's session, raced (the other runners' and the store's go through untouched).
+      wrapSession: (c, who) => (who === 'runner:n01' ? (racing = new RacingSession((session = c as MemoryCoordinator))).wrap() : c),
     });
     await h.start();
     const budget = new BudgetStore(h.store.coordinator, h.store.paths);
@@ -124,7 +121,6 @@ describe('runner: a halt learnt between deciding to start and writing the start'
     const taskId = await h.submit({ nodes: ['n01'], limit: 1, args: { ms: 10 } });
     await waitUntil('n01 to wait behind the hold', async () => (await budget.inspect(CLUSTER)).gate.waiting.some((w) => w.node === 'n01'));
     // A blip while n01 waits: the grant it gets next was learnt after one, so it re-checks the cluster's policy.
-    const session = sessions.get('runner:n01');
     assert.ok(session && racing);
     zk.suspend(session);
     zk.resume(session);
