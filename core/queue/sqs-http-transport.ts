@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import type { Agent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { createRequire } from 'node:module';
+import { delay } from '../delay.js';
 import { SigV4Signer, type AwsCredentials } from '../sigv4.js';
 import type { SqsInput, SqsOperation, SqsOutput, SqsTransport } from './sqs-transport.js';
 
@@ -112,6 +113,7 @@ interface Reply {
 export class SqsHttpTransport implements SqsTransport {
   private readonly url: URL;
   private readonly host: string;
+  private readonly http: typeof http | typeof https;
   private readonly agent: Agent;
   private readonly signer: SigV4Signer;
   private credentials: (() => Promise<AwsCredentials>) | undefined;
@@ -123,8 +125,8 @@ export class SqsHttpTransport implements SqsTransport {
   constructor(private readonly opts: SqsHttpTransportOptions) {
     this.url = new URL(opts.endpoint ?? publicSqsEndpoint(opts.region, opts.env));
     this.host = this.url.host; // hostname, and the port unless it is the scheme's default
-    const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: 50 });
+    this.http = this.url.protocol === 'https:' ? https : http;
+    this.agent = new this.http.Agent({ keepAlive: true, maxSockets: 50 });
     this.signer = new SigV4Signer(opts.region, 'sqs');
     const c = opts.credentials;
     if (typeof c === 'function') this.credentials = c;
@@ -153,7 +155,8 @@ export class SqsHttpTransport implements SqsTransport {
       this.quota -= cost;
       retryCost = cost;
       const base = retry === 'throttled' ? 500 : 100;
-      await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, base * 2 ** (attempt - 1)), signal);
+      // Cut short by an abort, which the loop's first line then reports.
+      await delay(Math.random() * Math.min(MAX_BACKOFF_MS, base * 2 ** (attempt - 1)), signal);
     }
   }
 
@@ -207,7 +210,6 @@ export class SqsHttpTransport implements SqsTransport {
     headers['user-agent'] = this.userAgent;
     const reply = await this.exchange(
       {
-        protocol: this.url.protocol,
         // An IPv6 literal comes bracketed in a URL ([::1]) and bare in a socket address.
         hostname: this.url.hostname.replace(/^\[(.*)\]$/, '$1'),
         port: this.url.port || undefined,
@@ -240,11 +242,10 @@ export class SqsHttpTransport implements SqsTransport {
   private exchange(options: RequestOptions, body: string, signal: AbortSignal | undefined): Promise<Reply> {
     const { connectTimeoutMs, requestTimeoutMs } = this.opts;
     return new Promise<Reply>((resolve, reject) => {
-      const lib = options.protocol === 'https:' ? https : http;
       let req: ClientRequest | undefined = undefined;
       const onAbort = () => req?.destroy(abortError());
       const done = () => signal?.removeEventListener('abort', onAbort);
-      req = lib.request(options, (res) => {
+      req = this.http.request(options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (err) => {
@@ -275,20 +276,6 @@ export class SqsHttpTransport implements SqsTransport {
       req.end(body);
     });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError());
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function header(headers: IncomingMessage['headers'], name: string): string | undefined {

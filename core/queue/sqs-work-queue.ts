@@ -6,7 +6,7 @@ import type { BatchResultErrorEntry, MessageAttributeValue, SendMessageBatchRequ
 import { asErrorLike, unreachableReason } from '../aws.js';
 import { AbortedError, BackendError, SqsError } from '../errors.js';
 import { SqsHttpTransport } from './sqs-http-transport.js';
-import { SdkSqsTransport, type SqsTransport } from './sqs-transport.js';
+import { SdkSqsTransport, type SqsInput, type SqsOperation, type SqsOutput, type SqsTransport } from './sqs-transport.js';
 import {
   compileSqsWorkQueueOptions,
   type CompiledSqsWorkQueueOptions,
@@ -150,9 +150,7 @@ export class SqsWorkQueue implements WorkQueue {
     if (!p) {
       p = (async () => {
         const dlqUrl = await this.createQueue(name, undefined);
-        const attrs = await this.call('GetQueueAttributes', name, () =>
-          this.transport.call('GetQueueAttributes', { QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
-        );
+        const attrs = await this.call('GetQueueAttributes', name, { QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] });
         const arn = attrs.Attributes?.QueueArn;
         if (!arn) throw new SqsError('GetQueueAttributes', name, new Error('the response carries no QueueArn'));
         return arn;
@@ -177,14 +175,12 @@ export class SqsWorkQueue implements WorkQueue {
   }
 
   async send(queue: string, msg: OutgoingMessage): Promise<void> {
-    await this.withUrl('SendMessage', queue, (QueueUrl, abortSignal) =>
-      this.transport.call('SendMessage', {
-          QueueUrl,
-          MessageBody: msg.body,
-          MessageAttributes: toMessageAttributes(msg.attributes),
-          DelaySeconds: msg.delaySec,
-        }, abortSignal),
-    );
+    await this.withUrl('SendMessage', queue, (QueueUrl) => ({
+      QueueUrl,
+      MessageBody: msg.body,
+      MessageAttributes: toMessageAttributes(msg.attributes),
+      DelaySeconds: msg.delaySec,
+    }));
   }
 
   /**
@@ -226,15 +222,14 @@ export class SqsWorkQueue implements WorkQueue {
       const out = await this.withUrl(
         'ReceiveMessage',
         queue,
-        (QueueUrl, abortSignal) =>
-          this.transport.call('ReceiveMessage', {
-              QueueUrl,
-              MaxNumberOfMessages: opts.max,
-              WaitTimeSeconds: opts.waitSec,
-              VisibilityTimeout: opts.visibilitySec,
-              MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-              MessageAttributeNames: ['All'],
-            }, abortSignal),
+        (QueueUrl) => ({
+          QueueUrl,
+          MaxNumberOfMessages: opts.max,
+          WaitTimeSeconds: opts.waitSec,
+          VisibilityTimeout: opts.visibilitySec,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageAttributeNames: ['All'],
+        }),
         signal,
       );
       return (out.Messages ?? []).map((m) => ({
@@ -254,29 +249,19 @@ export class SqsWorkQueue implements WorkQueue {
 
   /** A stale receipt handle is accepted without effect, the way SQS answers it (see the port's contract). */
   async delete(queue: string, receiptHandle: string): Promise<void> {
-    await this.withUrl('DeleteMessage', queue, (QueueUrl, abortSignal) =>
-      this.transport.call('DeleteMessage', { QueueUrl, ReceiptHandle: receiptHandle }, abortSignal),
-    );
+    await this.withUrl('DeleteMessage', queue, (QueueUrl) => ({ QueueUrl, ReceiptHandle: receiptHandle }));
   }
 
   /** Rejects with an SqsError (MessageNotInflight, ReceiptHandleIsInvalid) when the delivery is not in flight. */
   async changeVisibility(queue: string, receiptHandle: string, seconds: number): Promise<void> {
-    await this.withUrl('ChangeMessageVisibility', queue, (QueueUrl, abortSignal) =>
-      this.transport.call('ChangeMessageVisibility', { QueueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }, abortSignal),
-    );
+    await this.withUrl('ChangeMessageVisibility', queue, (QueueUrl) => ({ QueueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
   }
 
   async stats(queue: string): Promise<QueueStats> {
-    const out = await this.withUrl('GetQueueAttributes', queue, (QueueUrl, abortSignal) =>
-      this.transport.call('GetQueueAttributes', {
-          QueueUrl,
-          AttributeNames: [
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-          ],
-        }, abortSignal),
-    );
+    const out = await this.withUrl('GetQueueAttributes', queue, (QueueUrl) => ({
+      QueueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    }));
     const a = out.Attributes ?? {};
     return {
       visible: Number(a.ApproximateNumberOfMessages ?? 0),
@@ -291,9 +276,7 @@ export class SqsWorkQueue implements WorkQueue {
     let NextToken: string | undefined;
     do {
       // SQS only paginates (returns NextToken) when MaxResults is given.
-      const out = await this.call('ListQueues', `prefix ${prefix}`, () =>
-        this.transport.call('ListQueues', { QueueNamePrefix: prefix, MaxResults: 1000, NextToken }),
-      );
+      const out = await this.call('ListQueues', `prefix ${prefix}`, { QueueNamePrefix: prefix, MaxResults: 1000, NextToken });
       for (const url of out.QueueUrls ?? []) {
         const name = url.slice(url.lastIndexOf('/') + 1);
         if (name.startsWith(prefix)) names.push(name);
@@ -304,17 +287,13 @@ export class SqsWorkQueue implements WorkQueue {
   }
 
   async purge(queue: string): Promise<void> {
-    await this.withUrl('PurgeQueue', queue, (QueueUrl, abortSignal) =>
-      this.transport.call('PurgeQueue', { QueueUrl }, abortSignal),
-    );
+    await this.withUrl('PurgeQueue', queue, (QueueUrl) => ({ QueueUrl }));
   }
 
   /** Not part of the port: removes a queue (test cleanup, teardown tooling). A missing queue is not an error. */
   async deleteQueue(queue: string): Promise<void> {
     try {
-      await this.withUrl('DeleteQueue', queue, (QueueUrl, abortSignal) =>
-        this.transport.call('DeleteQueue', { QueueUrl }, abortSignal),
-      );
+      await this.withUrl('DeleteQueue', queue, (QueueUrl) => ({ QueueUrl }));
     } catch (err) {
       if (!(err instanceof QueueDoesNotExistError)) throw err;
     }
@@ -343,9 +322,7 @@ export class SqsWorkQueue implements WorkQueue {
   private async createQueue(name: string, Attributes: Record<string, string> | undefined): Promise<string> {
     let url: string | undefined;
     try {
-      const out = await this.call('CreateQueue', name, () =>
-        this.transport.call('CreateQueue', { QueueName: name, Attributes }),
-      );
+      const out = await this.call('CreateQueue', name, { QueueName: name, Attributes });
       url = out.QueueUrl;
     } catch (err) {
       if (!(err instanceof SqsError && isQueueExists(err.cause))) throw err;
@@ -367,27 +344,23 @@ export class SqsWorkQueue implements WorkQueue {
   }
 
   private async lookUpUrl(queue: string): Promise<string> {
-    const out = await this.call('GetQueueUrl', queue, () => this.transport.call('GetQueueUrl', { QueueName: queue }));
+    const out = await this.call('GetQueueUrl', queue, { QueueName: queue });
     if (!out.QueueUrl) throw new SqsError('GetQueueUrl', queue, new Error('the response carries no QueueUrl'));
     this.urls.set(queue, out.QueueUrl);
     return out.QueueUrl;
   }
 
-  /** Resolves the queue URL and calls; `translate` forgets the URL when the queue turns out to be gone. */
-  private async withUrl<T>(
-    operation: string,
-    queue: string,
-    fn: (url: string, abortSignal: AbortSignal | undefined) => Promise<T>,
-    signal?: AbortSignal,
-  ): Promise<T> {
+  /** Resolves the queue URL and calls with the input built on it; `translate` forgets the URL when the queue turns out to be gone. */
+  private async withUrl<K extends SqsOperation>(operation: K, queue: string, input: (queueUrl: string) => SqsInput<K>, signal?: AbortSignal): Promise<SqsOutput<K>> {
     this.assertOpen();
     const url = await this.url(queue);
-    return this.call(operation, queue, () => fn(url, signal));
+    return this.call(operation, queue, input(url), signal);
   }
 
-  private async call<T>(operation: string, queue: string, fn: () => Promise<T>): Promise<T> {
+  /** One SQS call; every failure comes out translated (queue gone, unreachable, or the service's error). */
+  private async call<K extends SqsOperation>(operation: K, queue: string, input: SqsInput<K>, signal?: AbortSignal): Promise<SqsOutput<K>> {
     try {
-      return await fn();
+      return await this.transport.call(operation, input, signal);
     } catch (err) {
       throw await this.translate(operation, queue, err);
     }
@@ -440,9 +413,7 @@ export class SqsWorkQueue implements WorkQueue {
         MessageAttributes: toMessageAttributes(msg.attributes),
         DelaySeconds: msg.delaySec,
       }));
-      const out = await this.call('SendMessageBatch', queue, () =>
-        this.transport.call('SendMessageBatch', { QueueUrl, Entries }),
-      );
+      const out = await this.call('SendMessageBatch', queue, { QueueUrl, Entries });
       const failed: BatchResultErrorEntry[] = out.Failed ?? [];
       const byId = new Map(pending.map((e) => [`m${e.index}`, e]));
       const retryable: EntryFailure[] = [];

@@ -672,7 +672,8 @@ function sqsActionsByMethod(): { byMethod: Map<string, MethodOps>; imported: str
 
   const direct = new Map<string, { ops: Set<string>; calls: { callee: string; deadLetter: boolean }[] }>();
   for (const [name, body] of bodies) {
-    const ops = new Set([...body.matchAll(/this\.transport\.call\(\s*'(\w+)'/g)].map((m) => m[1] as string));
+    // Every call goes through call() or withUrl(), with the operation's name first.
+    const ops = new Set([...body.matchAll(/this\.(?:call|withUrl)\(\s*'(\w+)'/g)].map((m) => m[1] as string));
     const calls = [...body.matchAll(/this\.(\w+)\(\s*([^,)]*)/g)]
       .filter((m) => bodies.has(m[1] as string) && m[1] !== name)
       .map((m) => ({ callee: m[1] as string, deadLetter: /deadLetter/.test(m[2] as string) }));
