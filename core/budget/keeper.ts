@@ -590,7 +590,6 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     this.waitingWritten = json;
   }
 
-
   /** One round's ledger and grants, in one transaction guarded on the ledger's (and the policy's) version. */
   private async writeRound(next: GateLedger, gateVersion: number, policyData: NodeData | undefined, grantNow: Request[], known: KnownNodeRecord[], now: number, nowIso: string): Promise<void> {
     const { store, cluster } = this;
