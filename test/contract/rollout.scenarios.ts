@@ -14,6 +14,7 @@ import { deadLetterQueues, listDeadLetters, redriveDeadLetters } from '../../cor
 import { cancelTask, pauseTask, resumeTask } from '../../core/task/task-control.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { ExplicitDiscovery } from '../../core/discovery/discovery.js';
+import { delay } from '../../core/delay.js';
 import { silentLogger } from '../../core/logger.js';
 import { planTask } from '../../core/discovery/plan.js';
 import { Supervisor } from '../../router/supervisor.js';
@@ -663,6 +664,17 @@ export function budgetScenarios(name: string, setup: ScenarioSetup): void {
       const zones: Record<string, string> = { n01: 'a', n02: 'a', n03: 'b', n04: 'b', n05: 'c', n06: 'c' };
       const h = await env.start(nodeNames(6), { runnerOptions: (n) => ({ zone: zones[n] }) });
       await apply(h, { budget: 3, zone_budget: 1 });
+      // The first node to run waits (10 s at most) for a second one to start, in another zone: whatever the
+      // machine's load, zones that run side by side are seen doing so.
+      let second!: () => void;
+      const secondStarted = new Promise<void>((r) => (second = r));
+      let executing = 0;
+      env.probe.onExecute = async () => {
+        if (++executing > 1) return second();
+        const giveUp = new AbortController();
+        await Promise.race([secondStarted, delay(10_000, giveUp.signal).catch(() => undefined)]);
+        giveUp.abort();
+      };
       const t = await h.submit({ limit: 3, args: { ms: 100 } });
       assert.equal((await h.waitFinal(t)).task.state, 'succeeded');
       for (const z of ['a', 'b', 'c']) assert.equal(env.probe.maxDisrupted((e) => zones[e.node] === z), 1, `zone ${z}`);

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../core/logger.js';
+import { delay } from '../../../core/delay.js';
 import { AbortedError, TimeoutError } from '../../../core/errors.js';
 import {
   httpJson,
@@ -70,20 +71,30 @@ describe('kit: pollUntil / pollStable', () => {
   });
 
   it('pollStable restarts its settle clock when the condition flaps', async () => {
-    const states = [true, true, false, true, true, true, true, true, true, true, true, true];
-    let i = 0;
-    let okAfterFlap = 0;
+    // Good, then a bad probe that answers only once the settle time has passed since the first good one, then
+    // good for good. Whatever the machine's load: a clock that did not restart would be done at the first good
+    // probe after the flap; a restarted one needs good probes for the whole settle time after it.
+    const settleMs = 30;
+    const seen: { ok: boolean; at: number }[] = [];
     await pollStable(
       async () => {
-        const ok = states[Math.min(i++, states.length - 1)] ?? true;
-        if (i > 3 && ok) okAfterFlap++;
+        const n = seen.length;
+        if (n === 1) {
+          const first = seen[0]?.at ?? Date.now();
+          while (Date.now() - first <= settleMs) await delay(settleMs);
+        }
+        const ok = n !== 1;
+        seen.push({ ok, at: Date.now() });
         return { ok, seen: ok ? 'up' : 'down' };
       },
-      30,
+      settleMs,
       { what: 'stable', timeoutMs: 5000, intervalMs: 5, signal: never },
     );
-    assert.ok(i > 3, 'it went past the flap');
-    assert.ok(okAfterFlap >= 2, 'it needed consecutive good probes after the flap');
+    const afterFlap = seen.slice(2);
+    assert.ok(afterFlap.length >= 2, `it was done ${afterFlap.length} probe(s) after the flap`);
+    const first = afterFlap[0]?.at ?? 0;
+    const last = afterFlap.at(-1)?.at ?? 0;
+    assert.ok(last - first >= settleMs, `good for ${last - first} ms after the flap, not the ${settleMs} ms asked`);
   });
 });
 
