@@ -10,7 +10,8 @@
 import { CoordinatorError, isZkUnreachable } from '../core/coordination/coordinator.js';
 import { BackendError, InterruptedError } from '../core/errors.js';
 import { FINAL_TASK_STATES, type NodeRecord, type TaskRecord } from '../core/task/task.js';
-import { TaskWatch, type TaskStore } from '../core/task/task-store.js';
+import type { TaskStore } from '../core/task/task-store.js';
+import { TaskWatch } from '../core/task/task-watch.js';
 import { EXIT, ExitError } from './handle-error.js';
 import { progressLine } from './status-view.js';
 

@@ -18,7 +18,7 @@ import { delay } from '../core/delay.js';
 import { describeError, OptionError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { isValidTaskId } from '../core/task/task.js';
-import { TaskWatch } from '../core/task/task-store.js';
+import { TaskWatch } from '../core/task/task-watch.js';
 import { readClusters, readDeadLetters, readTaskDetail, readTaskList, type DeadLetterJson, type UiSources } from './ui-data.js';
 import { APP_CSS, APP_JS, INDEX_HTML } from './ui-page.js';
 

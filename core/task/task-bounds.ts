@@ -57,3 +57,17 @@ export function clip(text: string, max = MAX_TEXT_BYTES): string {
   // Dropping a partial multi-byte character at the end leaves U+FFFD, which is removed.
   return `${buf.toString('utf8').replace(/\uFFFD$/, '')}...`;
 }
+
+/**
+ * Node records a follower (`run --wait`, `status --watch`, the web view) watches one by one. A ZooKeeper
+ * client sends every watch of its session again in one request when it reconnects; over jute.maxbuffer the
+ * server drops that connection, and the client reconnects and sends it again, without end (ZOOKEEPER-706).
+ * 10,000 watches on node records with EC2-style names are about 1 MB. 500 are 50-200 KB.
+ */
+export const WATCHED_NODES_MAX = 500;
+/**
+ * A task with more nodes is followed through its task record and its progress shards, and re-read (every
+ * node record) at most once per this many milliseconds per node, and never more often than once a second:
+ * 20 s for 10,000 nodes, about 500 reads a second. A change of the task record (an end, a pause) is read at once.
+ */
+export const BIG_TASK_READ_MS_PER_NODE = 2;

@@ -1,0 +1,70 @@
+// Following a 10,000-node task (`run --wait`, `status --watch`) across a ZooKeeper restart, on a ZooKeeper
+// server of its own. A client sends every watch of its session again, in one request, when it reconnects;
+// a follower that watched every node record of such a task (names as long as EC2's) sent about 1.3 MB, which
+// the server refuses by dropping the connection: the session flapped thousands of times a minute and the
+// follower never saw the task end. It now holds a bounded number of watches and sees the end.
+import assert from 'node:assert/strict';
+import { waitForTask } from '../../cli/wait.js';
+import { ZkCoordinator } from '../../core/coordination/zk-coordinator.js';
+import { parseTaskSpec } from '../../core/task/task-spec.js';
+import { TaskStore } from '../../core/task/task-store.js';
+import { MAX_TARGETS } from '../../core/task/task-bounds.js';
+import { newTaskId, type TaskRecord } from '../../core/task/task.js';
+import { within } from '../contract/coordinator.contract.js';
+import { freshZkRoot } from '../support/env.js';
+import { startZkServer, zookeeperAvailable, type ZkServer } from '../support/zk-server.js';
+
+describe('following a 10,000-node task across a ZooKeeper restart', function () {
+  this.timeout(180_000);
+  let server: ZkServer | undefined;
+  const sessions: ZkCoordinator[] = [];
+
+  before(async function () {
+    if (!zookeeperAvailable()) this.skip();
+    server = await startZkServer();
+  });
+  after(async () => {
+    await Promise.allSettled(sessions.map((s) => s.close()));
+    await server?.stop();
+  });
+
+  it('keeps its session through the restart and sees the task end', async () => {
+    const srv = server as ZkServer;
+    const connect = async () => {
+      const c = await ZkCoordinator.connect({ connectionString: srv.connectionString, sessionTimeoutMs: 60_000, reconnectDelayMs: 100 });
+      sessions.push(c);
+      return c;
+    };
+    const root = freshZkRoot();
+    const admin = new TaskStore(await connect(), root);
+    await admin.init();
+    // EC2-style private DNS names, as a fleet found through aws_tags discovery has them.
+    const targets = Array.from({ length: MAX_TARGETS }, (_, i) => `ip-10-${i >> 8}-${i & 255}-7.eu-west-1.compute.internal.fleet.example`);
+    const taskId = newTaskId();
+    await admin.createTask({
+      task: { taskId, spec: parseTaskSpec({ name: 'fleet', action: 'noop', cluster: 'fleet:all', discovery: 'members' }), emittedBy: { kind: 'cli', user: 'ana' }, emittedAt: new Date().toISOString() },
+      targets,
+      limit: 100,
+      maxFailures: 10,
+      state: 'routing',
+    });
+    await admin.recordNodes(taskId, targets);
+
+    const followerSession = await connect();
+    let flaps = 0;
+    followerSession.onSessionState((s) => {
+      if (s === 'suspended') flaps++;
+    });
+    let seen!: () => void;
+    const firstSight = new Promise<void>((r) => (seen = r));
+    const following = waitForTask(new TaskStore(followerSession, root), taskId, { progress: () => seen(), giveUpMs: 120_000, timeoutMs: 150_000 });
+    await within(firstSight, 'the first sight of the task', 60_000);
+
+    await srv.restart(500);
+    await admin.setTaskState(taskId, 'cancelled', 'cancelled by the test');
+    const r = await within(following, 'the follower to see the end', 60_000);
+    assert.equal((r?.task as TaskRecord | undefined)?.state, 'cancelled');
+    assert.equal(r?.nodes.length, MAX_TARGETS);
+    assert.ok(flaps <= 3, `the follower's connection dropped ${flaps} times`);
+  });
+});
