@@ -2,7 +2,9 @@
 // changes, with ZooKeeper watches instead of polling.
 //
 // A task of up to WATCHED_NODES_MAX nodes is watched record by record: its task record, its node folder and
-// every node record, each watch set again as it fires. A bigger task is not: its session would hold a watch
+// every node record, each watch set again as it fires. The bound is per session, counting the node watches
+// of every TaskWatch on it that have not fired yet (a stopped one's too: ZooKeeper keeps them until they
+// fire), so that a long-lived follower (the web view) stays within it over many tasks. A bigger task is not: its session would hold a watch
 // per node, and a ZooKeeper client sends all of its session's watches again in one request when it
 // reconnects; over jute.maxbuffer the server drops that connection, and the client reconnects and sends it
 // again, without end (ZOOKEEPER-706; 10,000 node records with EC2-style names are about 1 MB). A big task is
@@ -15,8 +17,15 @@ import { joinPath } from '../coordination/coordinator.js';
 import type { ZkPaths } from '../coordination/zk-paths.js';
 import { BIG_TASK_READ_MS_PER_NODE, WATCHED_NODES_MAX } from './task-bounds.js';
 
+/**
+ * Node-record watches set through a session and not fired yet, over every TaskWatch on it: a stopped watch's
+ * stay with the session until they fire (a finished task's node records may never change again), so a
+ * long-lived follower such as the web view counts them too, and follows more tasks through their progress.
+ */
+const nodeWatchesOut = new WeakMap<Coordinator, { n: number }>();
+
 export interface TaskWatchOptions {
-  /** Node records watched one by one, at most (default WATCHED_NODES_MAX). */
+  /** Node records watched one by one through this watch's session, at most (default WATCHED_NODES_MAX). */
   watchedNodesMax?: number;
   /** Milliseconds between two wakes of a big task's follower, per node (default BIG_TASK_READ_MS_PER_NODE). */
   readMsPerNode?: number;
@@ -65,12 +74,22 @@ export class TaskWatch {
     // A node record's watch that fired after the task proved big is not set again.
     if (this.big && kind === 'data' && path.startsWith(`${this.nodesPath}/`)) return;
     this.armed.add(path);
+    const c = this.store.coordinator;
+    const out = this.outstanding();
+    const isNode = kind === 'data' && path.startsWith(`${this.nodesPath}/`);
+    // One count per watch set, given back when it fires (or was not set).
+    let counted = isNode;
+    if (isNode) out.n++;
+    const uncount = () => {
+      if (counted) out.n--;
+      counted = false;
+    };
     const fire = () => {
+      uncount();
       this.armed.delete(path);
       this.notify(path === this.taskPath);
       void this.arm(path, kind).catch(() => this.notify(false));
     };
-    const c = this.store.coordinator;
     try {
       if (kind === 'data') {
         await c.get(path, fire);
@@ -79,15 +98,24 @@ export class TaskWatch {
       const kids = (await c.children(path, fire)) ?? [];
       if (path !== this.nodesPath) return;
       this.nodes = kids.length;
-      if (!this.big && kids.length > this.watchedNodesMax) {
+      const unwatched = kids.filter((k) => !this.armed.has(`${path}/${k}`));
+      if (!this.big && out.n + unwatched.length > this.watchedNodesMax) {
         this.big = true;
         await this.armProgress();
       }
-      if (!this.big) await Promise.all(kids.map((k) => this.arm(`${path}/${k}`, 'data')));
+      if (!this.big) await Promise.all(unwatched.map((k) => this.arm(`${path}/${k}`, 'data')));
     } catch {
+      uncount();
       this.armed.delete(path);
       this.notify(false);
     }
+  }
+
+  private outstanding(): { n: number } {
+    const c = this.store.coordinator;
+    let out = nodeWatchesOut.get(c);
+    if (!out) nodeWatchesOut.set(c, (out = { n: 0 }));
+    return out;
   }
 
   /** A big task: a watch on each of its progress shards (every node's end writes one). */

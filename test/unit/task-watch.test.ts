@@ -111,6 +111,32 @@ describe('TaskWatch: bounded watches for big tasks', () => {
     watch.stop();
   });
 
+  it("counts the session's node watches over every TaskWatch, a stopped one's included (they stay until they fire)", async () => {
+    const [a, b] = [await record(30), await record(20)];
+    const session = server.session();
+    const store = new TaskStore(session, ROOT);
+    const first = new TaskWatch(store, a, { watchedNodesMax: 40 });
+    await first.start();
+    assert.equal(first.followsProgress, false);
+    first.stop();
+    const second = new TaskWatch(store, b, { watchedNodesMax: 40 });
+    await second.start();
+    assert.equal(second.followsProgress, true, '30 watches still out + 20 is over 40');
+    second.stop();
+    // Once the first task's nodes change, their watches have fired and are not set again: room for the next.
+    for (let i = 0; i < 30; i++) await admin.updateNode(a, `n${String(i).padStart(3, '0')}`, (r) => ({ ...r, state: 'STARTED' }));
+    await new Promise((r) => setImmediate(r)); // (the in-memory coordinator fires watches on the next turn)
+    const third = new TaskWatch(store, b, { watchedNodesMax: 40 });
+    await third.start();
+    assert.equal(third.followsProgress, false);
+    third.stop();
+    // Another session has its own count.
+    const other = new TaskWatch(new TaskStore(server.session(), ROOT), a, { watchedNodesMax: 40 });
+    await other.start();
+    assert.equal(other.followsProgress, false);
+    other.stop();
+  });
+
   it('stop() ends a wait held by the pace', async () => {
     const id = await record(20);
     const watch = new TaskWatch(new TaskStore(server.session(), ROOT), id, { watchedNodesMax: 10, readMsPerNode: 60_000 });
