@@ -8,7 +8,7 @@ import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinat
 import { parseTaskSpec } from '../../core/task/task-spec.js';
 import { TaskStore } from '../../core/task/task-store.js';
 import { TaskWatch } from '../../core/task/task-watch.js';
-import { newTaskId, type Task } from '../../core/task/task.js';
+import { newTaskId, type NodeRecord, type Task } from '../../core/task/task.js';
 import { within } from '../contract/coordinator.contract.js';
 
 const ROOT = '/watch';
@@ -93,21 +93,30 @@ describe('TaskWatch: bounded watches for big tasks', () => {
     watch.stop();
   });
 
-  it("over the bound: a node's end wakes the follower no sooner than its pace; the task record wakes it at once", async () => {
-    const id = await record(40);
+  const ended = (r: NodeRecord): NodeRecord => ({ ...r, state: 'SUCCEEDED', endedAt: new Date().toISOString() });
+
+  /**
+   * A big task's watch with a pace of minutes, woken once by a node's end (the first wake is not held: nothing
+   * was read before it); then a second node ends. Returns the wait that follows, held by the pace.
+   */
+  async function heldByPace(): Promise<{ id: string; watch: TaskWatch; held: Promise<void> }> {
+    const id = await record(20);
     const watch = new TaskWatch(new TaskStore(server.session(), ROOT), id, { watchedNodesMax: 10, readMsPerNode: 60_000 });
     await watch.start();
-    // The first wake is not held (nothing was read since).
     const first = watch.next(60_000);
-    await admin.updateNode(id, 'n001', (r) => ({ ...r, state: 'SUCCEEDED', endedAt: new Date().toISOString() }));
+    await admin.updateNode(id, 'n001', ended);
     await within(first, 'the first wake');
-    // A second node's end: its shard changes, but the follower read every node record a moment ago.
-    const second = watch.next(60_000);
-    await admin.updateNode(id, 'n002', (r) => ({ ...r, state: 'SUCCEEDED', endedAt: new Date().toISOString() }));
-    assert.equal(await settled(second), false, 'woken by a node end within its pace');
+    const held = watch.next(60_000);
+    await admin.updateNode(id, 'n002', ended);
+    assert.equal(await settled(held), false, 'woken by a node end within its pace');
+    return { id, watch, held };
+  }
+
+  it("over the bound: a node's end wakes the follower no sooner than its pace; the task record wakes it at once", async () => {
+    const { id, watch, held } = await heldByPace();
     // The task is paused (its record changes): read at once.
     await admin.updateTask(id, (t) => ({ ...t, paused: { by: 'ana', at: new Date().toISOString() } }));
-    await within(second, 'the wake on the task record');
+    await within(held, 'the wake on the task record');
     watch.stop();
   });
 
@@ -138,15 +147,7 @@ describe('TaskWatch: bounded watches for big tasks', () => {
   });
 
   it('stop() ends a wait held by the pace', async () => {
-    const id = await record(20);
-    const watch = new TaskWatch(new TaskStore(server.session(), ROOT), id, { watchedNodesMax: 10, readMsPerNode: 60_000 });
-    await watch.start();
-    const first = watch.next(60_000);
-    await admin.updateNode(id, 'n001', (r) => ({ ...r, state: 'SUCCEEDED', endedAt: new Date().toISOString() }));
-    await within(first, 'the first wake');
-    const held = watch.next(60_000);
-    await admin.updateNode(id, 'n002', (r) => ({ ...r, state: 'SUCCEEDED', endedAt: new Date().toISOString() }));
-    assert.equal(await settled(held), false);
+    const { watch, held } = await heldByPace();
     watch.stop();
     await within(held, 'the wait after stop()');
   });
