@@ -12,6 +12,7 @@ import { MAX_TARGETS } from '../../core/task/task-bounds.js';
 import { newTaskId, type TaskRecord } from '../../core/task/task.js';
 import { within } from '../contract/coordinator.contract.js';
 import { freshZkRoot } from '../support/env.js';
+import { waitUntil } from '../support/wait-until.js';
 import { startZkServer, zookeeperAvailable, type ZkServer } from '../support/zk-server.js';
 
 describe('following a 10,000-node task across a ZooKeeper restart', function () {
@@ -61,7 +62,15 @@ describe('following a 10,000-node task across a ZooKeeper restart', function () 
     await within(firstSight, 'the first sight of the task', 60_000);
 
     await srv.restart(500);
-    await admin.setTaskState(taskId, 'cancelled', 'cancelled by the test');
+    // (The writer's own session may still be reconnecting: its write is made once it is back.)
+    await waitUntil(
+      'the cancel to be written',
+      async () => {
+        await admin.setTaskState(taskId, 'cancelled', 'cancelled by the test');
+        return (await admin.getTask(taskId))?.value.state === 'cancelled';
+      },
+      60_000,
+    );
     const r = await within(following, 'the follower to see the end', 60_000);
     assert.equal((r?.task as TaskRecord | undefined)?.state, 'cancelled');
     assert.equal(r?.nodes.length, MAX_TARGETS);
