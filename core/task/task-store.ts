@@ -796,10 +796,8 @@ export class TaskStore {
    * fails if any count changed meanwhile. Undefined when the task has no progress record.
    */
   async getProgressGuarded(taskId: string): Promise<{ value: Progress; checks: TxOp[] } | undefined> {
-    const path = this.paths.progress(taskId);
-    const shards = await this.coordinator.children(path);
-    if (shards === undefined) return undefined;
-    const paths = shards.length > 0 ? shards.map((s) => joinPath(path, s)) : [path];
+    const paths = await this.progressPaths(taskId);
+    if (paths === undefined) return undefined;
     const recs = await Promise.all(paths.map((p) => this.coordinator.get(p)));
     const value = emptyProgress();
     const checks: TxOp[] = [];
@@ -810,6 +808,17 @@ export class TaskStore {
       checks.push({ op: 'check', path: paths[i] as string, version: d.stat.version });
     });
     return { value, checks };
+  }
+
+  /**
+   * The records that hold a task's counts: its progress shards, or its progress record itself when it was
+   * recorded before the shards. Undefined when the task has no progress record.
+   */
+  async progressPaths(taskId: string): Promise<string[] | undefined> {
+    const path = this.paths.progress(taskId);
+    const shards = await this.coordinator.children(path);
+    if (shards === undefined) return undefined;
+    return shards.length > 0 ? shards.map((s) => joinPath(path, s)) : [path];
   }
 
   /** Moves a task to a new state unless it is already final (a final state is never overwritten). */

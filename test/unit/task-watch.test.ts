@@ -63,12 +63,18 @@ describe('TaskWatch: bounded watches for big tasks', () => {
     return t.taskId;
   }
 
-  it('watches every node record of a task up to the bound', async () => {
-    const id = await record(5);
+  /** A task of `nodes` nodes, followed by a started TaskWatch on a new session, with the paths it watches. */
+  async function started(nodes: number, watchedNodesMax: number): Promise<{ id: string; watch: TaskWatch; watched: Set<string> }> {
+    const id = await record(nodes);
     const session = server.session();
     const watched = watchedPaths(session);
-    const watch = new TaskWatch(new TaskStore(session, ROOT), id, { watchedNodesMax: 5 });
+    const watch = new TaskWatch(new TaskStore(session, ROOT), id, { watchedNodesMax });
     await watch.start();
+    return { id, watch, watched };
+  }
+
+  it('watches every node record of a task up to the bound', async () => {
+    const { id, watch, watched } = await started(5, 5);
     assert.equal(watch.followsProgress, false);
     for (let i = 0; i < 5; i++) assert.ok(watched.has(admin.paths.node(id, `n00${i}`)), `n00${i} watched`);
     // A node's change wakes the follower at once.
@@ -79,11 +85,7 @@ describe('TaskWatch: bounded watches for big tasks', () => {
   });
 
   it('over the bound: no node record is watched, only the task record, the node folder and the progress shards', async () => {
-    const id = await record(40);
-    const session = server.session();
-    const watched = watchedPaths(session);
-    const watch = new TaskWatch(new TaskStore(session, ROOT), id, { watchedNodesMax: 39 });
-    await watch.start();
+    const { id, watch, watched } = await started(40, 39);
     assert.equal(watch.followsProgress, true);
     const nodeWatches = [...watched].filter((p) => p.startsWith(`${admin.paths.nodes(id)}/`));
     assert.deepEqual(nodeWatches, []);
