@@ -97,9 +97,15 @@ describe('integration: /metrics of router, runners and scheduler during a rollou
     }
   });
 
-  // A failed assertion in the first test must not leave m1 and m2 in execute for good: the hook that stops
-  // the runners would wait on them until mocha's timeout, hiding the first failure behind a second one.
-  afterEach(() => openGate());
+  // A failed assertion in the first test must not leave m1 and m2 in execute for good (the hook that stops the
+  // runners would wait on them until mocha's timeout), nor its task running into the next test's (which makes
+  // m1 and m2 fail): the gate opens, and the task is let finish, whatever the test found.
+  let rollout: string | undefined;
+  afterEach(async () => {
+    openGate();
+    if (rollout) await h.waitFinal(rollout, 30_000).catch(() => undefined);
+    rollout = undefined;
+  });
 
   after(async () => {
     await Promise.allSettled(servers.map((s) => s.stop()));
@@ -114,7 +120,7 @@ describe('integration: /metrics of router, runners and scheduler during a rollou
     probe.failUntil.set('m3', 1);
     const before = await scrape(urls.get('router') as string);
     assert.equal(promValue(before, 'taskerman_tasks_routed_total') ?? 0, 0);
-    const taskId = await h.submit({ limit: 2, args: { ms: 20 }, retry: { count: 2, backoff: '100ms' } });
+    const taskId = (rollout = await h.submit({ limit: 2, args: { ms: 20 }, retry: { count: 2, backoff: '100ms' } }));
 
     // Two nodes in execute (held at the gate), two waiting for a grant: the router's fleet gauges say so.
     await h.waitFor(taskId, 'two started and two waiting', (ns) => ns.filter((n) => n.state === 'STARTED').length === 2 && ns.filter((n) => n.state === 'WAITING').length === 2);
