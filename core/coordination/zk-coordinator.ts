@@ -17,6 +17,10 @@
 // - a reply with an error code the library does not know (SESSION_MOVED, THROTTLED, QUOTA_EXCEEDED, ...
 //   from newer servers) throws from its socket handler, an uncaught exception that would kill the process:
 //   the watchdog turns it into a dropped connection (`suspended`, calls in flight fail, then reconnect).
+// - on a reconnect it sends every watch of the session again in one SetWatches request, however big: past
+//   jute.maxbuffer (1 MB) the server drops the connection, and the client reconnects and sends it again,
+//   without end (ZOOKEEPER-706). The adapter sends it in requests of at most 128 KB of paths, as the Java
+//   client does (`splitSetWatches`).
 import zookeeper from 'node-zookeeper-client';
 import {
   CoordinatorError,
@@ -100,6 +104,8 @@ interface ConnectionManagerInternals {
   packetQueue?: { on(event: 'readable', fn: () => void): unknown; removeAllListeners(event: 'readable'): unknown; listenerCount(event: string): number };
   /** Writes every queued request to the socket, one write each. */
   onPacketQueueReadable?: () => void;
+  /** Puts a request on the packet queue (and, once written, on the queue of requests awaiting a reply). */
+  queue?: (request: unknown, callback?: unknown) => void;
   connect: () => void;
   onSocketConnected: () => void;
   onSocketData: (data: Buffer) => void;
@@ -194,6 +200,76 @@ function coalesceWrites(cm: ConnectionManagerInternals, logger: ZkLogger): void 
   });
 }
 
+/** OpCode.setWatches of the ZooKeeper protocol. */
+const OP_SET_WATCHES = 101;
+/** Bytes of watch paths per SetWatches request, at most: the Java client's ClientCnxn.SET_WATCHES_MAX_LENGTH. */
+export const SET_WATCHES_MAX_BYTES = 128 * 1024;
+
+export interface WatchPaths {
+  dataWatches: string[];
+  existWatches: string[];
+  childWatches: string[];
+}
+
+/**
+ * The watches of a session in batches of at most `maxBytes` bytes of paths, in order (data, then exist, then
+ * child watches), as the Java client splits them; a path longer than that goes alone.
+ */
+export function batchWatches(all: WatchPaths, maxBytes = SET_WATCHES_MAX_BYTES): WatchPaths[] {
+  const batches: WatchPaths[] = [];
+  let batch: WatchPaths | undefined;
+  let bytes = 0;
+  for (const kind of ['dataWatches', 'existWatches', 'childWatches'] as const) {
+    for (const path of all[kind]) {
+      const n = Buffer.byteLength(path);
+      if (!batch || (bytes > 0 && bytes + n > maxBytes)) {
+        batches.push((batch = { dataWatches: [], existWatches: [], childWatches: [] }));
+        bytes = 0;
+      }
+      batch[kind].push(path);
+      bytes += n;
+    }
+  }
+  return batches;
+}
+
+interface SetWatchesRequest {
+  header: { type: number };
+  payload: WatchPaths;
+}
+
+function isSetWatches(request: unknown): request is SetWatchesRequest {
+  const r = request as Partial<SetWatchesRequest> | null | undefined;
+  return r?.header?.type === OP_SET_WATCHES && Array.isArray(r.payload?.dataWatches) && Array.isArray(r.payload.existWatches) && Array.isArray(r.payload.childWatches);
+}
+
+/** A copy of a library object (same prototype, so the same serialisation), with some fields replaced. */
+function cloneWith<T extends object>(o: T, fields: Partial<T>): T {
+  return Object.assign(Object.create(Object.getPrototypeOf(o) as object | null) as T, o, fields);
+}
+
+/**
+ * node-zookeeper-client re-sends a session's watches on a reconnect in one SetWatches request (in
+ * `onSocketConnected`). That request is taken off the queue there and sent as several, each with at most
+ * SET_WATCHES_MAX_BYTES of paths: the server answers each in order, as any request, and a session with
+ * thousands of watches on long paths no longer loses its connection for good on a reconnect.
+ */
+function splitSetWatches(cm: ConnectionManagerInternals): void {
+  const { onSocketConnected, queue } = cm;
+  if (typeof queue !== 'function') return;
+  cm.onSocketConnected = function (this: ConnectionManagerInternals) {
+    let whole: SetWatchesRequest | undefined;
+    this.queue = (request, callback) => (isSetWatches(request) ? void (whole = request) : queue.call(this, request, callback));
+    try {
+      onSocketConnected.call(this);
+    } finally {
+      this.queue = queue;
+    }
+    if (!whole) return;
+    for (const batch of batchWatches(whole.payload)) queue.call(this, cloneWith(whole, { header: cloneWith(whole.header, {}), payload: cloneWith(whole.payload, batch) }));
+  };
+}
+
 function isConnectionManager(cm: unknown): cm is ConnectionManagerInternals {
   const c = cm as Partial<ConnectionManagerInternals> | undefined;
   return (
@@ -217,6 +293,7 @@ export function createLibraryClient(connectionString: string, options: ZkClientO
   if (!isConnectionManager(cm)) return Object.assign(client, { destroy: () => client.close() });
   const stopWatchdog = installWatchdog(cm, options.logger ?? silentZkLogger);
   coalesceWrites(cm, options.logger ?? silentZkLogger);
+  splitSetWatches(cm);
   const destroy = (): void => {
     stopWatchdog();
     cm.connect = () => undefined;
