@@ -34,23 +34,6 @@ export interface KeeperOptions {
   clock?: Clock;
   /** Re-evaluates at least this often (ageing, hold expiry, return grace, a closed health gate): default 5 s. */
   tickMs?: number;
-  /** Grants watched one by one, at most (default GRANT_WATCHES_MAX). */
-  grantWatchesMax?: number;
-}
-
-/**
- * Grants a keeper watches one by one, at most. A release of a watched grant is acted on at once (its watch
- * names it); a release of one past the bound is seen through the grants folder's watch, one round later. The
- * bound keeps the keeper's session within what ZooKeeper takes back on a reconnect: the client sends every
- * watch of a session again in one request, which the server drops past 1 MB (see WATCHED_NODES_MAX), and a
- * budget of thousands of nodes at once (a percentage of a very big cluster) would make that request too big.
- */
-export const GRANT_WATCHES_MAX = 500;
-
-/** A watch handed to a read: `notSet` gives its place back when the read failed (no watch was set). */
-interface ArmedWatch {
-  watcher: Watcher;
-  notSet: () => void;
 }
 
 export interface KeeperEvents {
@@ -111,12 +94,6 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
    */
   private readonly grantWatches = new Map<string, number>();
   private grantWatchSeq = 0;
-  /**
-   * Grant watches this keeper set that have not fired yet, whether still in grantWatches or not: ZooKeeper
-   * keeps a watch across a reconnect, until it fires (a lost session fires them all). At most grantWatchesMax.
-   */
-  private grantWatchesOut = 0;
-  private readonly grantWatchesMax: number;
   /** The grants folder's watch fired: list it again after this round (not before: see evaluate). */
   private relistGrants = false;
   private policyCache: { data: NodeData | undefined } | undefined;
@@ -144,7 +121,6 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     this.clock = o.clock ?? systemClock;
     this.log = o.logger.child({ component: 'budget-keeper', cluster: o.cluster });
     this.tickMs = o.tickMs ?? 5000;
-    this.grantWatchesMax = o.grantWatchesMax ?? GRANT_WATCHES_MAX;
     this.candidacy = new ProtectedSequential(o.store.coordinator, o.store.paths.keepers(o.cluster), KEEPER_PREFIX);
   }
 
@@ -399,21 +375,12 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
   /**
    * A watch on one grant. Its removal (a node's end, a release) takes it out of the cache and asks for a round
    * at once; any other event (marked dead, a session event) has the folder read again before the next decision.
-   * None past grantWatchesMax: such a grant is followed through the folder's watch (a removal, the one change
-   * that matters to a decision; a dead mark changes nothing the budget counts).
    */
-  private grantWatcher(name: string): ArmedWatch | undefined {
-    if (this.grantWatches.has(name) || this.grantWatchesOut >= this.grantWatchesMax) return undefined;
+  private grantWatcher(name: string): Watcher | undefined {
+    if (this.grantWatches.has(name)) return undefined;
     const id = ++this.grantWatchSeq;
     this.grantWatches.set(name, id);
-    this.grantWatchesOut++;
-    let out = true;
-    const giveBack = () => {
-      if (out) this.grantWatchesOut--;
-      out = false;
-    };
-    const watcher: Watcher = (ev) => {
-      giveBack();
+    return (ev) => {
       if (this.grantWatches.get(name) !== id) return;
       if (ev.type === 'deleted') return this.grantGone(name);
       this.grantWatches.delete(name);
@@ -421,11 +388,6 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
       this.stale.add('grants');
       this.kick();
     };
-    const notSet = () => {
-      giveBack();
-      if (this.grantWatches.get(name) === id) this.grantWatches.delete(name);
-    };
-    return { watcher, notSet };
   }
 
   /** A grant removed (its watch said so, or it was gone when the watch was set): out of what the next round counts. */
@@ -471,13 +433,13 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     const w = this.grantWatcher(name);
     if (!w) return;
     const id = this.grantWatches.get(name);
-    this.store.coordinator.exists(joinPath(this.store.paths.grants(this.cluster), name), w.watcher).then(
+    this.store.coordinator.exists(joinPath(this.store.paths.grants(this.cluster), name), w).then(
       (st) => {
         if (!st && this.grantWatches.get(name) === id) this.grantGone(name);
       },
       () => {
         // Not answered (ZooKeeper away): the folder is read again before the next decision.
-        w.notSet();
+        if (this.grantWatches.get(name) === id) this.grantWatches.delete(name);
         this.stale.add('grants');
       },
     );
@@ -487,7 +449,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
    * Children of a folder with a watch, and the data of those not cached yet (cache by name); when the folder
    * has not changed since the last listing (its watch has not fired), nothing is read.
    */
-  private async readDir<T>(dir: string, source: Source, stale: ReadonlySet<Source>, cache: Map<string, T>, parse: (name: string, data: Buffer) => T, watchEach?: (name: string) => ArmedWatch | undefined): Promise<T[]> {
+  private async readDir<T>(dir: string, source: Source, stale: ReadonlySet<Source>, cache: Map<string, T>, parse: (name: string, data: Buffer) => T, watchEach?: (name: string) => Watcher | undefined): Promise<T[]> {
     const c = this.store.coordinator;
     const known = stale.has(source) ? undefined : this.cached(source, cache);
     if (known) return known;
@@ -497,11 +459,7 @@ export class BudgetKeeper extends EventEmitter<KeeperEvents> {
     for (const k of cache.keys()) if (!present.has(k)) cache.delete(k);
     const missing = names.filter((n) => !cache.has(n));
     await mapLimit(missing, READ_CONCURRENCY, async (n) => {
-      const w = watchEach?.(n);
-      const d = await c.get(joinPath(dir, n), w?.watcher).catch((err: unknown) => {
-        w?.notSet();
-        throw err;
-      });
+      const d = await c.get(joinPath(dir, n), watchEach?.(n));
       this.stats.reads++;
       if (d) cache.set(n, parse(n, d.data));
     });

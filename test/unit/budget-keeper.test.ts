@@ -8,7 +8,7 @@ import { waitForGrant, type HeldGrant } from '../../core/budget/grant-waiter.js'
 import { BudgetKeeper } from '../../core/budget/keeper.js';
 import { parsePolicy } from '../../core/budget/policy.js';
 import type { RequestRecord } from '../../core/budget/records.js';
-import type { Coordinator, Watcher } from '../../core/coordination/coordinator.js';
+import type { Coordinator } from '../../core/coordination/coordinator.js';
 import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
 import { zkPaths } from '../../core/coordination/zk-paths.js';
 import { silentLogger } from '../../core/logger.js';
@@ -149,87 +149,6 @@ describe('budget keeper: what a round reads', () => {
     held.push(await b);
     assert.ok((keeper?.stats.conflicts ?? 0) >= 1, 'the stale gate made a transaction fail');
     assert.deepEqual((await budget.grants(CLUSTER)).map((g) => g.node), ['b']);
-  });
-});
-
-describe('budget keeper: grants watched one by one, at most grantWatchesMax', () => {
-  const zk = new MemoryCoordinatorStore();
-  after(() => zk.stop());
-
-  /**
-   * The session, counting the watches set on grant znodes that have not fired yet, by path: what ZooKeeper
-   * holds for the session and sends again, all in one request, on a reconnect.
-   */
-  function countingGrantWatches(inner: Coordinator, grantsDir: string): { coordinator: Coordinator; outstanding: () => number } {
-    const out = new Map<string, number>();
-    const wrap = (path: string, w: Watcher | undefined): Watcher | undefined => {
-      if (!w || !path.startsWith(`${grantsDir}/`)) return w;
-      out.set(path, (out.get(path) ?? 0) + 1);
-      let fired = false;
-      return (ev) => {
-        if (!fired) out.set(path, (out.get(path) ?? 1) - 1);
-        fired = true;
-        w(ev);
-      };
-    };
-    const coordinator = new Proxy(inner, {
-      get(target, key, receiver) {
-        const v = Reflect.get(target, key, receiver) as unknown;
-        if (typeof v !== 'function') return v;
-        if (key === 'get' || key === 'exists') return (path: string, w?: Watcher) => (v as (p: string, w?: Watcher) => unknown).call(target, path, wrap(path, w));
-        return (v as (...a: unknown[]) => unknown).bind(target);
-      },
-    });
-    return { coordinator, outstanding: () => [...out.values()].filter((n) => n > 0).length };
-  }
-
-  it('past the bound a release is seen through the folder: every waiter is granted in turn, and no more grants are watched than the bound, across a reconnect', async () => {
-    const paths = zkPaths('/keeper-watch-bound');
-    const admin = new BudgetStore(zk.session(), paths);
-    await admin.applyPolicy(parsePolicy({ cluster: CLUSTER, budget: 3 }), 'test');
-    const session = zk.session();
-    const { coordinator, outstanding } = countingGrantWatches(session, paths.grants(CLUSTER));
-    // Ticks (which read everything, as a safety net) far apart: only watches can drive the handoffs here.
-    const keeper = new BudgetKeeper({ store: new BudgetStore(coordinator, paths), cluster: CLUSTER, by: 'test', checks: {}, logger: silentLogger, tickMs: 600_000, grantWatchesMax: 1 });
-    await keeper.start();
-    const held: HeldGrant[] = [];
-    try {
-      await waitUntil('the keeper to lead', async () => keeper.isLeading);
-      const grantsNow = async () => (await admin.grants(CLUSTER)).map((g) => g.node).sort();
-      let most = 0;
-      /** Releases `node` and waits for the grant that follows (to `next`, waiting already); notes the watches set. */
-      const handOff = async (node: string, next: string) => {
-        await admin.releaseGrant(CLUSTER, node, { by: 'alice', reason: 'done', kind: 'released' });
-        await waitUntil(`${next} granted after ${node}'s release`, async () => (await grantsNow()).includes(next));
-        most = Math.max(most, outstanding());
-      };
-      for (const n of ['a', 'b', 'c']) held.push(await waitForGrant(admin, CLUSTER, hold(n)));
-      most = outstanding();
-      // a was watched: its release frees its place, and d's grant takes it. b and c are not watched.
-      const d = waitForGrant(admin, CLUSTER, hold('d'));
-      await waitUntil('d to wait', async () => (await admin.getGate(CLUSTER)).value.waiting.length === 1);
-      await handOff('a', 'd');
-      held.push(await d);
-      // A reconnect (same session: the server keeps its watches, d's among them): the keeper watches its
-      // grants again, listed b, c, d. A bound on the watches it knows of (none, after the reconnect) would
-      // watch b as well as d.
-      zk.suspend(session);
-      zk.resume(session);
-      const next = ['e', 'f', 'g'].map((n) => waitForGrant(admin, CLUSTER, hold(n)));
-      await waitUntil('e, f and g to wait', async () => (await admin.getGate(CLUSTER)).value.waiting.length === 3);
-      most = Math.max(most, outstanding());
-      await handOff('b', 'e');
-      await handOff('c', 'f');
-      await handOff('d', 'g');
-      for (const g of await Promise.all(next)) held.push(g);
-      assert.deepEqual(await grantsNow(), ['e', 'f', 'g']);
-      assert.equal(most, 1, 'one grant watched at a time, whatever the number held');
-      // The places of fired watches came back: a grant of the new ones is watched.
-      await waitUntil('a grant watched again', async () => outstanding() === 1);
-    } finally {
-      for (const g of held) g.close();
-      await keeper.stop();
-    }
   });
 });
 
