@@ -59,10 +59,8 @@ export function clip(text: string, max = MAX_TEXT_BYTES): string {
 }
 
 /**
- * Node records a follower (`run --wait`, `status --watch`, the web view) watches one by one. A ZooKeeper
- * client sends every watch of its session again in one request when it reconnects; over jute.maxbuffer the
- * server drops that connection, and the client reconnects and sends it again, without end (ZOOKEEPER-706).
- * 10,000 watches on node records with EC2-style names are about 1 MB. 500 are 50-200 KB.
+ * Node records a follower (`run --wait`, `status --watch`, the web view) watches one by one, at most: woken by
+ * every node's change, it re-reads every node record, so a bigger task is followed at a pace (below).
  */
 export const WATCHED_NODES_MAX = 500;
 /**

@@ -2,36 +2,18 @@
 // changes, with ZooKeeper watches instead of polling.
 //
 // A task of up to WATCHED_NODES_MAX nodes is watched record by record: its task record, its node folder and
-// every node record, each watch set again as it fires. The bound is per session, counting the node watches
-// of every TaskWatch on it that have not fired yet (a stopped one's too: ZooKeeper keeps them until they
-// fire), so that a long-lived follower (the web view) stays within it over many tasks.
+// every node record, each watch set again as it fires.
 //
-// A bigger task is not watched node by node: its session would hold a watch per node, and a ZooKeeper client
-// sends all of its session's watches again in one request when it reconnects; over jute.maxbuffer the server
-// drops that connection, and the client reconnects and sends it again, without end (ZOOKEEPER-706; 10,000
-// node records with EC2-style names are about 1 MB). It is watched through its task record, its node folder
-// and its progress shards (each node's end writes one), and since its follower then re-reads every node
-// record, it is woken at most once per BIG_TASK_READ_MS_PER_NODE per node (20 s at 10,000 nodes), except when
-// the task record changes (an end, a pause, a halt), which wakes it at once.
-import type { Coordinator } from '../coordination/coordinator.js';
+// A bigger task is not watched node by node: its follower re-reads every node record when woken, and woken
+// by every node's change it would read 10,000 records thousands of times over a rollout. It is watched
+// through its task record, its node folder and its progress shards (each node's end writes one), and woken
+// at most once per BIG_TASK_READ_MS_PER_NODE per node (20 s at 10,000 nodes), except when the task record
+// changes (an end, a pause, a halt), which wakes it at once.
 import { BIG_TASK_READ_MS_PER_NODE, WATCHED_NODES_MAX } from './task-bounds.js';
 import type { TaskStore } from './task-store.js';
 
-/**
- * Node-record watches set through a session and not fired yet, over every TaskWatch on it: a stopped watch's
- * stay with the session until they fire (a finished task's node records may never change again), so a
- * long-lived follower such as the web view counts them too, and follows more tasks through their progress.
- */
-const nodeWatchesOut = new WeakMap<Coordinator, { n: number }>();
-
-function sessionCount(c: Coordinator): { n: number } {
-  let out = nodeWatchesOut.get(c);
-  if (!out) nodeWatchesOut.set(c, (out = { n: 0 }));
-  return out;
-}
-
 export interface TaskWatchOptions {
-  /** Node records watched one by one through this watch's session, at most (default WATCHED_NODES_MAX). */
+  /** Tasks of more nodes are not watched node by node (default WATCHED_NODES_MAX). */
   watchedNodesMax?: number;
   /** Milliseconds between two wakes of a big task's follower, per node (default BIG_TASK_READ_MS_PER_NODE). */
   readMsPerNode?: number;
@@ -52,8 +34,6 @@ export class TaskWatch {
   private readonly readMsPerNode: number;
   private readonly taskPath: string;
   private readonly nodesPath: string;
-  /** The node watches out on this watch's session (shared with every TaskWatch on it). */
-  private readonly out: { n: number };
 
   constructor(
     private readonly store: TaskStore,
@@ -64,7 +44,6 @@ export class TaskWatch {
     this.readMsPerNode = opts.readMsPerNode ?? BIG_TASK_READ_MS_PER_NODE;
     this.taskPath = store.paths.task(taskId);
     this.nodesPath = store.paths.nodes(taskId);
-    this.out = sessionCount(store.coordinator);
   }
 
   /** True once the task proved too big to watch node by node. */
@@ -83,15 +62,7 @@ export class TaskWatch {
     // A node record's watch that fired after the task proved big is not set again.
     if (this.stopped || this.armed.has(path) || (isNode && this.big)) return;
     this.armed.add(path);
-    // One count per node watch set, given back when it fires (or was not set).
-    let counted = isNode;
-    if (counted) this.out.n++;
-    const uncount = () => {
-      if (counted) this.out.n--;
-      counted = false;
-    };
     const fire = () => {
-      uncount();
       this.armed.delete(path);
       this.notify(path === this.taskPath);
       void this.arm(path, kind).catch(() => this.notify(false));
@@ -104,15 +75,13 @@ export class TaskWatch {
       }
       const kids = (await c.children(path, fire)) ?? [];
       this.nodes = kids.length;
-      const unwatched = kids.map((k) => `${path}/${k}`).filter((p) => !this.armed.has(p));
-      if (!this.big && this.out.n + unwatched.length > this.watchedNodesMax) {
+      if (!this.big && kids.length > this.watchedNodesMax) {
         this.big = true;
         // A big task: a watch on each record of its counts (every node's end writes one).
         await Promise.all(((await this.store.progressPaths(this.taskId)) ?? []).map((p) => this.arm(p, 'data')));
       }
-      if (!this.big) await Promise.all(unwatched.map((p) => this.arm(p, 'data')));
+      if (!this.big) await Promise.all(kids.map((k) => this.arm(`${path}/${k}`, 'data')));
     } catch {
-      uncount();
       this.armed.delete(path);
       this.notify(false);
     }

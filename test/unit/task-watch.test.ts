@@ -1,7 +1,6 @@
 // TaskWatch (core/task/task-watch.ts): a small task is watched record by record; a task over the bound is
-// watched through its task record and progress shards only, so its follower's session holds a bounded number
-// of watches (they all go to ZooKeeper again, in one request, on every reconnect), and its follower, which
-// re-reads every node record when woken, is woken at its pace by node ends but at once by the task record.
+// watched through its task record and progress shards only, and its follower, which re-reads every node
+// record when woken, is woken at its pace by node ends but at once by the task record.
 import assert from 'node:assert/strict';
 import type { Coordinator, NodeData, Watcher } from '../../core/coordination/coordinator.js';
 import { MemoryCoordinatorStore } from '../../core/coordination/memory-coordinator.js';
@@ -120,32 +119,6 @@ describe('TaskWatch: bounded watches for big tasks', () => {
     await admin.updateTask(id, (t) => ({ ...t, paused: { by: 'ana', at: new Date().toISOString() } }));
     await within(held, 'the wake on the task record');
     watch.stop();
-  });
-
-  it("counts the session's node watches over every TaskWatch, a stopped one's included (they stay until they fire)", async () => {
-    const [a, b] = [await record(30), await record(20)];
-    const session = server.session();
-    const store = new TaskStore(session, ROOT);
-    const first = new TaskWatch(store, a, { watchedNodesMax: 40 });
-    await first.start();
-    assert.equal(first.followsProgress, false);
-    first.stop();
-    const second = new TaskWatch(store, b, { watchedNodesMax: 40 });
-    await second.start();
-    assert.equal(second.followsProgress, true, '30 watches still out + 20 is over 40');
-    second.stop();
-    // Once the first task's nodes change, their watches have fired and are not set again: room for the next.
-    for (let i = 0; i < 30; i++) await admin.updateNode(a, `n${String(i).padStart(3, '0')}`, (r) => ({ ...r, state: 'STARTED' }));
-    await new Promise((r) => setImmediate(r)); // (the in-memory coordinator fires watches on the next turn)
-    const third = new TaskWatch(store, b, { watchedNodesMax: 40 });
-    await third.start();
-    assert.equal(third.followsProgress, false);
-    third.stop();
-    // Another session has its own count.
-    const other = new TaskWatch(new TaskStore(server.session(), ROOT), a, { watchedNodesMax: 40 });
-    await other.start();
-    assert.equal(other.followsProgress, false);
-    other.stop();
   });
 
   it('stop() ends a wait held by the pace', async () => {
